@@ -1,0 +1,48 @@
+import { Hono } from "hono";
+import { cors } from "hono/cors";
+import { isOriginAllowed } from "./auth/origin";
+import { readConfig } from "./config";
+import { HubError } from "./errors";
+import type { AppEnv } from "./http";
+import { log } from "./log";
+import { jobRoutes } from "./routes/jobs";
+import { socketRoutes } from "./routes/sockets";
+import { ticketRoutes } from "./routes/tickets";
+
+export const app = new Hono<AppEnv>();
+
+// A deployed hub with missing or dev-only secrets refuses to serve rather than run open.
+app.use("*", async (c, next) => {
+  const config = readConfig(c.env);
+  if (config.problems.length > 0) throw new HubError("misconfigured", `hub is misconfigured: ${config.problems.join("; ")}`);
+  c.set("config", config);
+  await next();
+});
+
+// Browsers call some routes (tickets, GET /jobs/:id) directly; sockets must skip cors,
+// which edits headers and would throw on a 101.
+const browserCors = cors({
+  origin: (origin, c) => (isOriginAllowed(origin, c.get("config").allowedOrigins) ? origin : null),
+  allowHeaders: ["Authorization", "Content-Type"],
+  allowMethods: ["GET", "POST", "PUT"],
+  maxAge: 600,
+});
+app.use("/v1/*", async (c, next) => (c.req.path.startsWith("/v1/ws/") ? next() : browserCors(c, next)));
+
+app.get("/", (c) => c.json({ service: "dovetail", protocol: "dovetail.v1", docs: "https://github.com/dovetail/dovetail#readme" }));
+app.route("/v1", jobRoutes);
+app.route("/v1", ticketRoutes);
+app.route("/v1", socketRoutes);
+
+app.notFound((c) => c.json({ error: { code: "not_found", message: "no such route" } }, 404));
+
+app.onError((err, c) => {
+  if (err instanceof HubError) {
+    if (err.code === "unauthorized") c.header("WWW-Authenticate", 'Bearer error="invalid_token"');
+    if (err.retryAfterS !== undefined) c.header("Retry-After", String(err.retryAfterS));
+    if (err.code !== "not_found") log("http.refused", { method: c.req.method, path: c.req.path, code: err.code, message: err.message });
+    return c.json({ error: err.toPayload() }, err.status as 400);
+  }
+  log("http.error", { method: c.req.method, path: c.req.path, error: String(err) });
+  return c.json({ error: { code: "internal", message: "internal error" } }, 500);
+});

@@ -1,0 +1,107 @@
+import "./env";
+import { parseOriginRules, type OriginRule } from "./auth/origin";
+
+export interface HubConfig {
+  devMode: boolean;
+  producerKeys: string[];
+  jwt: {
+    secret?: string;
+    publicJwks?: string;
+    jwksUrl?: string;
+    issuer?: string;
+    audience?: string;
+    algorithms: string[];
+  };
+  ticketSecret: string;
+  allowedOrigins: OriginRule[];
+  heartbeatMs: number;
+  maxFrameBytes: number;
+  maxBodyBytes: number;
+  logRetention: number;
+  /** Why this configuration must not serve (empty when it may). */
+  problems: string[];
+}
+
+const DEV_MARKER = "not_for_production";
+const cache = new WeakMap<Env, HubConfig>();
+
+/** Parsed once per env object: a Worker isolate or a Durable Object instance. */
+export function readConfig(env: Env): HubConfig {
+  let config = cache.get(env);
+  if (!config) {
+    config = parseConfig(env);
+    cache.set(env, config);
+  }
+  return config;
+}
+
+function parseConfig(env: Env): HubConfig {
+  const problems: string[] = [];
+  const devMode = env.DEV_MODE === "1";
+  const producerKeys = list(env.PRODUCER_KEYS);
+  const secret = env.JWT_SECRET || undefined;
+  const publicJwks = env.JWT_PUBLIC_JWKS || undefined;
+  const jwksUrl = env.JWT_JWKS_URL || undefined;
+
+  const algorithms = list(env.JWT_ALGORITHMS);
+  if (algorithms.length === 0) {
+    if (secret) algorithms.push("HS256");
+    if (publicJwks || jwksUrl) algorithms.push("RS256", "ES256");
+  }
+  if (algorithms.includes("none")) problems.push("JWT_ALGORITHMS must not include none");
+  if (algorithms.some((a) => a.startsWith("HS")) && !secret) problems.push("an HS algorithm needs JWT_SECRET");
+
+  if (producerKeys.length === 0) problems.push("PRODUCER_KEYS is not set");
+  if (!secret && !publicJwks && !jwksUrl) problems.push("no JWT key: set JWT_SECRET, JWT_PUBLIC_JWKS or JWT_JWKS_URL");
+  if (!devMode) {
+    // Dev defaults live in .dev.vars.example; a deployed hub refuses them.
+    if (producerKeys.some((k) => k.includes(DEV_MARKER) || k.length < 24)) {
+      problems.push("PRODUCER_KEYS holds a dev key or a key shorter than 24 characters");
+    }
+    if (secret && (secret.includes(DEV_MARKER) || secret.length < 32)) {
+      problems.push("JWT_SECRET is a dev secret or shorter than 32 characters");
+    }
+  }
+
+  const origins = parseOriginRules(env.ALLOWED_ORIGINS ?? "");
+  problems.push(...origins.problems);
+
+  return {
+    devMode,
+    producerKeys,
+    jwt: {
+      secret,
+      publicJwks,
+      jwksUrl,
+      issuer: env.JWT_ISSUER || undefined,
+      audience: env.JWT_AUDIENCE || undefined,
+      algorithms,
+    },
+    // Tickets live 30 s, so deriving their key from the producer keys is enough; a
+    // rotation only invalidates tickets in flight.
+    ticketSecret: env.TICKET_SECRET || producerKeys.join(","),
+    allowedOrigins: origins.rules,
+    heartbeatMs: intVar(env.HEARTBEAT_INTERVAL_S, 30, 1, 3600, "HEARTBEAT_INTERVAL_S", problems) * 1000,
+    maxFrameBytes: intVar(env.MAX_FRAME_BYTES, 16_384, 64, 1_048_576, "MAX_FRAME_BYTES", problems),
+    maxBodyBytes: intVar(env.MAX_BODY_BYTES, 65_536, 1_024, 1_048_576, "MAX_BODY_BYTES", problems),
+    logRetention: intVar(env.LOG_RETENTION, 1_000, 10, 100_000, "LOG_RETENTION", problems),
+    problems,
+  };
+}
+
+function list(raw: string | undefined): string[] {
+  return (raw ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function intVar(raw: string | undefined, fallback: number, min: number, max: number, name: string, problems: string[]): number {
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    problems.push(`${name} must be an integer from ${min} to ${max}`);
+    return fallback;
+  }
+  return n;
+}

@@ -1,0 +1,18 @@
+// Secrets and optional vars, which `wrangler types` cannot see in wrangler.toml.
+declare global {
+  interface Env {
+    DEV_MODE?: string;
+    PRODUCER_KEYS?: string;
+    JWT_SECRET?: string;
+    JWT_PUBLIC_JWKS?: string;
+    JWT_JWKS_URL?: string;
+    JWT_ISSUER?: string;
+    JWT_AUDIENCE?: string;
+    JWT_ALGORITHMS?: string;
+    TICKET_SECRET?: string;
+    MAX_FRAME_BYTES?: string;
+    MAX_BODY_BYTES?: string;
+    LOG_RETENTION?: string;
+  }
+}
+export {};

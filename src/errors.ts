@@ -1,0 +1,71 @@
+import type { ErrorCode } from "./protocol";
+
+const STATUS: Record<ErrorCode, number> = {
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  job_finished: 409,
+  validation_failed: 400,
+  payload_too_large: 413,
+  unsupported_data: 400,
+  rate_limited: 429,
+  upgrade_required: 426,
+  misconfigured: 503,
+  internal: 500,
+};
+
+export interface ErrorIssue {
+  path?: string;
+  message: string;
+}
+
+export interface ErrorPayload {
+  code: ErrorCode;
+  message: string;
+  issues?: ErrorIssue[];
+}
+
+/** The one error type. Routes throw it; `app.onError` and the hubs turn it into JSON. */
+export class HubError extends Error {
+  override readonly name = "HubError";
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly issues?: ErrorIssue[],
+    readonly retryAfterS?: number,
+  ) {
+    super(message);
+  }
+
+  get status(): number {
+    return STATUS[this.code];
+  }
+
+  toPayload(): ErrorPayload {
+    return this.issues ? { code: this.code, message: this.message, issues: this.issues } : { code: this.code, message: this.message };
+  }
+
+  static from(payload: ErrorPayload): HubError {
+    return new HubError(payload.code, payload.message, payload.issues);
+  }
+}
+
+/**
+ * What a hub's RPC method returns. Errors thrown across RPC lose their class, so hubs
+ * return failures as data and the worker rethrows them as HubError.
+ */
+export type Outcome<T> = { ok: true; value: T } | { ok: false; error: ErrorPayload };
+
+export function ok<T>(value: T): Outcome<T> {
+  return { ok: true, value };
+}
+
+export function fail<T = never>(code: ErrorCode, message: string): Outcome<T> {
+  return { ok: false, error: { code, message } };
+}
+
+export function unwrap<T>(outcome: Outcome<T>): T {
+  if (outcome.ok) return outcome.value;
+  throw HubError.from(outcome.error);
+}

@@ -1,0 +1,87 @@
+import type { ServerFrame } from "../protocol";
+
+/** Tables the event log needs; part of the "hub" component's migrations. */
+export const EVENT_LOG_SCHEMA = [
+  "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+  // The serialized frame is stored so a replay sends byte-for-byte what live sockets got.
+  "CREATE TABLE events (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, at INTEGER NOT NULL, frame TEXT NOT NULL)",
+];
+
+export interface LoggedEvent {
+  seq: number;
+  frame: string;
+}
+
+/**
+ * A channel's ordered event log. `seq` grows by one per event; `epoch` names this run of
+ * the log, and changes whenever the log restarts (a channel expired and was recreated),
+ * so a client holding a seq from an older epoch can never resume into the wrong history.
+ */
+export class EventLog {
+  private cachedEpoch: string | undefined;
+  private seq: number;
+
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly retention: number,
+  ) {
+    this.cachedEpoch = this.readMeta("epoch");
+    this.seq = sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM events").one().seq ?? 0;
+  }
+
+  get lastSeq(): number {
+    return this.seq;
+  }
+
+  /** The epoch, created on first use (so reading a never-used channel writes once). */
+  get epoch(): string {
+    if (!this.cachedEpoch) {
+      this.cachedEpoch = crypto.randomUUID().replaceAll("-", "").slice(0, 16);
+      this.writeMeta("epoch", this.cachedEpoch);
+    }
+    return this.cachedEpoch;
+  }
+
+  append(channel: string, type: string, data: unknown, now: number): LoggedEvent {
+    const seq = this.seq + 1;
+    this.epoch; // an event always belongs to an epoch
+    const frame: ServerFrame = { type, channel, seq, ts: new Date(now).toISOString(), data };
+    const text = JSON.stringify(frame);
+    this.sql.exec("INSERT INTO events (seq, type, at, frame) VALUES (?, ?, ?, ?)", seq, type, now, text);
+    // Trimming keeps MAX(seq) (the newest row always survives), so seq never resets.
+    this.sql.exec("DELETE FROM events WHERE seq <= ?", seq - this.retention);
+    this.seq = seq;
+    return { seq, frame: text };
+  }
+
+  /**
+   * Frames after `since`, or null when the request cannot be served exactly: another
+   * epoch, a seq from the future, or events already trimmed. `epoch` may be omitted only
+   * with since=0 ("I have nothing yet").
+   */
+  replayAfter(since: number | undefined, epoch: string | undefined): string[] | null {
+    if (since === undefined) return null;
+    if (epoch === undefined ? since !== 0 : epoch !== this.cachedEpoch) return null;
+    if (since > this.seq) return null;
+    if (since === this.seq) return [];
+    const first = this.sql.exec<{ seq: number | null }>("SELECT MIN(seq) AS seq FROM events").one().seq;
+    if (first === null || since < first - 1) return null;
+    return this.sql
+      .exec<{ frame: string }>("SELECT frame FROM events WHERE seq > ? ORDER BY seq", since)
+      .toArray()
+      .map((row) => row.frame);
+  }
+
+  /** Drops events older than `cutoff` (ms), always keeping the newest for its seq. */
+  trimBefore(cutoff: number): void {
+    this.sql.exec("DELETE FROM events WHERE at < ? AND seq < ?", cutoff, this.seq);
+  }
+
+  readMeta(key: string): string | undefined {
+    return this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value;
+  }
+
+  writeMeta(key: string, value: string): void {
+    this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value);
+  }
+}

@@ -1,0 +1,6 @@
+import { app } from "./app";
+
+export { JobHub } from "./hubs/job-hub";
+export { UserHub } from "./hubs/user-hub";
+
+export default app;

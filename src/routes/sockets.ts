@@ -1,0 +1,94 @@
+import { Hono } from "hono";
+import { type Identity, verifyUserToken } from "../auth/jwt";
+import { isOriginAllowed } from "../auth/origin";
+import { bearerToken } from "../auth/producer";
+import { readTicket } from "../auth/tickets";
+import { HubError } from "../errors";
+import { CONNECT_HEADER, type ConnectRequest, type Hub } from "../hub/hub";
+import { type AppContext, type AppEnv } from "../http";
+import { parseId } from "../ids";
+import { log } from "../log";
+import { BEARER_PREFIX, type ChannelKind, CloseCode, SUBPROTOCOL } from "../protocol";
+import { offeredSubprotocols, refuseSocket } from "../sockets";
+
+export const socketRoutes = new Hono<AppEnv>();
+
+// Sockets are forwarded to the hub untouched (no cors or header-editing middleware: a
+// 101 response is immutable), and accepted there so the hub can hibernate.
+socketRoutes.get("/ws/user", (c) => connect(c, "user"));
+socketRoutes.get("/ws/:kind/:id", (c) => connect(c, c.req.param("kind"), c.req.param("id")));
+
+type HubNamespace = DurableObjectNamespace<Hub>;
+
+function namespaceFor(env: Env, kind: string): HubNamespace | undefined {
+  const namespaces: Partial<Record<ChannelKind, unknown>> = { job: env.JOB_HUB };
+  return namespaces[kind as ChannelKind] as HubNamespace | undefined;
+}
+
+async function connect(c: AppContext, kind: string, rawId?: string): Promise<Response> {
+  const request = c.req.raw;
+  const config = c.get("config");
+  if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
+    throw new HubError("upgrade_required", "this route takes a WebSocket upgrade");
+  }
+  const origin = request.headers.get("Origin");
+  if (!isOriginAllowed(origin, config.allowedOrigins)) {
+    log("socket.refused", { kind, reason: "origin", origin });
+    throw new HubError("forbidden", "origin not allowed");
+  }
+  const namespace = kind === "user" ? (c.env.USER_HUB as unknown as HubNamespace) : namespaceFor(c.env, kind);
+  if (!namespace) throw new HubError("not_found", `no channel kind "${kind}"`);
+  const id = kind === "user" ? undefined : parseId(rawId, `${kind} id`);
+  const url = new URL(request.url);
+  const resume = parseResume(url);
+
+  const offered = offeredSubprotocols(request);
+  const echo = offered.includes(SUBPROTOCOL);
+  let identity: Identity;
+  try {
+    identity = await authenticate(c, offered, url);
+  } catch (err) {
+    if (!(err instanceof HubError) || err.code !== "unauthorized") throw err;
+    log("socket.refused", { kind, id, code: CloseCode.Unauthorized, reason: err.message });
+    return refuseSocket(CloseCode.Unauthorized, err.message, echo);
+  }
+
+  const channelId = id ?? identity.id;
+  const connectRequest: ConnectRequest = { channel: `${kind}:${channelId}`, identity, ...resume, subprotocol: echo };
+  // Header values must be Latin-1; a display name may not be, so the JSON is URI-encoded.
+  const forwarded = new Request("https://hub.internal/connect", {
+    headers: { Upgrade: "websocket", [CONNECT_HEADER]: encodeURIComponent(JSON.stringify(connectRequest)) },
+  });
+  return namespace.getByName(channelId).fetch(forwarded);
+}
+
+/** Token transports in the design's order: subprotocol, Authorization header, ticket. */
+async function authenticate(c: AppContext, offered: string[], url: URL): Promise<Identity> {
+  const config = c.get("config");
+  const token = offered.find((p) => p.startsWith(BEARER_PREFIX))?.slice(BEARER_PREFIX.length) ?? bearerToken(c.req.header("Authorization"));
+  if (token) return verifyUserToken(token, config.jwt);
+  const ticket = url.searchParams.get("ticket");
+  if (ticket) {
+    const { identity, jti, expiresAt } = await readTicket(ticket, config.ticketSecret);
+    if (!(await c.env.USER_HUB.getByName(identity.id).redeemTicket(jti, expiresAt))) {
+      throw new HubError("unauthorized", "ticket already used");
+    }
+    return identity;
+  }
+  throw new HubError("unauthorized", "no token: offer the bearer.<jwt> subprotocol, send Authorization, or use ?ticket=");
+}
+
+function parseResume(url: URL): { since?: number; epoch?: string } {
+  const since = url.searchParams.get("since");
+  const epoch = url.searchParams.get("epoch");
+  const resume: { since?: number; epoch?: string } = {};
+  if (since !== null) {
+    if (!/^\d{1,15}$/.test(since)) throw new HubError("validation_failed", "since must be a non-negative integer");
+    resume.since = Number(since);
+  }
+  if (epoch !== null) {
+    if (!/^[A-Za-z0-9]{1,64}$/.test(epoch)) throw new HubError("validation_failed", "epoch is not valid");
+    resume.epoch = epoch;
+  }
+  return resume;
+}

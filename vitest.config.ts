@@ -1,0 +1,43 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+// Test secrets: production-shaped (DEV_MODE off), never used anywhere else.
+export const TEST_BINDINGS = {
+  DEV_MODE: "0",
+  PRODUCER_KEYS: "test_producer_key_primary_0123456789,test_producer_key_rotated_0123456789",
+  JWT_SECRET: "test_jwt_secret_0123456789abcdef0123456789",
+  JWT_AUDIENCE: "dovetail-test",
+  ALLOWED_ORIGINS: "https://app.example.com,https://*.example.org",
+  LOG_RETENTION: "50",
+};
+
+export default defineConfig({
+  test: {
+    // Hub logs are JSON lines; show them only for failing tests.
+    silent: "passed-only",
+    projects: [
+      {
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: { bindings: TEST_BINDINGS },
+          }),
+        ],
+        test: {
+          name: "workers",
+          include: ["test/workers/**/*.test.ts"],
+          testTimeout: 20_000,
+        },
+      },
+      {
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+    ],
+  },
+});
