@@ -1,5 +1,5 @@
 import "./env";
-import { parseOriginRules, type OriginRule } from "./auth/origin";
+import { type OriginRule, parseOriginRules } from "./auth/origin";
 
 export interface HubConfig {
   devMode: boolean;

@@ -1,6 +1,6 @@
 // Secrets and optional vars, which `wrangler types` cannot see in wrangler.toml.
 declare global {
-  interface Env {
+  interface DovetailSecrets {
     DEV_MODE?: string;
     PRODUCER_KEYS?: string;
     JWT_SECRET?: string;
@@ -14,5 +14,10 @@ declare global {
     MAX_BODY_BYTES?: string;
     LOG_RETENTION?: string;
   }
+  interface Env extends DovetailSecrets {}
+  namespace Cloudflare {
+    interface Env extends DovetailSecrets {}
+  }
 }
+
 export {};

@@ -4,7 +4,10 @@ import * as v from "valibot";
 import { isValidId } from "./ids";
 import { JOB_STATUSES, type Json as JsonValue } from "./protocol";
 
-export const Id = v.pipe(v.string(), v.check((s: string) => isValidId(s), "must be 1-128 characters of A-Z a-z 0-9 _ . : -"));
+export const Id = v.pipe(
+  v.string(),
+  v.check((s: string) => isValidId(s), "must be 1-128 characters of A-Z a-z 0-9 _ . : -"),
+);
 const Text = (max: number) => v.pipe(v.string(), v.maxLength(max));
 // JSON.parse only ever yields JSON values, so `unknown` here is JSON by construction.
 const Json = v.custom<JsonValue>(() => true);

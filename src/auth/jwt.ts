@@ -76,7 +76,10 @@ function identityFrom(payload: JWTPayload): Identity {
   if (name !== undefined && (typeof name !== "string" || name.length > 100)) {
     throw new HubError("unauthorized", "token name must be a string of at most 100 characters");
   }
-  if (rooms !== undefined && !(Array.isArray(rooms) && rooms.length <= 100 && rooms.every((r) => typeof r === "string" && r.length <= 129))) {
+  if (
+    rooms !== undefined &&
+    !(Array.isArray(rooms) && rooms.length <= 100 && rooms.every((r) => typeof r === "string" && r.length <= 129))
+  ) {
     throw new HubError("unauthorized", "token rooms must be a list of room ids");
   }
   return { id: payload.sub, ...(name ? { name } : {}), rooms: (rooms as string[] | undefined) ?? [] };

@@ -5,7 +5,10 @@ export type OriginRule = { exact: string } | { scheme: string; suffix: string };
 export function parseOriginRules(raw: string): { rules: OriginRule[]; problems: string[] } {
   const rules: OriginRule[] = [];
   const problems: string[] = [];
-  for (const entry of raw.split(",").map((s) => s.trim()).filter(Boolean)) {
+  for (const entry of raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const wildcard = /^(https?):\/\/\*\.([a-z0-9.-]+(?::\d+)?)$/i.exec(entry);
     if (wildcard?.[1] && wildcard[2]) {
       rules.push({ scheme: wildcard[1].toLowerCase(), suffix: `.${wildcard[2].toLowerCase()}` });

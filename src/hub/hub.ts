@@ -178,6 +178,15 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
     this.leave(ws, CloseCode.Internal);
   }
 
+  /**
+   * Closes a socket from the server side (reaping, expiry, limits). The runtime calls
+   * webSocketClose only for closes the client starts, so the leave hook runs here.
+   */
+  protected dropSocket(ws: WebSocket, code: number, reason: string): void {
+    closeQuietly(ws, code, reason);
+    this.leave(ws, code);
+  }
+
   private leave(ws: WebSocket, code: number): void {
     const who = this.attachmentOf(ws);
     this.onLeave(ws, who);

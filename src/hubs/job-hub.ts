@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import type { Identity } from "../auth/jwt";
-import { fail, HubError, ok, type Outcome } from "../errors";
+import { fail, HubError, type Outcome, ok } from "../errors";
 import { type ComponentSchema, Hub, parseFrame, type Refusal } from "../hub/hub";
 import { CloseCode, FINAL_JOB_STATUSES, JobEvent, type JobEventType, type JobStatus, type JobView } from "../protocol";
 import type { JobSpec, JobUpdate } from "../schemas";
@@ -101,7 +101,9 @@ export class JobHub extends Hub<JobView | null> {
     const job = this.job;
     if (!job) return fail("not_found", "job not found");
     if (update.event_id !== undefined) {
-      const seen = this.sql.exec<{ response: string }>("SELECT response FROM producer_events WHERE event_id = ?", update.event_id).toArray()[0];
+      const seen = this.sql
+        .exec<{ response: string }>("SELECT response FROM producer_events WHERE event_id = ?", update.event_id)
+        .toArray()[0];
       if (seen) return ok({ ...(JSON.parse(seen.response) as ReportResult), duplicate: true });
     }
     if (isFinal(job.view.status)) return fail("job_finished", `job is ${job.view.status}; it takes no more updates`);

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { unwrap } from "../errors";
-import { parseId, newId } from "../ids";
 import { type AppEnv, producerOnly, producerOrUser, readJson } from "../http";
+import { newId, parseId } from "../ids";
 import { JobSpec, JobUpdate } from "../schemas";
 
 export const jobRoutes = new Hono<AppEnv>();

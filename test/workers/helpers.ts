@@ -55,11 +55,15 @@ export function produce(path: string, body?: unknown, init: RequestInit & { key?
     method: init.method ?? "POST",
     ...init,
     headers,
-    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
   });
 }
 
-export async function produceOk<T = Record<string, unknown>>(path: string, body?: unknown, init?: RequestInit & { key?: string }): Promise<T> {
+export async function produceOk<T = Record<string, unknown>>(
+  path: string,
+  body?: unknown,
+  init?: RequestInit & { key?: string },
+): Promise<T> {
   const res = await produce(path, body, init);
   const text = await res.text();
   if (res.status >= 300) throw new Error(`${init?.method ?? "POST"} ${path} answered ${res.status}: ${text}`);
@@ -141,7 +145,9 @@ export class TestSocket {
       if (found !== undefined) return found;
       const left = deadline - Date.now();
       if (left <= 0) {
-        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; frames so far: ${JSON.stringify(this.frames.map((f) => f.type))}`);
+        throw new Error(
+          `timed out after ${timeoutMs} ms waiting for ${what}; frames so far: ${JSON.stringify(this.frames.map((f) => f.type))}`,
+        );
       }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
