@@ -1,9 +1,8 @@
-// Secrets and optional vars, which `wrangler types` cannot see in wrangler.toml.
+// Optional secrets and vars that neither wrangler.toml nor .dev.vars.example name, so
+// `wrangler types` cannot see them. (DEV_MODE, PRODUCER_KEYS and JWT_SECRET come from
+// .dev.vars.example; in production they may be unset, which config.ts handles.)
 declare global {
   interface DovetailSecrets {
-    DEV_MODE?: string;
-    PRODUCER_KEYS?: string;
-    JWT_SECRET?: string;
     JWT_PUBLIC_JWKS?: string;
     JWT_JWKS_URL?: string;
     JWT_ISSUER?: string;

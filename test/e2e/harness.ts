@@ -1,0 +1,48 @@
+// Starts the hub on a real port (workerd through wrangler, no proxy in front of sockets
+// beyond wrangler's own) and gives tests a producer and token minting.
+import { SignJWT } from "jose";
+import { unstable_startWorker } from "wrangler";
+
+export const E2E_PRODUCER_KEY = "e2e_producer_key_0123456789abcdef";
+export const E2E_JWT_SECRET = "e2e_jwt_secret_0123456789abcdef0123456789";
+
+export interface RunningHub {
+  url: URL;
+  wsUrl: (path: string) => string;
+  produce: (path: string, body?: unknown, method?: string) => Promise<Response>;
+  token: (sub: string, claims?: Record<string, unknown>) => Promise<string>;
+  stop: () => Promise<void>;
+}
+
+export async function startHub(vars: Record<string, string> = {}): Promise<RunningHub> {
+  process.env.WRANGLER_SEND_METRICS = "false";
+  process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
+  const plain = (value: string) => ({ type: "plain_text" as const, value });
+  const bindings = Object.fromEntries(
+    Object.entries({ DEV_MODE: "0", PRODUCER_KEYS: E2E_PRODUCER_KEY, JWT_SECRET: E2E_JWT_SECRET, ...vars }).map(([k, v]) => [k, plain(v)]),
+  );
+  const worker = await unstable_startWorker({
+    config: "wrangler.toml",
+    bindings,
+    dev: { server: { hostname: "127.0.0.1", port: 0 }, inspector: false, persist: false, logLevel: "warn" },
+  });
+  await worker.ready;
+  const url = await worker.url;
+  return {
+    url,
+    wsUrl: (path) => new URL(path, url).href.replace(/^http/, "ws"),
+    produce: (path, body, method = "POST") =>
+      fetch(new URL(path, url), {
+        method,
+        headers: { Authorization: `Bearer ${E2E_PRODUCER_KEY}`, "Content-Type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }),
+    token: (sub, claims = {}) =>
+      new SignJWT(claims)
+        .setProtectedHeader({ alg: "HS256" })
+        .setSubject(sub)
+        .setExpirationTime("10m")
+        .sign(new TextEncoder().encode(E2E_JWT_SECRET)),
+    stop: () => worker.dispose(),
+  };
+}
