@@ -9,8 +9,25 @@ export const Id = v.pipe(
   v.check((s: string) => isValidId(s), "must be 1-128 characters of A-Z a-z 0-9 _ . : -"),
 );
 const Text = (max: number) => v.pipe(v.string(), v.maxLength(max));
-// JSON.parse only ever yields JSON values, so `unknown` here is JSON by construction.
-const Json = v.custom<JsonValue>(() => true);
+/** Deeper producer JSON is refused: nothing real needs it, and deep values cost stack later. */
+export const MAX_JSON_DEPTH = 32;
+
+/** Depth of a parsed JSON value, walked without recursion so hostile input cannot overflow. */
+export function jsonDepth(value: unknown): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop() as [unknown, number];
+    if (item === null || typeof item !== "object") continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > MAX_JSON_DEPTH) return deepest;
+    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
+// JSON.parse only ever yields JSON values, so a depth check is all a JSON field needs.
+const Json = v.custom<JsonValue>((value) => jsonDepth(value) <= MAX_JSON_DEPTH, `nested deeper than ${MAX_JSON_DEPTH} levels`);
 const Metadata = v.pipe(
   v.record(v.string(), Json),
   v.check((m) => Object.keys(m).length <= 64, "at most 64 keys"),
