@@ -1,5 +1,6 @@
 import "./env";
 import { type OriginRule, parseOriginRules } from "./auth/origin";
+import type { FrameRateLimit } from "./hub/frame-rate";
 
 export interface HubConfig {
   devMode: boolean;
@@ -18,6 +19,7 @@ export interface HubConfig {
   maxFrameBytes: number;
   maxBodyBytes: number;
   logRetention: number;
+  frameRate: FrameRateLimit;
   /** Why this configuration must not serve (empty when it may). */
   problems: string[];
 }
@@ -85,6 +87,11 @@ function parseConfig(env: Env): HubConfig {
     maxFrameBytes: intVar(env.MAX_FRAME_BYTES, 16_384, 64, 1_048_576, "MAX_FRAME_BYTES", problems),
     maxBodyBytes: intVar(env.MAX_BODY_BYTES, 65_536, 1_024, 1_048_576, "MAX_BODY_BYTES", problems),
     logRetention: intVar(env.LOG_RETENTION, 1_000, 10, 100_000, "LOG_RETENTION", problems),
+    frameRate: {
+      perSecond: intVar(env.MAX_FRAMES_PER_S, 20, 1, 10_000, "MAX_FRAMES_PER_S", problems),
+      burst: intVar(env.FRAME_BURST, 40, 1, 10_000, "FRAME_BURST", problems),
+      strikes: intVar(env.FRAME_RATE_STRIKES, 10, 0, 1_000, "FRAME_RATE_STRIKES", problems),
+    },
     problems,
   };
 }

@@ -12,6 +12,9 @@ declare global {
     MAX_FRAME_BYTES?: string;
     MAX_BODY_BYTES?: string;
     LOG_RETENTION?: string;
+    MAX_FRAMES_PER_S?: string;
+    FRAME_BURST?: string;
+    FRAME_RATE_STRIKES?: string;
   }
   interface Env extends DovetailSecrets {}
   namespace Cloudflare {

@@ -8,6 +8,7 @@ import { log } from "../log";
 import { CloseCode, type ConnectedData, PING_FRAME, PONG_FRAME, type ServerFrame, type UserRef } from "../protocol";
 import { closeQuietly, upgradeHeaders } from "../sockets";
 import { EVENT_LOG_SCHEMA, EventLog, type LoggedEvent } from "./event-log";
+import { FrameRateLimiter } from "./frame-rate";
 import { migrate } from "./schema";
 
 /** What the Worker tells a hub about a socket it has already authenticated. */
@@ -54,6 +55,7 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
   protected readonly config: HubConfig;
   protected readonly sql: SqlStorage;
   protected readonly log: EventLog;
+  private readonly frameRate: FrameRateLimiter;
   /** Milliseconds since the epoch. Replaced in tests to move time without sleeping. */
   now: () => number = () => Date.now();
 
@@ -66,6 +68,7 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
     const own = this.schema();
     migrate(ctx.storage, own.component, own.steps);
     this.log = new EventLog(this.sql, this.config.logRetention);
+    this.frameRate = new FrameRateLimiter(this.config.frameRate);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
   }
 
@@ -135,6 +138,15 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const verdict = this.frameRate.check(this.attachmentOf(ws).cid, this.now());
+    if (verdict === "close") {
+      this.dropSocket(ws, CloseCode.RateLimited, "too many frames");
+      return;
+    }
+    if (verdict === "refuse") {
+      this.sendError(ws, undefined, new HubError("rate_limited", `more than ${this.config.frameRate.perSecond} frames per second`));
+      return;
+    }
     if (typeof message !== "string") {
       this.sendError(ws, undefined, new HubError("unsupported_data", "binary frames are not accepted; send JSON text"));
       return;
@@ -189,6 +201,7 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
 
   private leave(ws: WebSocket, code: number): void {
     const who = this.attachmentOf(ws);
+    this.frameRate.forget(who.cid);
     this.onLeave(ws, who);
     log("socket.closed", { channel: this.channel, user: who.user.id, cid: who.cid, code });
   }

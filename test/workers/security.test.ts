@@ -234,3 +234,26 @@ describe("logs", () => {
     }
   });
 });
+
+describe("client frame rate", () => {
+  it("answers a flood with rate_limited, then closes it with 4008, and leaves other sockets alone", async () => {
+    const owner = uniqueId("alice");
+    const job = await createJob(owner);
+    const token = await mintToken(owner);
+    const flooder = await connect(`/v1/ws/job/${job}`, { token });
+    const calm = await connect(`/v1/ws/job/${job}`, { token });
+    await flooder.next("connected");
+    await calm.next("connected");
+    // Burst 40 at 20/s, 10 strikes: 200 frames at once must trip both stages.
+    for (let i = 0; i < 200; i++) flooder.send({ type: "ping", ref: i });
+    const refused = await flooder.next("error");
+    expect(refused.data.code).toBe("rate_limited");
+    expect((await flooder.closed()).code).toBe(4008);
+
+    await produce(`/v1/jobs/${job}/events`, { progress: 3 });
+    expect((await calm.next("job:update")).data.progress).toBe(3);
+    calm.send({ type: "ping", ref: "still-here" });
+    expect((await calm.next("pong")).type).toBe("pong");
+    calm.hangUp();
+  });
+});
