@@ -7,6 +7,7 @@ import type { AppEnv } from "./http";
 import { log } from "./log";
 import { jobRoutes } from "./routes/jobs";
 import { socketRoutes } from "./routes/sockets";
+import { statsRoutes } from "./routes/stats";
 import { ticketRoutes } from "./routes/tickets";
 
 export const app = new Hono<AppEnv>();
@@ -33,6 +34,7 @@ app.get("/", (c) => c.json({ service: "dovetail", protocol: "dovetail.v1", docs:
 app.route("/v1", jobRoutes);
 app.route("/v1", ticketRoutes);
 app.route("/v1", socketRoutes);
+app.route("/v1", statsRoutes);
 
 app.notFound((c) => c.json({ error: { code: "not_found", message: "no such route" } }, 404));
 

@@ -5,8 +5,9 @@ import { type HubConfig, readConfig } from "../config";
 import { HubError } from "../errors";
 import { newId } from "../ids";
 import { log } from "../log";
-import { CloseCode, type ConnectedData, PING_FRAME, PONG_FRAME, type ServerFrame, type UserRef } from "../protocol";
+import { type ChannelKind, CloseCode, type ConnectedData, PING_FRAME, PONG_FRAME, type ServerFrame, type UserRef } from "../protocol";
 import { closeQuietly, upgradeHeaders } from "../sockets";
+import { ChannelCounters, COUNTER_SCHEMA, type CounterValues } from "./counters";
 import { EVENT_LOG_SCHEMA, EventLog, type LoggedEvent } from "./event-log";
 import { FrameRateLimiter } from "./frame-rate";
 import { migrate } from "./schema";
@@ -26,6 +27,14 @@ export interface Attachment {
   cid: string;
   user: UserRef;
   at: number;
+}
+
+export interface ChannelStats {
+  channel: string;
+  open_sockets: number;
+  seq: number;
+  epoch: string;
+  counters: CounterValues;
 }
 
 export interface Refusal {
@@ -56,6 +65,7 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
   protected readonly sql: SqlStorage;
   protected readonly log: EventLog;
   private readonly frameRate: FrameRateLimiter;
+  protected readonly counters: ChannelCounters;
   /** Milliseconds since the epoch. Replaced in tests to move time without sleeping. */
   now: () => number = () => Date.now();
 
@@ -65,10 +75,12 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
     this.sql = ctx.storage.sql;
     // SQL is synchronous, so migrating here completes before any request is delivered.
     migrate(ctx.storage, "hub", EVENT_LOG_SCHEMA);
+    migrate(ctx.storage, "counters", COUNTER_SCHEMA);
     const own = this.schema();
     migrate(ctx.storage, own.component, own.steps);
     this.log = new EventLog(this.sql, this.config.logRetention);
     this.frameRate = new FrameRateLimiter(this.config.frameRate);
+    this.counters = new ChannelCounters(this.sql);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
   }
 
@@ -109,6 +121,8 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
     if (refusal) {
       server.accept();
       closeQuietly(server, refusal.code, refusal.reason);
+      this.counters.add("refusals");
+      this.reportStats();
       log("socket.refused", { channel: req.channel, user: req.identity.id, code: refusal.code, reason: refusal.reason });
       return new Response(null, { status: 101, webSocket: client, headers: upgradeHeaders(req.subprotocol) });
     }
@@ -133,6 +147,9 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
     server.send(this.frame("connected", connected));
     for (const frame of replay ?? []) server.send(frame);
     this.onJoin(server, who);
+    this.counters.add("connects");
+    // A channel going from idle to watched is reported at once, like the last one leaving.
+    this.reportStats(this.openSockets().length === 1);
     log("socket.connected", { channel: req.channel, user: user.id, cid: who.cid, resumed: replay !== null, replayed: replay?.length ?? 0 });
     return new Response(null, { status: 101, webSocket: client, headers: upgradeHeaders(req.subprotocol) });
   }
@@ -203,6 +220,9 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
     const who = this.attachmentOf(ws);
     this.frameRate.forget(who.cid);
     this.onLeave(ws, who);
+    this.counters.add("closes");
+    // The last socket leaving is reported at once, so totals never show a ghost socket.
+    this.reportStats(this.openSockets().length === 0);
     log("socket.closed", { channel: this.channel, user: who.user.id, cid: who.cid, code });
   }
 
@@ -218,16 +238,56 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
   /** Logs an event and fans it out: serialized once, the same string to every socket. */
   protected publish(type: string, data: unknown): LoggedEvent {
     const event = this.log.append(this.channel, type, data, this.now());
-    this.broadcast(event.frame);
+    const delivered = this.broadcast(event.frame);
+    this.counters.add("published");
+    this.counters.add("delivered", delivered);
+    this.reportStats();
     return event;
   }
 
-  protected broadcast(frame: string, except?: (who: Attachment) => boolean): void {
+  /** Sends one string to every open socket (but those `except` picks); returns how many. */
+  protected broadcast(frame: string, except?: (who: Attachment) => boolean): number {
+    let sent = 0;
     for (const ws of this.ctx.getWebSockets()) {
       if (ws.readyState !== WebSocket.OPEN) continue;
       if (except?.(this.attachmentOf(ws))) continue;
       ws.send(frame);
+      sent++;
     }
+    return sent;
+  }
+
+  /** GET /v1/{kind}s/:id/stats. Null for a channel that never had state or sockets. */
+  channelStats(): ChannelStats | null {
+    const channel = this.channel;
+    if (!channel) return null;
+    return {
+      channel,
+      open_sockets: this.openSockets().length,
+      seq: this.log.lastSeq,
+      epoch: this.log.epoch,
+      counters: this.counters.totals(),
+    };
+  }
+
+  /** Sends coalesced counter deltas to the global StatsHub (fire and forget). */
+  protected reportStats(force = false): void {
+    const channel = this.channel;
+    if (!channel) return;
+    const delta = this.counters.takeReport(this.now(), force);
+    if (!delta) return;
+    const report = {
+      channel,
+      kind: channel.slice(0, channel.indexOf(":")) as ChannelKind,
+      openSockets: this.openSockets().length,
+      delta,
+      at: this.now(),
+    };
+    this.ctx.waitUntil(
+      this.env.STATS_HUB.getByName("global")
+        .report(report)
+        .catch((err: unknown) => log("stats.report_failed", { channel, error: String(err) })),
+    );
   }
 
   /** An ephemeral frame: no seq, not logged, not replayed. */
@@ -242,6 +302,7 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
 
   protected sendError(ws: WebSocket, ref: string | number | undefined, err: unknown): void {
     const error = err instanceof HubError ? err : new HubError("internal", "internal error");
+    this.counters.add("errors");
     if (!(err instanceof HubError)) log("socket.error", { channel: this.channel, error: String(err) });
     if (ws.readyState === WebSocket.OPEN) ws.send(this.frame("error", { ref, code: error.code, message: error.message }));
   }

@@ -1,0 +1,55 @@
+// Per-channel counters, persisted next to the event log, plus the deltas not yet reported
+// to the global StatsHub. Reports are coalesced: at most one per REPORT_EVERY_MS per hub,
+// so stats never cost a round trip per event.
+import type { ChannelKind } from "../protocol";
+
+export const COUNTER_SCHEMA = ["CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)"];
+export const COUNTER_NAMES = ["published", "delivered", "errors", "connects", "closes", "refusals"] as const;
+export type CounterName = (typeof COUNTER_NAMES)[number];
+export type CounterValues = Record<CounterName, number>;
+
+export const REPORT_EVERY_MS = 5_000;
+
+export interface StatsReport {
+  channel: string;
+  kind: ChannelKind;
+  openSockets: number;
+  delta: CounterValues;
+  at: number;
+}
+
+export function zeroCounters(): CounterValues {
+  return { published: 0, delivered: 0, errors: 0, connects: 0, closes: 0, refusals: 0 };
+}
+
+export class ChannelCounters {
+  private pending = zeroCounters();
+  private lastReport = 0;
+
+  constructor(private readonly sql: SqlStorage) {}
+
+  add(name: CounterName, amount = 1): void {
+    if (amount === 0) return;
+    this.sql.exec(
+      "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+      name,
+      amount,
+    );
+    this.pending[name] += amount;
+  }
+
+  totals(): CounterValues {
+    const values = zeroCounters();
+    for (const row of this.sql.exec<{ name: CounterName; value: number }>("SELECT name, value FROM counters")) values[row.name] = row.value;
+    return values;
+  }
+
+  /** The deltas to report now, or null while the last report is recent and `force` is off. */
+  takeReport(now: number, force: boolean): CounterValues | null {
+    if (!force && now - this.lastReport < REPORT_EVERY_MS) return null;
+    const delta = this.pending;
+    this.pending = zeroCounters();
+    this.lastReport = now;
+    return delta;
+  }
+}

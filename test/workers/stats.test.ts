@@ -1,0 +1,72 @@
+import { describe, expect, it } from "vitest";
+import { call, connect, createJob, mintToken, produce, produceOk, uniqueId } from "./helpers";
+
+async function eventually<T>(read: () => Promise<T>, ok: (value: T) => boolean, what: string, timeoutMs = 5_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T = await read();
+  while (!ok(last)) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 50));
+    last = await read();
+  }
+  return last;
+}
+
+describe("stats", () => {
+  it("counts one channel's sockets, events and deliveries exactly", async () => {
+    const owner = uniqueId("alice");
+    const job = await createJob(owner);
+    const token = await mintToken(owner);
+    const a = await connect(`/v1/ws/job/${job}`, { token });
+    const b = await connect(`/v1/ws/job/${job}`, { token });
+    await a.next("connected");
+    await b.next("connected");
+    for (let p = 1; p <= 3; p++) await produceOk(`/v1/jobs/${job}/events`, { progress: p });
+    await a.take(3);
+    a.send({ type: "bogus" });
+    await a.next("error");
+
+    const stats = await produceOk<any>(`/v1/jobs/${job}/stats`, undefined, { method: "GET" });
+    expect(stats).toMatchObject({ channel: `job:${job}`, open_sockets: 2, seq: 4 });
+    // job:created reached nobody; each of 3 updates reached both sockets.
+    expect(stats.counters).toMatchObject({ published: 4, delivered: 6, connects: 2, errors: 1, closes: 0 });
+    a.hangUp();
+    b.hangUp();
+  });
+
+  it("keeps live totals across channels, reported without a call per event", async () => {
+    const owner = uniqueId("alice");
+    const token = await mintToken(owner);
+    const jobs = [await createJob(owner), await createJob(owner)];
+    const sockets = await Promise.all(jobs.map((job) => connect(`/v1/ws/job/${job}`, { token })));
+    for (const s of sockets) await s.next("connected");
+    const during = await eventually(
+      () => produceOk<any>("/v1/stats", undefined, { method: "GET" }),
+      (s) => s.open_sockets.job >= 2,
+      "two open job sockets",
+    );
+    expect(during.open_sockets.total).toBeGreaterThanOrEqual(2);
+    expect(during.active_channels).toBeGreaterThanOrEqual(2);
+
+    for (const job of jobs) await produceOk(`/v1/jobs/${job}/events`, { progress: 50 });
+    for (const s of sockets) {
+      await s.next("job:update");
+      s.hangUp();
+    }
+    // The last socket of each channel leaving forces a report: nothing stays pending.
+    const after = await eventually(
+      () => produceOk<any>("/v1/stats", undefined, { method: "GET" }),
+      (s) => s.open_sockets.job === 0 && s.since_start.delivered >= 2,
+      "sockets closed and deliveries counted",
+    );
+    expect(after.since_start.published).toBeGreaterThanOrEqual(4);
+    expect(after.last_minute.delivered).toBeGreaterThanOrEqual(2);
+    expect(Date.parse(after.since)).toBeLessThanOrEqual(Date.now());
+  });
+
+  it("is for producers only, and 404 for a channel never used", async () => {
+    expect((await call("/v1/stats", { headers: { Authorization: `Bearer ${await mintToken("alice")}` } })).status).toBe(401);
+    expect((await produce(`/v1/jobs/${uniqueId("none")}/stats`, undefined, { method: "GET" })).status).toBe(404);
+    expect((await produce("/v1/planets/x/stats", undefined, { method: "GET" })).status).toBe(404);
+  });
+});
