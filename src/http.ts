@@ -4,6 +4,7 @@ import { createMiddleware } from "hono/factory";
 import * as v from "valibot";
 import { type Identity, verifyUserToken } from "./auth/jwt";
 import { bearerToken, isProducerKey, requireProducer } from "./auth/producer";
+import { limitProducer } from "./auth/rate-limits";
 import type { HubConfig } from "./config";
 import { HubError } from "./errors";
 
@@ -14,7 +15,8 @@ export type AppEnv = {
 export type AppContext = Context<AppEnv>;
 
 export const producerOnly = createMiddleware<AppEnv>(async (c, next) => {
-  await requireProducer(c.req.header("Authorization"), c.get("config").producerKeys);
+  const key = await requireProducer(c.req.header("Authorization"), c.get("config").producerKeys);
+  await limitProducer(c.env, key);
   await next();
 });
 
@@ -32,7 +34,10 @@ async function userFromHeader(c: AppContext): Promise<Identity> {
 /** For routes open to producers and users alike: null means a producer. */
 export async function producerOrUser(c: AppContext): Promise<Identity | null> {
   const token = bearerToken(c.req.header("Authorization"));
-  if (token && (await isProducerKey(token, c.get("config").producerKeys))) return null;
+  if (token && (await isProducerKey(token, c.get("config").producerKeys))) {
+    await limitProducer(c.env, token);
+    return null;
+  }
   return userFromHeader(c);
 }
 

@@ -30,8 +30,10 @@ export function bearerToken(header: string | null | undefined): string | undefin
   return match?.[1];
 }
 
-export async function requireProducer(authorization: string | null | undefined, keys: readonly string[]): Promise<void> {
+/** Returns the presented key once it is known to be one of ours. */
+export async function requireProducer(authorization: string | null | undefined, keys: readonly string[]): Promise<string> {
   const token = bearerToken(authorization);
   if (!token) throw new HubError("unauthorized", "a producer key is required (Authorization: Bearer <key>)");
   if (!(await isProducerKey(token, keys))) throw new HubError("unauthorized", "unknown producer key");
+  return token;
 }

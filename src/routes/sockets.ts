@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { type Identity, verifyUserToken } from "../auth/jwt";
 import { isOriginAllowed } from "../auth/origin";
 import { bearerToken } from "../auth/producer";
+import { allowUpgrade, UPGRADE_PERIOD_S } from "../auth/rate-limits";
 import { readTicket } from "../auth/tickets";
 import { HubError } from "../errors";
 import type { AppContext, AppEnv } from "../http";
@@ -44,6 +45,10 @@ async function connect(c: AppContext, kind: string, rawId?: string): Promise<Res
 
   const offered = offeredSubprotocols(request);
   const echo = offered.includes(SUBPROTOCOL);
+  if (!(await allowUpgrade(c.env, request))) {
+    log("socket.refused", { kind, id, code: CloseCode.RateLimited, reason: "upgrade rate" });
+    return refuseSocket(CloseCode.RateLimited, `too many connections from this address; retry in ${UPGRADE_PERIOD_S} s`, echo);
+  }
   let identity: Identity;
   try {
     identity = await authenticate(c, offered, url);

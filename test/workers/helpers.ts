@@ -6,6 +6,8 @@ import type { ServerFrame } from "../../src/protocol";
 
 export const PRODUCER_KEY = "test_producer_key_primary_0123456789";
 export const ROTATED_PRODUCER_KEY = "test_producer_key_rotated_0123456789";
+/** Used only by the producer rate-limit test, so its budget is its own. */
+export const LIMITS_PRODUCER_KEY = "test_producer_key_limits_01234567890";
 export const BASE = "https://hub.test";
 
 let counter = 0;
@@ -76,12 +78,16 @@ export async function createJob(owner: string, extra: Record<string, unknown> = 
   return id;
 }
 
+const rnd = () => Math.floor(Math.random() * 256);
+
 export interface ConnectOptions {
   token?: string;
   /** How to send the token: subprotocol (default), header, or none. */
   via?: "subprotocol" | "header";
   origin?: string;
   query?: Record<string, string | number>;
+  /** The client address the edge would report; random by default so tests never share an upgrade budget. */
+  ip?: string;
 }
 
 export async function connect(path: string, options: ConnectOptions = {}): Promise<TestSocket> {
@@ -93,6 +99,7 @@ export async function connect(path: string, options: ConnectOptions = {}): Promi
   }
   headers.set("Sec-WebSocket-Protocol", protocols.join(", "));
   if (options.origin) headers.set("Origin", options.origin);
+  headers.set("CF-Connecting-IP", options.ip ?? `10.${rnd()}.${rnd()}.${rnd()}`);
   const url = new URL(`${BASE}${path}`);
   for (const [k, v] of Object.entries(options.query ?? {})) url.searchParams.set(k, String(v));
   const res = await exports.default.fetch(new Request(url, { headers }));
