@@ -14,17 +14,38 @@ export interface RunningHub {
   stop: () => Promise<void>;
 }
 
-export async function startHub(vars: Record<string, string> = {}): Promise<RunningHub> {
+export interface HubOptions {
+  vars?: Record<string, string>;
+  /** A folder for Durable Object storage that outlives the process (restart tests). */
+  persistTo?: string;
+}
+
+export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
+  const vars = options.vars ?? {};
   process.env.WRANGLER_SEND_METRICS = "false";
   process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
   const plain = (value: string) => ({ type: "plain_text" as const, value });
-  const bindings = Object.fromEntries(
-    Object.entries({ DEV_MODE: "0", PRODUCER_KEYS: E2E_PRODUCER_KEY, JWT_SECRET: E2E_JWT_SECRET, ...vars }).map(([k, v]) => [k, plain(v)]),
-  );
+  // Every e2e client connects from 127.0.0.1, so the per-address limits are raised here;
+  // their production values are tested in test/workers/limits.test.ts.
+  const roomy = (namespace_id: string, period: 10 | 60) => ({
+    type: "ratelimit" as const,
+    namespace_id,
+    simple: { limit: 1_000_000, period },
+  });
+  const bindings = {
+    ...Object.fromEntries(
+      Object.entries({ DEV_MODE: "0", PRODUCER_KEYS: E2E_PRODUCER_KEY, JWT_SECRET: E2E_JWT_SECRET, ...vars }).map(([k, v]) => [
+        k,
+        plain(v),
+      ]),
+    ),
+    PRODUCER_RATE_LIMIT: roomy("1001", 10),
+    UPGRADE_RATE_LIMIT: roomy("1002", 60),
+  };
   const worker = await unstable_startWorker({
     config: "wrangler.toml",
     bindings,
-    dev: { server: { hostname: "127.0.0.1", port: 0 }, inspector: false, persist: false, logLevel: "warn" },
+    dev: { server: { hostname: "127.0.0.1", port: 0 }, inspector: false, persist: options.persistTo ?? false, logLevel: "warn" },
   });
   await worker.ready;
   const url = await worker.url;

@@ -88,3 +88,28 @@ describe("resume after a drop", () => {
     late.hangUp();
   });
 });
+
+describe("faults", () => {
+  it("loses and repeats nothing when the object is evicted in the middle of a stream of posts", async () => {
+    const owner = uniqueId("alice");
+    const token = await mintToken(owner);
+    const job = await createJob(owner);
+    const socket = await connect(`/v1/ws/job/${job}`, { token, query: { since: 0 } });
+    await socket.next("connected");
+    const posts: Promise<unknown>[] = [];
+    for (let i = 1; i <= 40; i++) {
+      posts.push(produceOk(`/v1/jobs/${job}/events`, { status: "running", message: `m${i}` }));
+      if (i === 20) posts.push(evictDurableObject(env.JOB_HUB.getByName(job)));
+    }
+    await Promise.all(posts);
+    await socket.take(41);
+    const seqs = socket.logged().map((f) => f.seq);
+    expect(seqs).toEqual(Array.from({ length: 41 }, (_, i) => i + 1));
+    const messages = socket
+      .logged()
+      .slice(1)
+      .map((f) => f.data.message);
+    expect(new Set(messages).size).toBe(40);
+    socket.hangUp();
+  });
+});
