@@ -18,6 +18,12 @@ export interface HubConfig {
   maxFrameBytes: number;
   maxBodyBytes: number;
   logRetention: number;
+  /** Logged events older than this are trimmed (every hub; rooms and users may shorten it). */
+  logMaxAgeMs: number;
+  /** A finished job (or batch) is deleted this long after its final state, unless it sets ttl_s. */
+  jobTtlMs: number;
+  /** A member job reports progress to its batches at most once per this. Final states go at once. */
+  batchReportMs: number;
   /** Why this configuration must not serve (empty when it may). */
   problems: string[];
 }
@@ -85,6 +91,9 @@ function parseConfig(env: Env): HubConfig {
     maxFrameBytes: intVar(env.MAX_FRAME_BYTES, 16_384, 64, 1_048_576, "MAX_FRAME_BYTES", problems),
     maxBodyBytes: intVar(env.MAX_BODY_BYTES, 65_536, 1_024, 1_048_576, "MAX_BODY_BYTES", problems),
     logRetention: intVar(env.LOG_RETENTION, 1_000, 10, 100_000, "LOG_RETENTION", problems),
+    logMaxAgeMs: intVar(env.LOG_MAX_AGE_S, 7 * 86_400, 60, 90 * 86_400, "LOG_MAX_AGE_S", problems) * 1000,
+    jobTtlMs: intVar(env.JOB_TTL_S, 86_400, 1, 30 * 86_400, "JOB_TTL_S", problems) * 1000,
+    batchReportMs: intVar(env.BATCH_REPORT_INTERVAL_MS, 1_000, 50, 60_000, "BATCH_REPORT_INTERVAL_MS", problems),
     problems,
   };
 }

@@ -13,6 +13,9 @@ declare global {
     MAX_FRAME_BYTES?: string;
     MAX_BODY_BYTES?: string;
     LOG_RETENTION?: string;
+    LOG_MAX_AGE_S?: string;
+    JOB_TTL_S?: string;
+    BATCH_REPORT_INTERVAL_MS?: string;
   }
   interface Env extends DovetailSecrets {}
   namespace Cloudflare {

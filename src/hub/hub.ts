@@ -5,10 +5,21 @@ import { type HubConfig, readConfig } from "../config";
 import { HubError } from "../errors";
 import { newId } from "../ids";
 import { log } from "../log";
-import { CloseCode, type ConnectedData, PING_FRAME, PONG_FRAME, type ServerFrame, type UserRef } from "../protocol";
+import {
+  CloseCode,
+  type ConnectedData,
+  HEARTBEAT_FRAME,
+  type HeartbeatData,
+  PING_FRAME,
+  PONG_FRAME,
+  type ServerFrame,
+  type UserRef,
+} from "../protocol";
 import { closeQuietly, upgradeHeaders } from "../sockets";
 import { EVENT_LOG_SCHEMA, EventLog, type LoggedEvent } from "./event-log";
+import { HEARTBEAT_TIMER, judge, type Liveness, REAP_AFTER_INTERVALS } from "./heartbeat";
 import { migrate } from "./schema";
+import { TIMERS_SCHEMA, type Timer, Timers } from "./timers";
 
 /** What the Worker tells a hub about a socket it has already authenticated. */
 export interface ConnectRequest {
@@ -21,11 +32,13 @@ export interface ConnectRequest {
 export const CONNECT_HEADER = "x-dovetail-connect";
 
 /** Kept on each socket with serializeAttachment, so it survives hibernation (16 KiB max). */
-export interface Attachment {
+export interface Attachment extends Liveness {
   cid: string;
   user: UserRef;
   at: number;
 }
+
+const TRIM_TIMER = "trim";
 
 export interface Refusal {
   code: CloseCode;
@@ -54,6 +67,7 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
   protected readonly config: HubConfig;
   protected readonly sql: SqlStorage;
   protected readonly log: EventLog;
+  protected readonly timers: Timers;
   /** Milliseconds since the epoch. Replaced in tests to move time without sleeping. */
   now: () => number = () => Date.now();
 
@@ -62,11 +76,17 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
     this.config = readConfig(env);
     this.sql = ctx.storage.sql;
     // SQL is synchronous, so migrating here completes before any request is delivered.
-    migrate(ctx.storage, "hub", EVENT_LOG_SCHEMA);
-    const own = this.schema();
-    migrate(ctx.storage, own.component, own.steps);
+    this.migrateAll();
     this.log = new EventLog(this.sql, this.config.logRetention);
+    this.timers = new Timers(ctx.storage, this.sql);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
+  }
+
+  private migrateAll(): void {
+    migrate(this.ctx.storage, "hub", EVENT_LOG_SCHEMA);
+    migrate(this.ctx.storage, "timers", TIMERS_SCHEMA);
+    const own = this.schema();
+    migrate(this.ctx.storage, own.component, own.steps);
   }
 
   protected abstract schema(): ComponentSchema;
@@ -80,6 +100,19 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
   }
   protected onJoin(_ws: WebSocket, _who: Attachment): void {}
   protected onLeave(_ws: WebSocket, _who: Attachment): void {}
+  /** A due timer the base does not own (stages, watchdog, expiry, ...). */
+  protected onTimer(timer: Timer): void | Promise<void> {
+    log("timer.unknown", { channel: this.channel, name: timer.name });
+  }
+  /** After wipe(): drop whatever the subclass cached from storage. */
+  protected onWiped(): void {}
+  /**
+   * How long logged events are kept, in ms, or null for "by count only". Defaults to
+   * LOG_MAX_AGE_S; a hub whose events go stale sooner (rooms, users) overrides it.
+   */
+  protected logMaxAgeMs(): number | null {
+    return this.config.logMaxAgeMs;
+  }
 
   /** The channel this object serves ("job:42"), remembered from its first write. */
   protected get channel(): string {
@@ -130,6 +163,8 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
     server.send(this.frame("connected", connected));
     for (const frame of replay ?? []) server.send(frame);
     this.onJoin(server, who);
+    // One timer for all sockets; it stops itself when the last one leaves.
+    this.timers.setIfAbsent(HEARTBEAT_TIMER, who.at + this.config.heartbeatMs);
     log("socket.connected", { channel: req.channel, user: user.id, cid: who.cid, resumed: replay !== null, replayed: replay?.length ?? 0 });
     return new Response(null, { status: 101, webSocket: client, headers: upgradeHeaders(req.subprotocol) });
   }
@@ -157,6 +192,7 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
       return;
     }
     const { type, ref } = envelope.output;
+    this.noteTraffic(ws);
     if (type === "ping") {
       ws.send(PONG_FRAME);
       return;
@@ -190,6 +226,7 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
   private leave(ws: WebSocket, code: number): void {
     const who = this.attachmentOf(ws);
     this.onLeave(ws, who);
+    if (this.openSockets().length === 0) this.timers.clear(HEARTBEAT_TIMER);
     log("socket.closed", { channel: this.channel, user: who.user.id, cid: who.cid, code });
   }
 
@@ -204,9 +241,79 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
 
   /** Logs an event and fans it out: serialized once, the same string to every socket. */
   protected publish(type: string, data: unknown): LoggedEvent {
-    const event = this.log.append(this.channel, type, data, this.now());
+    const at = this.now();
+    const event = this.log.append(this.channel, type, data, at);
+    const maxAge = this.logMaxAgeMs();
+    if (maxAge !== null) this.timers.setIfAbsent(TRIM_TIMER, at + maxAge + trimSlack(maxAge));
     this.broadcast(event.frame);
     return event;
+  }
+
+  /**
+   * The one alarm: runs every due timer. Safe to run twice for the same time (each row
+   * is gone once it ran) and after a crash (a row that did not commit runs again).
+   */
+  override async alarm(): Promise<void> {
+    await this.timers.runDue(this.now(), (timer) => {
+      switch (timer.name) {
+        case HEARTBEAT_TIMER:
+          return this.heartbeat();
+        case TRIM_TIMER:
+          return this.trimLog();
+        default:
+          return this.onTimer(timer);
+      }
+    });
+  }
+
+  /** Closes sockets silent for two intervals, beats the others, and comes back while any is open. */
+  private heartbeat(): void {
+    const now = this.now();
+    const interval = this.config.heartbeatMs;
+    let open = 0;
+    for (const ws of this.openSockets()) {
+      const who = this.attachmentOf(ws);
+      const verdict = judge(who, this.ctx.getWebSocketAutoResponseTimestamp(ws), now, interval);
+      if (verdict.reap) {
+        this.dropSocket(ws, CloseCode.GoingAway, `no client traffic for ${(REAP_AFTER_INTERVALS * interval) / 1000} s`);
+        continue;
+      }
+      if (verdict.update) ws.serializeAttachment({ ...who, ...verdict.update });
+      open += 1;
+    }
+    if (open === 0) return;
+    const beat = this.frame(HEARTBEAT_FRAME, { interval_ms: interval } satisfies HeartbeatData);
+    this.broadcast(beat);
+    this.timers.set(HEARTBEAT_TIMER, now + interval);
+  }
+
+  private noteTraffic(ws: WebSocket): void {
+    const who = this.attachmentOf(ws);
+    const now = this.now();
+    // A frame proves the client alive; restamping more than a few times an interval buys nothing.
+    if (now - (who.seen ?? who.at) >= this.config.heartbeatMs / 4) ws.serializeAttachment({ ...who, seen: now });
+  }
+
+  private trimLog(): void {
+    const maxAge = this.logMaxAgeMs();
+    if (maxAge === null) return;
+    this.log.trimBefore(this.now() - maxAge);
+    const oldest = this.log.oldestTrimmableAt();
+    if (oldest !== null) this.timers.set(TRIM_TIMER, oldest + maxAge + trimSlack(maxAge));
+  }
+
+  /**
+   * Deletes everything this channel stored and closes its sockets with 4004: the channel
+   * is as if it never existed, and a new use of the id starts a new epoch.
+   */
+  protected async wipe(reason: string): Promise<void> {
+    for (const ws of this.openSockets()) this.dropSocket(ws, CloseCode.NotFound, reason);
+    await this.ctx.storage.deleteAll();
+    this.timers.forget();
+    // Tables are gone too; recreate them empty so this instance can keep serving (404s).
+    this.migrateAll();
+    this.log.reload();
+    this.onWiped();
   }
 
   protected broadcast(frame: string, except?: (who: Attachment) => boolean): void {
@@ -232,6 +339,11 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
     if (!(err instanceof HubError)) log("socket.error", { channel: this.channel, error: String(err) });
     if (ws.readyState === WebSocket.OPEN) ws.send(this.frame("error", { ref, code: error.code, message: error.message }));
   }
+}
+
+/** Lets trims batch up: about ten per max age at most, and never more than an hour late. */
+function trimSlack(maxAgeMs: number): number {
+  return Math.min(Math.floor(maxAgeMs / 10), 3_600_000);
 }
 
 /** Validates a client frame against its schema, as a HubError the client can read. */
