@@ -75,8 +75,9 @@ export class BatchHub extends Hub<BatchView | null> {
 
   /** A member job's new state. Idempotent: an older or repeated seq changes nothing. */
   memberChanged(report: MemberReport): Outcome<{ applied: boolean }> {
-    this.countReport();
+    // Checked first: a report to a batch that does not exist must not write anything there.
     if (!this.row()) return fail("not_found", "batch not found");
+    this.countReport();
     if (!this.record(report)) return ok({ applied: false });
     this.publish(BatchEvent.Update, { ...this.view(false), jobs: { [report.job_id]: memberOf(report) } });
     this.completeIfDone();
