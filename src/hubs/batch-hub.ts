@@ -78,6 +78,9 @@ export class BatchHub extends Hub<BatchView | null> {
     // Checked first: a report to a batch that does not exist must not write anything there.
     if (!this.row()) return fail("not_found", "batch not found");
     this.countReport();
+    const member = this.sql.exec("SELECT 1 FROM members WHERE job_id = ?", report.job_id).toArray().length > 0;
+    // "not_found" makes the job forget this batch (e.g. one recreated without it).
+    if (!member) return fail("not_found", `job ${report.job_id} is not in this batch`);
     if (!this.record(report)) return ok({ applied: false });
     this.publish(BatchEvent.Update, { ...this.view(false), jobs: { [report.job_id]: memberOf(report) } });
     this.completeIfDone();

@@ -77,6 +77,36 @@ describe("batches", () => {
     two.hangUp();
   });
 
+  it("ignores a member report older than what it has, and expires JOB_TTL_S after batch:completed", async () => {
+    const owner = uniqueId("alice");
+    const job = await createJob(owner);
+    await produceOk(`/v1/jobs/${job}/events`, { status: "running", progress: 30 });
+    const id = uniqueId("batch");
+    const stub = env.BATCH_HUB.getByName(id);
+    const clock = await useClock([stub]);
+    await produceOk("/v1/batches", { id, owner, jobs: [job] });
+    const stale = await stub.memberChanged({ job_id: job, seq: 1, status: "queued", progress: 0 });
+    expect(stale).toEqual({ ok: true, value: { applied: false } });
+    expect(await stub.memberChanged({ job_id: uniqueId("stranger"), seq: 9, status: "completed", progress: 100 })).toMatchObject({
+      ok: false,
+      error: { code: "not_found" },
+    });
+
+    const socket = await connect(`/v1/ws/batch/${id}`, { token: await mintToken(owner) });
+    expect((await socket.next("connected")).data.snapshot).toMatchObject({
+      progress: 30,
+      jobs: { [job]: { status: "running", progress: 30 } },
+    });
+    await produceOk(`/v1/jobs/${job}/events`, { status: "completed" });
+    await socket.next("batch:completed");
+    clock.advance(86_400_000);
+    socket.send({ type: "ping" }); // a live client, so the heartbeat keeps it and expiry closes it
+    await socket.next("pong");
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect((await socket.closed()).code).toBe(4004);
+    expect((await produce(`/v1/batches/${id}`, undefined, { method: "GET" })).status).toBe(404);
+  });
+
   it("answers a repeat with 200, a different body with 409, unknown jobs with 404, and strangers with 4003", async () => {
     const owner = uniqueId("alice");
     const job = await createJob(owner);

@@ -39,6 +39,27 @@ describe("heartbeats", () => {
     pinger.hangUp();
   });
 
+  it("reaps through dropSocket, so the hub's leave hook (presence) runs for the reaped socket", async () => {
+    const owner = uniqueId("alice");
+    const { id, stub, clock } = await jobWithClock(owner);
+    const left: string[] = [];
+    await runInDurableObject(stub, (instance) => {
+      const hub = instance as unknown as { onLeave: (ws: WebSocket, who: { cid: string }) => void };
+      const original = hub.onLeave.bind(hub);
+      hub.onLeave = (ws, who) => {
+        left.push(who.cid);
+        original(ws, who);
+      };
+    });
+    const socket = await connect(`/v1/ws/job/${id}`, { token: await mintToken(owner) });
+    const cid = (await socket.next("connected")).data.connection_id;
+    clock.advance(2 * INTERVAL_MS);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect((await socket.closed()).code).toBe(1001);
+    expect(left).toEqual([cid]);
+    expect(await timerNames(stub)).not.toContain("heartbeat");
+  });
+
   it("counts a client frame as traffic, not only pings", async () => {
     const owner = uniqueId("alice");
     const { id, stub, clock } = await jobWithClock(owner);
