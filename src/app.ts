@@ -5,6 +5,7 @@ import { readConfig } from "./config";
 import { HubError } from "./errors";
 import type { AppEnv } from "./http";
 import { log } from "./log";
+import { batchRoutes } from "./routes/batches";
 import { jobRoutes } from "./routes/jobs";
 import { socketRoutes } from "./routes/sockets";
 import { statsRoutes } from "./routes/stats";
@@ -32,6 +33,7 @@ app.use("/v1/*", async (c, next) => (c.req.path.startsWith("/v1/ws/") ? next() :
 
 app.get("/", (c) => c.json({ service: "dovetail", protocol: "dovetail.v1", docs: "https://github.com/dovetail/dovetail#readme" }));
 app.route("/v1", jobRoutes);
+app.route("/v1", batchRoutes);
 app.route("/v1", ticketRoutes);
 app.route("/v1", socketRoutes);
 app.route("/v1", statsRoutes);

@@ -20,6 +20,12 @@ export interface HubConfig {
   maxBodyBytes: number;
   logRetention: number;
   frameRate: FrameRateLimit;
+  /** Logged events older than this are trimmed (every hub; rooms and users may shorten it). */
+  logMaxAgeMs: number;
+  /** A finished job (or batch) is deleted this long after its final state, unless it sets ttl_s. */
+  jobTtlMs: number;
+  /** A member job reports progress to its batches at most once per this. Final states go at once. */
+  batchReportMs: number;
   /** Why this configuration must not serve (empty when it may). */
   problems: string[];
 }
@@ -92,6 +98,9 @@ function parseConfig(env: Env): HubConfig {
       burst: intVar(env.FRAME_BURST, 40, 1, 10_000, "FRAME_BURST", problems),
       strikes: intVar(env.FRAME_RATE_STRIKES, 10, 0, 1_000, "FRAME_RATE_STRIKES", problems),
     },
+    logMaxAgeMs: intVar(env.LOG_MAX_AGE_S, 7 * 86_400, 60, 90 * 86_400, "LOG_MAX_AGE_S", problems) * 1000,
+    jobTtlMs: intVar(env.JOB_TTL_S, 86_400, 1, 30 * 86_400, "JOB_TTL_S", problems) * 1000,
+    batchReportMs: intVar(env.BATCH_REPORT_INTERVAL_MS, 1_000, 50, 60_000, "BATCH_REPORT_INTERVAL_MS", problems),
     problems,
   };
 }

@@ -15,6 +15,9 @@ declare global {
     MAX_FRAMES_PER_S?: string;
     FRAME_BURST?: string;
     FRAME_RATE_STRIKES?: string;
+    LOG_MAX_AGE_S?: string;
+    JOB_TTL_S?: string;
+    BATCH_REPORT_INTERVAL_MS?: string;
   }
   interface Env extends DovetailSecrets {}
   namespace Cloudflare {

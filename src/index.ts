@@ -1,5 +1,6 @@
 import { app } from "./app";
 
+export { BatchHub } from "./hubs/batch-hub";
 export { JobHub } from "./hubs/job-hub";
 export { StatsHub } from "./hubs/stats-hub";
 export { UserHub } from "./hubs/user-hub";

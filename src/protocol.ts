@@ -123,3 +123,49 @@ export const ERROR_CODES = [
   "internal",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
+
+// --- timers, stages and batches (issue 4) ---
+
+/** Ephemeral, every HEARTBEAT_INTERVAL_S while a socket is open. Answer with a ping. */
+export const HEARTBEAT_FRAME = "heartbeat";
+export interface HeartbeatData {
+  interval_ms: number;
+}
+
+/**
+ * A `job:update` the hub emitted from the job's staged plan (not from the producer)
+ * carries `data: { planned: true }`; `stage`, `progress` and `eta_ms` are the plan's.
+ */
+export interface PlannedData {
+  planned: true;
+}
+
+/** `error.code` of a job the stall watchdog failed. */
+export const STALLED_ERROR_CODE = "stalled";
+
+export const BatchEvent = {
+  Update: "batch:update",
+  Completed: "batch:completed",
+} as const;
+export type BatchEventType = (typeof BatchEvent)[keyof typeof BatchEvent];
+
+export interface BatchMember {
+  status: JobStatus;
+  progress: number;
+}
+
+/**
+ * The data of `batch:update` and `batch:completed`, and the batch snapshot. `progress`
+ * is the mean over members, a finished member (any final state) counting as 100.
+ * `jobs` holds every member in the snapshot and in `batch:completed`, and only the
+ * members that changed in a `batch:update`.
+ */
+export interface BatchView {
+  id: string;
+  total: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+  progress: number;
+  jobs?: Record<string, BatchMember>;
+}

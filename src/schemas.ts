@@ -33,11 +33,30 @@ const Metadata = v.pipe(
   v.check((m) => Object.keys(m).length <= 64, "at most 64 keys"),
 );
 
+const Stage = v.strictObject({
+  name: Text(200),
+  progress: v.pipe(v.number(), v.minValue(0), v.maxValue(100)),
+  duration_ms: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(86_400_000)),
+});
+
 export const JobSpec = v.strictObject({
   id: v.optional(Id),
   owner: Id,
   viewers: v.optional(v.pipe(v.array(Id), v.maxLength(100))),
   title: v.optional(Text(200)),
+  /** A progress plan the hub plays from its alarm once the job is running. */
+  stages: v.optional(
+    v.pipe(
+      v.array(Stage),
+      v.minLength(1),
+      v.maxLength(50),
+      v.check((s) => s.every((stage, i) => i === 0 || stage.progress >= (s[i - 1]?.progress ?? 0)), "stage progress must not decrease"),
+    ),
+  ),
+  /** Fail the job as "stalled" after this long without a producer event while running. */
+  stall_timeout_s: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(7 * 86_400))),
+  /** Delete the job this long after its final state (default JOB_TTL_S). */
+  ttl_s: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(30 * 86_400))),
   metadata: v.optional(Metadata),
 });
 export type JobSpec = v.InferOutput<typeof JobSpec>;
@@ -57,3 +76,16 @@ export const JobUpdate = v.pipe(
   v.check((u) => Object.keys(u).some((k) => k !== "event_id"), "an update needs at least one field besides event_id"),
 );
 export type JobUpdate = v.InferOutput<typeof JobUpdate>;
+
+export const BatchSpec = v.strictObject({
+  id: v.optional(Id),
+  owner: Id,
+  viewers: v.optional(v.pipe(v.array(Id), v.maxLength(100))),
+  jobs: v.pipe(
+    v.array(Id),
+    v.minLength(1),
+    v.maxLength(1000),
+    v.check((jobs) => new Set(jobs).size === jobs.length, "job ids must be unique"),
+  ),
+});
+export type BatchSpec = v.InferOutput<typeof BatchSpec>;

@@ -77,6 +77,17 @@ export class EventLog {
     this.sql.exec("DELETE FROM events WHERE at < ? AND seq < ?", cutoff, this.seq);
   }
 
+  /** When the oldest event that trimBefore could still drop was logged, or null. */
+  oldestTrimmableAt(): number | null {
+    return this.sql.exec<{ at: number | null }>("SELECT MIN(at) AS at FROM events WHERE seq < ?", this.seq).one().at;
+  }
+
+  /** Re-reads seq and epoch after the storage under the log was wiped: a new epoch follows. */
+  reload(): void {
+    this.cachedEpoch = this.readMeta("epoch");
+    this.seq = this.sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM events").one().seq ?? 0;
+  }
+
   readMeta(key: string): string | undefined {
     return this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value;
   }

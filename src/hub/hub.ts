@@ -5,12 +5,24 @@ import { type HubConfig, readConfig } from "../config";
 import { HubError } from "../errors";
 import { newId } from "../ids";
 import { log } from "../log";
-import { type ChannelKind, CloseCode, type ConnectedData, PING_FRAME, PONG_FRAME, type ServerFrame, type UserRef } from "../protocol";
+import {
+  type ChannelKind,
+  CloseCode,
+  type ConnectedData,
+  HEARTBEAT_FRAME,
+  type HeartbeatData,
+  PING_FRAME,
+  PONG_FRAME,
+  type ServerFrame,
+  type UserRef,
+} from "../protocol";
 import { closeQuietly, upgradeHeaders } from "../sockets";
 import { ChannelCounters, COUNTER_SCHEMA, type CounterValues } from "./counters";
 import { EVENT_LOG_SCHEMA, EventLog, type LoggedEvent } from "./event-log";
 import { FrameRateLimiter } from "./frame-rate";
+import { HEARTBEAT_TIMER, judge, type Liveness, REAP_AFTER_INTERVALS } from "./heartbeat";
 import { migrate } from "./schema";
+import { TIMERS_SCHEMA, type Timer, Timers } from "./timers";
 
 /** What the Worker tells a hub about a socket it has already authenticated. */
 export interface ConnectRequest {
@@ -23,7 +35,7 @@ export interface ConnectRequest {
 export const CONNECT_HEADER = "x-dovetail-connect";
 
 /** Kept on each socket with serializeAttachment, so it survives hibernation (16 KiB max). */
-export interface Attachment {
+export interface Attachment extends Liveness {
   cid: string;
   user: UserRef;
   at: number;
@@ -36,6 +48,8 @@ export interface ChannelStats {
   epoch: string;
   counters: CounterValues;
 }
+
+const TRIM_TIMER = "trim";
 
 export interface Refusal {
   code: CloseCode;
@@ -66,6 +80,7 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
   protected readonly log: EventLog;
   private readonly frameRate: FrameRateLimiter;
   protected readonly counters: ChannelCounters;
+  protected readonly timers: Timers;
   /** Milliseconds since the epoch. Replaced in tests to move time without sleeping. */
   now: () => number = () => Date.now();
 
@@ -74,14 +89,20 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
     this.config = readConfig(env);
     this.sql = ctx.storage.sql;
     // SQL is synchronous, so migrating here completes before any request is delivered.
-    migrate(ctx.storage, "hub", EVENT_LOG_SCHEMA);
-    migrate(ctx.storage, "counters", COUNTER_SCHEMA);
-    const own = this.schema();
-    migrate(ctx.storage, own.component, own.steps);
+    this.migrateAll();
     this.log = new EventLog(this.sql, this.config.logRetention);
+    this.timers = new Timers(ctx.storage, this.sql);
     this.frameRate = new FrameRateLimiter(this.config.frameRate);
     this.counters = new ChannelCounters(this.sql);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
+  }
+
+  private migrateAll(): void {
+    migrate(this.ctx.storage, "hub", EVENT_LOG_SCHEMA);
+    migrate(this.ctx.storage, "timers", TIMERS_SCHEMA);
+    migrate(this.ctx.storage, "counters", COUNTER_SCHEMA);
+    const own = this.schema();
+    migrate(this.ctx.storage, own.component, own.steps);
   }
 
   protected abstract schema(): ComponentSchema;
@@ -95,6 +116,19 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
   }
   protected onJoin(_ws: WebSocket, _who: Attachment): void {}
   protected onLeave(_ws: WebSocket, _who: Attachment): void {}
+  /** A due timer the base does not own (stages, watchdog, expiry, ...). */
+  protected onTimer(timer: Timer): void | Promise<void> {
+    log("timer.unknown", { channel: this.channel, name: timer.name });
+  }
+  /** After wipe(): drop whatever the subclass cached from storage. */
+  protected onWiped(): void {}
+  /**
+   * How long logged events are kept, in ms, or null for "by count only". Defaults to
+   * LOG_MAX_AGE_S; a hub whose events go stale sooner (rooms, users) overrides it.
+   */
+  protected logMaxAgeMs(): number | null {
+    return this.config.logMaxAgeMs;
+  }
 
   /** The channel this object serves ("job:42"), remembered from its first write. */
   protected get channel(): string {
@@ -147,6 +181,8 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
     server.send(this.frame("connected", connected));
     for (const frame of replay ?? []) server.send(frame);
     this.onJoin(server, who);
+    // One timer for all sockets; it stops itself when the last one leaves.
+    this.timers.setIfAbsent(HEARTBEAT_TIMER, who.at + this.config.heartbeatMs);
     this.counters.add("connects");
     // A channel going from idle to watched is reported at once, like the last one leaving.
     this.reportStats(this.openSockets().length === 1);
@@ -155,6 +191,8 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    // Frames queued before a server-side close (rate limit, reaping) still arrive: drop them.
+    if (ws.readyState !== WebSocket.OPEN) return;
     const verdict = this.frameRate.check(this.attachmentOf(ws).cid, this.now());
     if (verdict === "close") {
       this.dropSocket(ws, CloseCode.RateLimited, "too many frames");
@@ -186,6 +224,7 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
       return;
     }
     const { type, ref } = envelope.output;
+    this.noteTraffic(ws);
     if (type === "ping") {
       ws.send(PONG_FRAME);
       return;
@@ -221,8 +260,11 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
     this.frameRate.forget(who.cid);
     this.onLeave(ws, who);
     this.counters.add("closes");
-    // The last socket leaving is reported at once, so totals never show a ghost socket.
-    this.reportStats(this.openSockets().length === 0);
+    if (this.openSockets().length === 0) {
+      this.timers.clear(HEARTBEAT_TIMER);
+      // The last socket leaving is reported at once, so totals never show a ghost socket.
+      this.reportStats(true);
+    }
     log("socket.closed", { channel: this.channel, user: who.user.id, cid: who.cid, code });
   }
 
@@ -237,12 +279,84 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
 
   /** Logs an event and fans it out: serialized once, the same string to every socket. */
   protected publish(type: string, data: unknown): LoggedEvent {
-    const event = this.log.append(this.channel, type, data, this.now());
+    const at = this.now();
+    const event = this.log.append(this.channel, type, data, at);
+    const maxAge = this.logMaxAgeMs();
+    if (maxAge !== null) this.timers.setIfAbsent(TRIM_TIMER, at + maxAge + trimSlack(maxAge));
     const delivered = this.broadcast(event.frame);
     this.counters.add("published");
     this.counters.add("delivered", delivered);
     this.reportStats();
     return event;
+  }
+
+  /**
+   * The one alarm: runs every due timer. Safe to run twice for the same time (each row
+   * is gone once it ran) and after a crash (a row that did not commit runs again).
+   */
+  override async alarm(): Promise<void> {
+    await this.timers.runDue(this.now(), (timer) => {
+      switch (timer.name) {
+        case HEARTBEAT_TIMER:
+          return this.heartbeat();
+        case TRIM_TIMER:
+          return this.trimLog();
+        default:
+          return this.onTimer(timer);
+      }
+    });
+  }
+
+  /** Closes sockets silent for two intervals, beats the others, and comes back while any is open. */
+  private heartbeat(): void {
+    const now = this.now();
+    const interval = this.config.heartbeatMs;
+    let open = 0;
+    for (const ws of this.openSockets()) {
+      const who = this.attachmentOf(ws);
+      const verdict = judge(who, this.ctx.getWebSocketAutoResponseTimestamp(ws), now, interval);
+      if (verdict.reap) {
+        this.dropSocket(ws, CloseCode.GoingAway, `no client traffic for ${(REAP_AFTER_INTERVALS * interval) / 1000} s`);
+        continue;
+      }
+      if (verdict.update) ws.serializeAttachment({ ...who, ...verdict.update });
+      open += 1;
+    }
+    if (open === 0) return;
+    const beat = this.frame(HEARTBEAT_FRAME, { interval_ms: interval } satisfies HeartbeatData);
+    this.broadcast(beat);
+    this.timers.set(HEARTBEAT_TIMER, now + interval);
+    // Keeps this channel current in /v1/stats while it is only watched, not written to.
+    this.reportStats();
+  }
+
+  private noteTraffic(ws: WebSocket): void {
+    const who = this.attachmentOf(ws);
+    const now = this.now();
+    // A frame proves the client alive; restamping more than a few times an interval buys nothing.
+    if (now - (who.seen ?? who.at) >= this.config.heartbeatMs / 4) ws.serializeAttachment({ ...who, seen: now });
+  }
+
+  private trimLog(): void {
+    const maxAge = this.logMaxAgeMs();
+    if (maxAge === null) return;
+    this.log.trimBefore(this.now() - maxAge);
+    const oldest = this.log.oldestTrimmableAt();
+    if (oldest !== null) this.timers.set(TRIM_TIMER, oldest + maxAge + trimSlack(maxAge));
+  }
+
+  /**
+   * Deletes everything this channel stored and closes its sockets with 4004: the channel
+   * is as if it never existed, and a new use of the id starts a new epoch.
+   */
+  protected async wipe(reason: string): Promise<void> {
+    for (const ws of this.openSockets()) this.dropSocket(ws, CloseCode.NotFound, reason);
+    await this.ctx.storage.deleteAll();
+    this.timers.forget();
+    // Tables are gone too; recreate them empty so this instance can keep serving (404s).
+    this.migrateAll();
+    this.log.reload();
+    this.onWiped();
   }
 
   /** Sends one string to every open socket (but those `except` picks); returns how many. */
@@ -306,6 +420,11 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
     if (!(err instanceof HubError)) log("socket.error", { channel: this.channel, error: String(err) });
     if (ws.readyState === WebSocket.OPEN) ws.send(this.frame("error", { ref, code: error.code, message: error.message }));
   }
+}
+
+/** Lets trims batch up: about ten per max age at most, and never more than an hour late. */
+function trimSlack(maxAgeMs: number): number {
+  return Math.min(Math.floor(maxAgeMs / 10), 3_600_000);
 }
 
 /** Validates a client frame against its schema, as a HubError the client can read. */

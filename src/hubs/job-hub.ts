@@ -2,9 +2,23 @@ import * as v from "valibot";
 import type { Identity } from "../auth/jwt";
 import { fail, HubError, type Outcome, ok } from "../errors";
 import { type ComponentSchema, Hub, parseFrame, type Refusal } from "../hub/hub";
-import { CloseCode, FINAL_JOB_STATUSES, JobEvent, type JobEventType, type JobStatus, type JobView } from "../protocol";
+import type { Timer } from "../hub/timers";
+import { log } from "../log";
+import {
+  CloseCode,
+  FINAL_JOB_STATUSES,
+  JobEvent,
+  type JobEventType,
+  type JobStage,
+  type JobStatus,
+  type JobView,
+  type PlannedData,
+  STALLED_ERROR_CODE,
+} from "../protocol";
 import type { JobSpec, JobUpdate } from "../schemas";
 import { stableStringify } from "../stable-json";
+import type { MemberReport } from "./batch-report";
+import { etaFrom, JobTimer, nextStageIndex, type StageCursor } from "./job-plan";
 
 /** What producers see of a job: the subscriber view plus who may watch it. */
 export type JobState = JobView & { viewers: string[]; seq: number };
@@ -23,6 +37,12 @@ interface JobRecord {
   spec: string;
 }
 
+/** The parts of the creating body the timers read. */
+type JobPlan = Pick<JobSpec, "stages" | "stall_timeout_s" | "ttl_s">;
+
+/** A failed batch report is sent again after this. */
+const BATCH_RETRY_MS = 5_000;
+
 /** How long a producer's event_id is remembered for dedupe. */
 const EVENT_ID_MEMORY_MS = 7 * 24 * 3600 * 1000;
 
@@ -35,6 +55,8 @@ function isFinal(status: JobStatus): boolean {
 /** One job: its state and event log in SQLite, and every socket watching it. */
 export class JobHub extends Hub<JobView | null> {
   private record: JobRecord | null | undefined;
+  private flushing: Promise<void> | null = null;
+  private flushAgain = false;
 
   protected schema(): ComponentSchema {
     return {
@@ -42,6 +64,8 @@ export class JobHub extends Hub<JobView | null> {
       steps: [
         "CREATE TABLE job (id TEXT PRIMARY KEY, spec TEXT NOT NULL, viewers TEXT NOT NULL, view TEXT NOT NULL)",
         "CREATE TABLE producer_events (event_id TEXT PRIMARY KEY, response TEXT NOT NULL, at INTEGER NOT NULL)",
+        // The batches this job reports to, and the last job seq each has been sent.
+        "CREATE TABLE job_batches (batch_id TEXT PRIMARY KEY, sent_seq INTEGER NOT NULL)",
       ],
     };
   }
@@ -63,6 +87,11 @@ export class JobHub extends Hub<JobView | null> {
       JSON.stringify(record.view),
     );
     this.record = record;
+  }
+
+  private planOf(record: JobRecord): JobPlan {
+    const { stages, stall_timeout_s, ttl_s } = JSON.parse(record.spec) as JobSpec;
+    return { stages, stall_timeout_s, ttl_s };
   }
 
   private stateOf(record: JobRecord): JobState {
@@ -109,11 +138,19 @@ export class JobHub extends Hub<JobView | null> {
     if (isFinal(job.view.status)) return fail("job_finished", `job is ${job.view.status}; it takes no more updates`);
 
     const next = applyUpdate(job.view, update);
+    const plan = this.planOf(job);
+    // A producer event re-plans what is left of the stages from now, and re-arms the watchdog.
+    if (next.status === "running" && !next.cancel_requested) {
+      const eta = this.replan(plan.stages, next);
+      if (update.eta_ms === undefined && eta !== undefined) next.eta_ms = eta;
+      if (plan.stall_timeout_s !== undefined) this.timers.set(JobTimer.Stall, this.now() + plan.stall_timeout_s * 1000);
+    }
     let seq = this.log.lastSeq;
     if (update.data !== undefined || changed(job.view, next)) {
       next.updated_at = new Date(this.now()).toISOString();
       this.save({ ...job, view: next });
       seq = this.publish(eventTypeFor(next.status), update.data === undefined ? next : { ...next, data: update.data }).seq;
+      this.afterChange(job.view, next);
     }
     const result: ReportResult = { seq, state: this.stateOf(this.job as JobRecord), cancel_requested: next.cancel_requested };
     if (update.event_id !== undefined) {
@@ -158,8 +195,167 @@ export class JobHub extends Hub<JobView | null> {
       const view: JobView = { ...job.view, cancel_requested: true, updated_at: new Date(this.now()).toISOString() };
       this.save({ ...job, view });
       this.publish(JobEvent.Update, view);
+      // The producer decides when the job ends; the plan stops pretending it progresses.
+      this.timers.clear(JobTimer.Stage);
     }
     this.ack(ws, ref);
+  }
+
+  /** Called by a batch when it is created: remember it, and answer the state to count. */
+  joinBatch(batchId: string): Outcome<MemberReport> {
+    const job = this.job;
+    if (!job) return fail("not_found", `job not found`);
+    this.sql.exec("INSERT INTO job_batches (batch_id, sent_seq) VALUES (?, ?) ON CONFLICT(batch_id) DO NOTHING", batchId, this.log.lastSeq);
+    return ok(this.memberReport(job));
+  }
+
+  protected override onTimer(timer: Timer): void | Promise<void> {
+    switch (timer.name) {
+      case JobTimer.Stage:
+        return this.playStage(timer as Timer<StageCursor>);
+      case JobTimer.Stall:
+        return this.stall();
+      case JobTimer.Expire:
+        return this.wipe("job expired");
+      case JobTimer.BatchReport:
+        return this.flushBatchReports();
+      default:
+        return super.onTimer(timer);
+    }
+  }
+
+  protected override onWiped(): void {
+    this.record = undefined;
+  }
+
+  /** Points the stage timer at the next stage still ahead; answers the plan's eta. */
+  private replan(stages: JobStage[] | undefined, view: JobView): number | undefined {
+    if (!stages) return undefined;
+    const index = nextStageIndex(stages, view);
+    const stage = stages[index];
+    if (!stage) {
+      this.timers.clear(JobTimer.Stage);
+      return undefined;
+    }
+    this.timers.set(JobTimer.Stage, this.now() + stage.duration_ms, { index } satisfies StageCursor);
+    return etaFrom(stages, index);
+  }
+
+  /** Emits one planned stage and sets the next one, timed from this one's due time (no drift). */
+  private playStage(timer: Timer<StageCursor>): void {
+    const job = this.job;
+    if (job?.view.status !== "running" || job.view.cancel_requested) return;
+    const stages = this.planOf(job).stages ?? [];
+    const { index } = timer.payload;
+    const stage = stages[index];
+    if (!stage) return;
+    const view: JobView = {
+      ...job.view,
+      stage: stage.name,
+      progress: Math.max(job.view.progress, stage.progress),
+      eta_ms: etaFrom(stages, index + 1),
+      updated_at: new Date(this.now()).toISOString(),
+    };
+    this.save({ ...job, view });
+    this.publish(JobEvent.Update, { ...view, data: { planned: true } satisfies PlannedData });
+    const next = stages[index + 1];
+    if (next) this.timers.set(JobTimer.Stage, timer.due + next.duration_ms, { index: index + 1 } satisfies StageCursor);
+    this.afterChange(job.view, view);
+  }
+
+  /** The watchdog: a running job with no producer event for stall_timeout_s fails. */
+  private stall(): void {
+    const job = this.job;
+    if (job?.view.status !== "running") return;
+    const seconds = this.planOf(job).stall_timeout_s ?? 0;
+    const view: JobView = {
+      ...job.view,
+      status: "failed",
+      error: { code: STALLED_ERROR_CODE, message: `no producer event for ${seconds} s while running` },
+      updated_at: new Date(this.now()).toISOString(),
+    };
+    this.save({ ...job, view });
+    this.publish(JobEvent.Failed, view);
+    this.afterChange(job.view, view);
+  }
+
+  /** Timers that follow from a change of state: the end of a job stops its plan and starts its expiry. */
+  private afterChange(before: JobView, after: JobView): void {
+    const job = this.job as JobRecord;
+    if (isFinal(after.status)) {
+      this.timers.clear(JobTimer.Stage);
+      this.timers.clear(JobTimer.Stall);
+      this.timers.set(JobTimer.Expire, this.now() + (this.planOf(job).ttl_s ?? this.config.jobTtlMs / 1000) * 1000);
+    }
+    if (before.status !== after.status || before.progress !== after.progress) this.scheduleBatchReport(isFinal(after.status));
+  }
+
+  private memberReport(job: JobRecord): MemberReport {
+    return { job_id: job.view.id, seq: this.log.lastSeq, status: job.view.status, progress: job.view.progress };
+  }
+
+  /**
+   * Progress reaches batches at most once per BATCH_REPORT_INTERVAL_MS, through a timer
+   * that carries the latest state when it fires; a final state goes at once (with the
+   * timer kept as the retry).
+   */
+  private scheduleBatchReport(final: boolean): void {
+    const batches = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM job_batches").one().n;
+    if (batches === 0) return;
+    const now = this.now();
+    if (final) {
+      this.timers.set(JobTimer.BatchReport, now + BATCH_RETRY_MS);
+      this.flushBatchReports().catch((err) => log("batch.report_failed", { channel: this.channel, error: String(err) }));
+      return;
+    }
+    const last = Number(this.log.readMeta("batch_reported_at") ?? 0);
+    this.timers.setIfAbsent(JobTimer.BatchReport, Math.max(now, last + this.config.batchReportMs));
+  }
+
+  /** One flush at a time: a call during a flush makes it go round once more instead of racing it. */
+  private flushBatchReports(): Promise<void> {
+    if (this.flushing) {
+      this.flushAgain = true;
+      return this.flushing;
+    }
+    this.flushing = (async () => {
+      do {
+        this.flushAgain = false;
+        await this.sendBatchReports();
+      } while (this.flushAgain);
+    })().finally(() => {
+      this.flushing = null;
+    });
+    return this.flushing;
+  }
+
+  private async sendBatchReports(): Promise<void> {
+    const job = this.job;
+    if (!job) return;
+    const report = this.memberReport(job);
+    const due = this.sql.exec<{ batch_id: string }>("SELECT batch_id FROM job_batches WHERE sent_seq < ?", report.seq).toArray();
+    let failed = false;
+    await Promise.all(
+      due.map(async ({ batch_id }) => {
+        try {
+          const outcome = await this.env.BATCH_HUB.getByName(batch_id).memberChanged(report);
+          if (outcome.ok) {
+            this.sql.exec("UPDATE job_batches SET sent_seq = MAX(sent_seq, ?) WHERE batch_id = ?", report.seq, batch_id);
+          } else if (outcome.error.code === "not_found") {
+            // A batch that was never created (or has expired) stops hearing from us.
+            this.sql.exec("DELETE FROM job_batches WHERE batch_id = ?", batch_id);
+          } else failed = true;
+        } catch (err) {
+          failed = true;
+          log("batch.report_failed", { channel: this.channel, batch: batch_id, error: String(err) });
+        }
+      }),
+    );
+    if (!this.job) return; // wiped while we waited
+    this.log.writeMeta("batch_reported_at", String(this.now()));
+    const pending = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM job_batches WHERE sent_seq < ?", this.log.lastSeq).one().n;
+    if (failed) this.timers.set(JobTimer.BatchReport, this.now() + BATCH_RETRY_MS);
+    else if (pending === 0) this.timers.clear(JobTimer.BatchReport);
   }
 }
 
