@@ -6,8 +6,11 @@ import { HubError } from "./errors";
 import type { AppEnv } from "./http";
 import { log } from "./log";
 import { jobRoutes } from "./routes/jobs";
+import { publishRoutes } from "./routes/publish";
+import { roomRoutes } from "./routes/rooms";
 import { socketRoutes } from "./routes/sockets";
 import { ticketRoutes } from "./routes/tickets";
+import { userRoutes } from "./routes/users";
 
 export const app = new Hono<AppEnv>();
 
@@ -32,6 +35,9 @@ app.use("/v1/*", async (c, next) => (c.req.path.startsWith("/v1/ws/") ? next() :
 app.get("/", (c) => c.json({ service: "dovetail", protocol: "dovetail.v1", docs: "https://github.com/dovetail/dovetail#readme" }));
 app.route("/v1", jobRoutes);
 app.route("/v1", ticketRoutes);
+app.route("/v1", userRoutes);
+app.route("/v1", roomRoutes);
+app.route("/v1", publishRoutes);
 app.route("/v1", socketRoutes);
 
 app.notFound((c) => c.json({ error: { code: "not_found", message: "no such route" } }, 404));

@@ -13,6 +13,12 @@ declare global {
     MAX_FRAME_BYTES?: string;
     MAX_BODY_BYTES?: string;
     LOG_RETENTION?: string;
+    // users and rooms (issue 3)
+    INBOX_MAX?: string;
+    INBOX_TTL_DAYS?: string;
+    MAX_SOCKETS_PER_USER?: string;
+    ROOM_HISTORY?: string;
+    ROOM_SNAPSHOT_MESSAGES?: string;
   }
   interface Env extends DovetailSecrets {}
   namespace Cloudflare {

@@ -65,13 +65,17 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
     migrate(ctx.storage, "hub", EVENT_LOG_SCHEMA);
     const own = this.schema();
     migrate(ctx.storage, own.component, own.steps);
-    this.log = new EventLog(this.sql, this.config.logRetention);
+    this.log = new EventLog(this.sql, this.retention());
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
   }
 
   protected abstract schema(): ComponentSchema;
-  /** Null admits the socket; a refusal closes it with that code. */
-  protected abstract admit(identity: Identity): Refusal | null;
+  /** Null admits the socket; a refusal closes it with that code. `channel` is "room:42". */
+  protected abstract admit(identity: Identity, channel: string): Refusal | null;
+  /** How many events the log keeps. Called from the constructor: use only `this.config`. */
+  protected retention(): number {
+    return this.config.logRetention;
+  }
   protected abstract snapshot(identity: Identity): Snapshot;
 
   /** Handles a parsed client frame. Throw HubError to answer with an `error` frame. */
@@ -102,7 +106,7 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
 
   private acceptConnection(req: ConnectRequest): Response {
     const { 0: client, 1: server } = new WebSocketPair();
-    const refusal = this.admit(req.identity);
+    const refusal = this.admit(req.identity, req.channel);
     if (refusal) {
       server.accept();
       closeQuietly(server, refusal.code, refusal.reason);
@@ -202,10 +206,13 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
     return this.ctx.getWebSockets().filter((ws) => ws.readyState === WebSocket.OPEN);
   }
 
-  /** Logs an event and fans it out: serialized once, the same string to every socket. */
-  protected publish(type: string, data: unknown): LoggedEvent {
+  /**
+   * Logs an event and fans it out: serialized once, the same string to every socket
+   * (but those `except` matches, which still get it on replay).
+   */
+  protected publish(type: string, data: unknown, except?: (who: Attachment) => boolean): LoggedEvent {
     const event = this.log.append(this.channel, type, data, this.now());
-    this.broadcast(event.frame);
+    this.broadcast(event.frame, except);
     return event;
   }
 
