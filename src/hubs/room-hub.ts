@@ -69,6 +69,10 @@ export class RoomHub extends Hub<RoomSnapshot> {
         "CREATE TABLE members (user_id TEXT PRIMARY KEY)",
         // Who is typing until when: lets the last tab's close send typing:false without a timer.
         "CREATE TABLE typing (user_id TEXT PRIMARY KEY, until INTEGER NOT NULL)",
+        // Users whose presence:join went out and whose presence:leave has not: when two
+        // tabs close at once each may see the other as already closing, and this keeps
+        // the leave to one.
+        "CREATE TABLE announced (user_id TEXT PRIMARY KEY)",
       ],
     };
   }
@@ -182,13 +186,20 @@ export class RoomHub extends Hub<RoomSnapshot> {
   }
 
   protected override onJoin(_ws: WebSocket, who: Attachment): void {
-    if (otherConnections(this.attachments(), who.user.id, who) > 0) return;
+    // Sockets dropped without a close event (a restart) leave stale rows: forget anyone
+    // with no open socket besides this new one before deciding.
+    const online = new Set(onlineUsers(this.attachments(), who).map((u) => u.user.id));
+    for (const { user_id } of this.sql.exec<{ user_id: string }>("SELECT user_id FROM announced").toArray()) {
+      if (!online.has(user_id)) this.sql.exec("DELETE FROM announced WHERE user_id = ?", user_id);
+    }
+    if (this.sql.exec("INSERT INTO announced (user_id) VALUES (?) ON CONFLICT DO NOTHING", who.user.id).rowsWritten === 0) return;
     const data: PresenceChange = { user: who.user };
     this.broadcast(this.frame(RoomEvent.PresenceJoin, data), (other) => other.user.id === who.user.id);
   }
 
   protected override onLeave(_ws: WebSocket, who: Attachment): void {
     if (otherConnections(this.attachments(), who.user.id, who) > 0) return;
+    if (this.sql.exec("DELETE FROM announced WHERE user_id = ?", who.user.id).rowsWritten === 0) return;
     const typing = this.sql.exec<{ until: number }>("SELECT until FROM typing WHERE user_id = ?", who.user.id).toArray()[0];
     this.sql.exec("DELETE FROM typing WHERE user_id = ?", who.user.id);
     const isLeaving = (other: Attachment) => other.cid === who.cid;
