@@ -34,7 +34,8 @@ publishRoutes.post("/publish", producerOnly, async (c) => {
 async function publishOne(env: Env, raw: unknown, index: number): Promise<PublishResult> {
   try {
     const outcome = await dispatch(env, raw);
-    return outcome.ok ? { index, ok: true, ...outcome.value } : { index, ok: false, error: outcome.error };
+    if (!outcome.ok) return { index, ok: false, error: outcome.error };
+    return { index, ok: true, seq: outcome.value.seq, ...(outcome.value.duplicate ? { duplicate: true as const } : {}) };
   } catch (err) {
     if (err instanceof HubError) return { index, ok: false, error: { code: err.code, message: err.message } };
     log("publish.error", { index, error: String(err) });
@@ -52,13 +53,13 @@ async function dispatch(env: Env, raw: unknown): Promise<Outcome<{ seq: number; 
     if (item.type === "notification") {
       // A notification dedupes by its own `data.id`; a second key would be ambiguous.
       if (item.event_id !== undefined) throw new HubError("validation_failed", "a notification item dedupes by data.id, not event_id");
-      return hub.notify(id, check(NotificationInput, item.data));
+      return hub.notify(id, check(NotificationInput, item.data, "data"));
     }
-    return hub.publishEvent(id, { type: check(ProductEventType, item.type), data: item.data, event_id: item.event_id });
+    return hub.publishEvent(id, { type: check(ProductEventType, item.type, "type"), data: item.data, event_id: item.event_id });
   }
   if (kind === "room") {
     return env.ROOM_HUB.getByName(id).publishEvent(id, {
-      type: check(ProductEventType, item.type),
+      type: check(ProductEventType, item.type, "type"),
       data: item.data,
       event_id: item.event_id,
     });
@@ -72,10 +73,12 @@ async function dispatch(env: Env, raw: unknown): Promise<Outcome<{ seq: number; 
   throw new HubError("validation_failed", 'channel must be "user:<id>" or "room:<id>"');
 }
 
-function check<S extends v.GenericSchema>(schema: S, value: unknown): v.InferOutput<S> {
+/** Validates one part of an item; `at` names that part in the message ("type: ..."). */
+function check<S extends v.GenericSchema>(schema: S, value: unknown, at?: string): v.InferOutput<S> {
   const result = v.safeParse(schema, value);
   if (result.success) return result.output;
   const issue = result.issues[0];
-  const path = issue ? v.getDotPath(issue) : null;
+  const inner = issue ? v.getDotPath(issue) : null;
+  const path = [at, inner].filter(Boolean).join(".") || null;
   throw new HubError("validation_failed", path ? `${path}: ${issue?.message}` : (issue?.message ?? "invalid item"));
 }
