@@ -1,10 +1,9 @@
-import type { ComponentSchema } from "./hub";
-
-/** Tables for producers' `event_id` dedupe on user and room channels (issue 3). */
-export const PRODUCT_EVENTS_SCHEMA: ComponentSchema = {
-  component: "product_events",
-  steps: ["CREATE TABLE published_events (event_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, at INTEGER NOT NULL)"],
-};
+/**
+ * The table for producers' `event_id` dedupe on user and room channels (issue 3): a step
+ * in each hub's own component, so anything that re-runs a hub's migrations recreates it.
+ */
+export const PUBLISHED_EVENTS_TABLE =
+  "CREATE TABLE published_events (event_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, at INTEGER NOT NULL)";
 
 /** How long an event_id is remembered: long enough for any producer's retries. */
 const EVENT_ID_MEMORY_MS = 7 * 24 * 3600 * 1000;

@@ -4,8 +4,7 @@ import { type Outcome, ok } from "../errors";
 import { recentData } from "../hub/event-log";
 import { type Attachment, type ClientEnvelope, type ComponentSchema, Hub, parseFrame, type Refusal } from "../hub/hub";
 import { onlineUsers, otherConnections } from "../hub/presence";
-import { PRODUCT_EVENTS_SCHEMA, publishedSeq, rememberPublished } from "../hub/product-events";
-import { migrate } from "../hub/schema";
+import { PUBLISHED_EVENTS_TABLE, publishedSeq, rememberPublished } from "../hub/product-events";
 import { newId } from "../ids";
 import {
   CloseCode,
@@ -56,11 +55,6 @@ export function claimGrants(claim: readonly string[], roomId: string): boolean {
 export class RoomHub extends Hub<RoomSnapshot> {
   private visibilityCache: RoomVisibility | null | undefined;
 
-  constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, env);
-    migrate(ctx.storage, PRODUCT_EVENTS_SCHEMA.component, PRODUCT_EVENTS_SCHEMA.steps);
-  }
-
   protected schema(): ComponentSchema {
     return {
       component: "room",
@@ -73,6 +67,7 @@ export class RoomHub extends Hub<RoomSnapshot> {
         // tabs close at once each may see the other as already closing, and this keeps
         // the leave to one.
         "CREATE TABLE announced (user_id TEXT PRIMARY KEY)",
+        PUBLISHED_EVENTS_TABLE,
       ],
     };
   }

@@ -3,8 +3,7 @@ import type { Identity } from "../auth/jwt";
 import { type Outcome, ok } from "../errors";
 import { type Attachment, type ClientEnvelope, type ComponentSchema, Hub, parseFrame, type Refusal } from "../hub/hub";
 import { INBOX_SCHEMA, Inbox } from "../hub/inbox";
-import { PRODUCT_EVENTS_SCHEMA, publishedSeq, rememberPublished } from "../hub/product-events";
-import { migrate } from "../hub/schema";
+import { PUBLISHED_EVENTS_TABLE, publishedSeq, rememberPublished } from "../hub/product-events";
 import { newId } from "../ids";
 import { CloseCode, type Notification, UserEvent, type UserPresence, type UserSnapshot } from "../protocol";
 import { Id, type NotificationInput, type ProductEvent } from "../schemas";
@@ -33,14 +32,13 @@ export class UserHub extends Hub<UserSnapshot> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    migrate(ctx.storage, PRODUCT_EVENTS_SCHEMA.component, PRODUCT_EVENTS_SCHEMA.steps);
     this.inbox = new Inbox(this.sql, { max: this.config.inboxMax, ttlMs: this.config.inboxTtlMs });
   }
 
   protected schema(): ComponentSchema {
     return {
       component: "user",
-      steps: ["CREATE TABLE used_tickets (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)", ...INBOX_SCHEMA],
+      steps: ["CREATE TABLE used_tickets (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)", ...INBOX_SCHEMA, PUBLISHED_EVENTS_TABLE],
     };
   }
 
