@@ -9,6 +9,10 @@ export const TEST_BINDINGS = {
   JWT_AUDIENCE: "dovetail-test",
   ALLOWED_ORIGINS: "https://app.example.com,https://*.example.org",
   LOG_RETENTION: "50",
+  // Small bounds so tests can reach them (issue 3).
+  INBOX_MAX: "5",
+  MAX_SOCKETS_PER_USER: "4",
+  ROOM_HISTORY: "30",
 };
 
 export default defineConfig({

@@ -7,9 +7,12 @@ import type { AppEnv } from "./http";
 import { log } from "./log";
 import { batchRoutes } from "./routes/batches";
 import { jobRoutes } from "./routes/jobs";
+import { publishRoutes } from "./routes/publish";
+import { roomRoutes } from "./routes/rooms";
 import { socketRoutes } from "./routes/sockets";
 import { statsRoutes } from "./routes/stats";
 import { ticketRoutes } from "./routes/tickets";
+import { userRoutes } from "./routes/users";
 
 export const app = new Hono<AppEnv>();
 
@@ -35,6 +38,9 @@ app.get("/", (c) => c.json({ service: "dovetail", protocol: "dovetail.v1", docs:
 app.route("/v1", jobRoutes);
 app.route("/v1", batchRoutes);
 app.route("/v1", ticketRoutes);
+app.route("/v1", userRoutes);
+app.route("/v1", roomRoutes);
+app.route("/v1", publishRoutes);
 app.route("/v1", socketRoutes);
 app.route("/v1", statsRoutes);
 

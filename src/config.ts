@@ -18,6 +18,12 @@ export interface HubConfig {
   heartbeatMs: number;
   maxFrameBytes: number;
   maxBodyBytes: number;
+  /** Users and rooms (issue 3). */
+  inboxMax: number;
+  inboxTtlMs: number;
+  maxSocketsPerUser: number;
+  roomHistory: number;
+  roomSnapshotMessages: number;
   logRetention: number;
   frameRate: FrameRateLimit;
   /** Logged events older than this are trimmed (every hub; rooms and users may shorten it). */
@@ -92,6 +98,12 @@ function parseConfig(env: Env): HubConfig {
     heartbeatMs: intVar(env.HEARTBEAT_INTERVAL_S, 30, 1, 3600, "HEARTBEAT_INTERVAL_S", problems) * 1000,
     maxFrameBytes: intVar(env.MAX_FRAME_BYTES, 16_384, 64, 1_048_576, "MAX_FRAME_BYTES", problems),
     maxBodyBytes: intVar(env.MAX_BODY_BYTES, 65_536, 1_024, 1_048_576, "MAX_BODY_BYTES", problems),
+    // Defaults and reasons: docs/users-and-rooms.md#limits.
+    inboxMax: intVar(env.INBOX_MAX, 200, 1, 10_000, "INBOX_MAX", problems),
+    inboxTtlMs: intVar(env.INBOX_TTL_DAYS, 30, 1, 365, "INBOX_TTL_DAYS", problems) * 86_400_000,
+    maxSocketsPerUser: intVar(env.MAX_SOCKETS_PER_USER, 10, 1, 1_000, "MAX_SOCKETS_PER_USER", problems),
+    roomHistory: intVar(env.ROOM_HISTORY, 1_000, 10, 100_000, "ROOM_HISTORY", problems),
+    roomSnapshotMessages: intVar(env.ROOM_SNAPSHOT_MESSAGES, 50, 0, 500, "ROOM_SNAPSHOT_MESSAGES", problems),
     logRetention: intVar(env.LOG_RETENTION, 1_000, 10, 100_000, "LOG_RETENTION", problems),
     frameRate: {
       perSecond: intVar(env.MAX_FRAMES_PER_S, 20, 1, 10_000, "MAX_FRAMES_PER_S", problems),

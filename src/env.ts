@@ -9,6 +9,12 @@ declare global {
     JWT_AUDIENCE?: string;
     JWT_ALGORITHMS?: string;
     TICKET_SECRET?: string;
+    // users and rooms (issue 3)
+    INBOX_MAX?: string;
+    INBOX_TTL_DAYS?: string;
+    MAX_SOCKETS_PER_USER?: string;
+    ROOM_HISTORY?: string;
+    ROOM_SNAPSHOT_MESSAGES?: string;
     MAX_FRAME_BYTES?: string;
     MAX_BODY_BYTES?: string;
     LOG_RETENTION?: string;

@@ -2,6 +2,7 @@ import { app } from "./app";
 
 export { BatchHub } from "./hubs/batch-hub";
 export { JobHub } from "./hubs/job-hub";
+export { RoomHub } from "./hubs/room-hub";
 export { StatsHub } from "./hubs/stats-hub";
 export { UserHub } from "./hubs/user-hub";
 

@@ -2,7 +2,7 @@
 // unknown key is a typo to report, not a field to drop silently.
 import * as v from "valibot";
 import { isValidId } from "./ids";
-import { JOB_STATUSES, type Json as JsonValue } from "./protocol";
+import { isReservedEventType, JOB_STATUSES, type Json as JsonValue, PRODUCT_EVENT_TYPE, PUBLISH_MAX_ITEMS } from "./protocol";
 
 export const Id = v.pipe(
   v.string(),
@@ -89,3 +89,55 @@ export const BatchSpec = v.strictObject({
   ),
 });
 export type BatchSpec = v.InferOutput<typeof BatchSpec>;
+
+// --- users and rooms (issue 3) ---
+
+const ProductEventTypeSchema = v.pipe(
+  v.string(),
+  v.regex(PRODUCT_EVENT_TYPE, "must match ^[a-z][a-z0-9_.:-]{0,63}$"),
+  v.check((t: string) => !isReservedEventType(t), "is reserved for the hub's own events"),
+);
+const EventId = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
+
+export const NotificationInput = v.strictObject({
+  id: v.optional(Id),
+  kind: v.pipe(v.string(), v.minLength(1), v.maxLength(64)),
+  title: v.optional(Text(200)),
+  body: v.optional(Text(2000)),
+  data: v.optional(Json),
+});
+export type NotificationInput = v.InferOutput<typeof NotificationInput>;
+
+/** POST /v1/users/:id/events: any event type a product defines. */
+export const ProductEvent = v.strictObject({
+  type: ProductEventTypeSchema,
+  data: v.optional(Json),
+  event_id: v.optional(EventId),
+});
+export type ProductEvent = v.InferOutput<typeof ProductEvent>;
+
+/** POST /v1/rooms/:id/events: the same, and `exclude_user` (usually the actor) gets no live copy. */
+export const RoomProductEvent = v.strictObject({ ...ProductEvent.entries, exclude_user: v.optional(Id) });
+export type RoomProductEvent = v.InferOutput<typeof RoomProductEvent>;
+
+export const RoomSettings = v.strictObject({
+  visibility: v.picklist(["private", "public"]),
+  members: v.optional(v.pipe(v.array(Id), v.maxLength(1_000))),
+});
+export type RoomSettings = v.InferOutput<typeof RoomSettings>;
+
+/** One item of POST /v1/publish; `type: "notification"` on a user channel stores it in the inbox. */
+export const PublishItem = v.strictObject({
+  channel: v.pipe(v.string(), v.maxLength(140)),
+  type: v.pipe(v.string(), v.maxLength(64)),
+  data: v.optional(Json),
+  event_id: v.optional(EventId),
+});
+export type PublishItem = v.InferOutput<typeof PublishItem>;
+
+export const PublishBatch = v.pipe(
+  v.array(v.unknown()),
+  v.minLength(1, "send at least one item"),
+  v.maxLength(PUBLISH_MAX_ITEMS, `at most ${PUBLISH_MAX_ITEMS} items`),
+);
+export { ProductEventTypeSchema as ProductEventType };

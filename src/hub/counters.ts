@@ -26,10 +26,14 @@ export class ChannelCounters {
   private pending = zeroCounters();
   private lastReport = 0;
 
-  constructor(private readonly sql: SqlStorage) {}
+  /** `bound` says whether the channel exists: a wiped (expired) one must stay empty. */
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly bound: () => boolean,
+  ) {}
 
   add(name: CounterName, amount = 1): void {
-    if (amount === 0) return;
+    if (amount === 0 || !this.bound()) return;
     this.sql.exec(
       "INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
       name,

@@ -96,3 +96,13 @@ export class EventLog {
     this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value);
   }
 }
+
+/** The `data` of the newest logged events of one type, oldest first (issue 3: room snapshots). */
+export function recentData<T>(sql: SqlStorage, type: string, limit: number): T[] {
+  if (limit <= 0) return [];
+  return sql
+    .exec<{ frame: string }>("SELECT frame FROM events WHERE type = ? ORDER BY seq DESC LIMIT ?", type, limit)
+    .toArray()
+    .reverse()
+    .map((row) => (JSON.parse(row.frame) as { data: T }).data);
+}

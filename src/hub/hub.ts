@@ -80,6 +80,7 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
   protected readonly log: EventLog;
   private readonly frameRate: FrameRateLimiter;
   protected readonly counters: ChannelCounters;
+  private channelName: string | undefined;
   protected readonly timers: Timers;
   /** Milliseconds since the epoch. Replaced in tests to move time without sleeping. */
   now: () => number = () => Date.now();
@@ -90,10 +91,10 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
     this.sql = ctx.storage.sql;
     // SQL is synchronous, so migrating here completes before any request is delivered.
     this.migrateAll();
-    this.log = new EventLog(this.sql, this.config.logRetention);
+    this.log = new EventLog(this.sql, this.retention());
     this.timers = new Timers(ctx.storage, this.sql);
     this.frameRate = new FrameRateLimiter(this.config.frameRate);
-    this.counters = new ChannelCounters(this.sql);
+    this.counters = new ChannelCounters(this.sql, () => this.channel !== "");
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
   }
 
@@ -106,8 +107,12 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
   }
 
   protected abstract schema(): ComponentSchema;
-  /** Null admits the socket; a refusal closes it with that code. */
-  protected abstract admit(identity: Identity): Refusal | null;
+  /** Null admits the socket; a refusal closes it with that code. `channel` is "room:42". */
+  protected abstract admit(identity: Identity, channel: string): Refusal | null;
+  /** How many events the log keeps. Called from the constructor: use only `this.config`. */
+  protected retention(): number {
+    return this.config.logRetention;
+  }
   protected abstract snapshot(identity: Identity): Snapshot;
 
   /** Handles a parsed client frame. Throw HubError to answer with an `error` frame. */
@@ -132,11 +137,14 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
 
   /** The channel this object serves ("job:42"), remembered from its first write. */
   protected get channel(): string {
-    return this.log.readMeta("channel") ?? "";
+    // Cached: it is read on every frame, and it changes only on bind and on wipe.
+    this.channelName ??= this.log.readMeta("channel") ?? "";
+    return this.channelName;
   }
 
   protected bindChannel(channel: string): void {
-    if (this.log.readMeta("channel") !== channel) this.log.writeMeta("channel", channel);
+    if (this.channel !== channel) this.log.writeMeta("channel", channel);
+    this.channelName = channel;
   }
 
   override async fetch(request: Request): Promise<Response> {
@@ -151,7 +159,7 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
 
   private acceptConnection(req: ConnectRequest): Response {
     const { 0: client, 1: server } = new WebSocketPair();
-    const refusal = this.admit(req.identity);
+    const refusal = this.admit(req.identity, req.channel);
     if (refusal) {
       server.accept();
       closeQuietly(server, refusal.code, refusal.reason);
@@ -277,13 +285,16 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
     return this.ctx.getWebSockets().filter((ws) => ws.readyState === WebSocket.OPEN);
   }
 
-  /** Logs an event and fans it out: serialized once, the same string to every socket. */
-  protected publish(type: string, data: unknown): LoggedEvent {
+  /**
+   * Logs an event and fans it out: serialized once, the same string to every socket
+   * (but those `except` matches, which still get it on replay).
+   */
+  protected publish(type: string, data: unknown, except?: (who: Attachment) => boolean): LoggedEvent {
     const at = this.now();
     const event = this.log.append(this.channel, type, data, at);
     const maxAge = this.logMaxAgeMs();
     if (maxAge !== null) this.timers.setIfAbsent(TRIM_TIMER, at + maxAge + trimSlack(maxAge));
-    const delivered = this.broadcast(event.frame);
+    const delivered = this.broadcast(event.frame, except);
     this.counters.add("published");
     this.counters.add("delivered", delivered);
     this.reportStats();
@@ -356,6 +367,7 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
     // Tables are gone too; recreate them empty so this instance can keep serving (404s).
     this.migrateAll();
     this.log.reload();
+    this.channelName = undefined;
     this.onWiped();
   }
 

@@ -1,17 +1,44 @@
+import * as v from "valibot";
 import type { Identity } from "../auth/jwt";
-import { type ComponentSchema, Hub, type Refusal } from "../hub/hub";
+import { type Outcome, ok } from "../errors";
+import { type Attachment, type ClientEnvelope, type ComponentSchema, Hub, parseFrame, type Refusal } from "../hub/hub";
+import { INBOX_SCHEMA, Inbox } from "../hub/inbox";
+import { PUBLISHED_EVENTS_TABLE, publishedSeq, rememberPublished } from "../hub/product-events";
+import { newId } from "../ids";
+import { CloseCode, type Notification, UserEvent, type UserPresence, type UserSnapshot } from "../protocol";
+import { Id, type NotificationInput, type ProductEvent } from "../schemas";
 
-export type UserSnapshot = Record<string, never>;
+/** The snapshot carries at most this many unread notifications; `unread_count` counts all. */
+const SNAPSHOT_UNREAD_MAX = 50;
+
+const AckFrame = v.strictObject({
+  type: v.literal("ack"),
+  ids: v.pipe(v.array(Id), v.minLength(1), v.maxLength(100)),
+  ref: v.optional(v.union([v.pipe(v.string(), v.maxLength(64)), v.number()])),
+});
+
+export interface Delivered {
+  seq: number;
+  duplicate?: true;
+}
 
 /**
- * One user: every socket the user has open, on every device. It also redeems the
- * user's one-time socket tickets, since a ticket must be used once across all channels.
+ * One user: every socket the user has open, on every device, and the user's notification
+ * inbox. It also redeems the user's one-time socket tickets, since a ticket must be used
+ * once across all channels.
  */
 export class UserHub extends Hub<UserSnapshot> {
+  private readonly inbox: Inbox;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.inbox = new Inbox(this.sql, { max: this.config.inboxMax, ttlMs: this.config.inboxTtlMs });
+  }
+
   protected schema(): ComponentSchema {
     return {
       component: "user",
-      steps: ["CREATE TABLE used_tickets (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)"],
+      steps: ["CREATE TABLE used_tickets (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)", ...INBOX_SCHEMA, PUBLISHED_EVENTS_TABLE],
     };
   }
 
@@ -22,12 +49,83 @@ export class UserHub extends Hub<UserSnapshot> {
     return inserted.rowsWritten > 0;
   }
 
-  // The Worker routes a token only to its own user's channel.
+  /** POST /v1/users/:id/notifications. The same `id` again is acknowledged, not delivered twice. */
+  notify(userId: string, input: NotificationInput): Outcome<Delivered & { notification: Notification }> {
+    this.bindChannel(`user:${userId}`);
+    if (input.id !== undefined) {
+      const seen = this.inbox.find(input.id);
+      if (seen) return ok({ notification: seen.notification, seq: seen.seq, duplicate: true });
+    }
+    const now = this.now();
+    const notification: Notification = {
+      id: input.id ?? newId(),
+      kind: input.kind,
+      ...(input.title !== undefined ? { title: input.title } : {}),
+      ...(input.body !== undefined ? { body: input.body } : {}),
+      ...(input.data !== undefined ? { data: input.data } : {}),
+      created_at: new Date(now).toISOString(),
+      read: false,
+    };
+    const { seq } = this.publish(UserEvent.Notification, notification);
+    this.inbox.add(notification, seq, now);
+    return ok({ notification, seq });
+  }
+
+  /** POST /v1/users/:id/events: a product event to every socket of the user. */
+  publishEvent(userId: string, event: ProductEvent): Outcome<Delivered> {
+    this.bindChannel(`user:${userId}`);
+    if (event.event_id !== undefined) {
+      const seq = publishedSeq(this.sql, event.event_id);
+      if (seq !== undefined) return ok({ seq, duplicate: true });
+    }
+    const { seq } = this.publish(event.type, event.data ?? null);
+    if (event.event_id !== undefined) rememberPublished(this.sql, event.event_id, seq, this.now());
+    return ok({ seq });
+  }
+
+  /** GET /v1/me/notifications, newest first. */
+  notifications(options: { unreadOnly: boolean; limit: number }): Outcome<{ notifications: Notification[]; unread_count: number }> {
+    const now = this.now();
+    return ok({ notifications: this.inbox.list(options, now), unread_count: this.inbox.unreadCount(now) });
+  }
+
+  /** GET /v1/users/:id/presence. */
+  presence(userId: string): UserPresence {
+    const connections = this.openSockets().length;
+    const lastSeen = connections > 0 ? new Date(this.now()).toISOString() : (this.log.readMeta("last_seen") ?? null);
+    return { user: userId, online: connections > 0, connections, last_seen: lastSeen };
+  }
+
+  // The Worker routes a token only to its own user's channel; this only caps the tabs.
   protected admit(_identity: Identity): Refusal | null {
+    if (this.openSockets().length >= this.config.maxSocketsPerUser) {
+      return { code: CloseCode.TooManyConnections, reason: `at most ${this.config.maxSocketsPerUser} connections per user` };
+    }
     return null;
   }
 
   protected snapshot(): UserSnapshot {
-    return {};
+    const now = this.now();
+    return {
+      unread: this.inbox.list({ unreadOnly: true, limit: SNAPSHOT_UNREAD_MAX }, now),
+      unread_count: this.inbox.unreadCount(now),
+    };
+  }
+
+  /**
+   * `ack {ids}` marks notifications read. `notification:read` is logged, so a device that
+   * was offline learns of it on resume, and goes to every socket, the acking one included,
+   * so no socket sees a gap in seq.
+   */
+  protected override onClientFrame(ws: WebSocket, _from: Attachment, frame: ClientEnvelope): void {
+    const { ids, ref } = parseFrame(AckFrame, frame);
+    const changed = this.inbox.markRead(ids, this.now());
+    const seq = changed.length > 0 ? this.publish(UserEvent.NotificationRead, { ids: changed }).seq : undefined;
+    this.ack(ws, ref, { ids: changed, ...(seq !== undefined ? { seq } : {}) });
+  }
+
+  protected override onLeave(_ws: WebSocket, who: Attachment): void {
+    const others = this.openSockets().filter((ws) => this.attachmentOf(ws).cid !== who.cid).length;
+    if (others === 0) this.log.writeMeta("last_seen", new Date(this.now()).toISOString());
   }
 }

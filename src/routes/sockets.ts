@@ -22,7 +22,7 @@ socketRoutes.get("/ws/:kind/:id", (c) => connect(c, c.req.param("kind"), c.req.p
 type HubNamespace = DurableObjectNamespace<Hub>;
 
 function namespaceFor(env: Env, kind: string): HubNamespace | undefined {
-  const namespaces: Partial<Record<ChannelKind, unknown>> = { job: env.JOB_HUB, batch: env.BATCH_HUB };
+  const namespaces: Partial<Record<ChannelKind, unknown>> = { job: env.JOB_HUB, room: env.ROOM_HUB, batch: env.BATCH_HUB };
   return namespaces[kind as ChannelKind] as HubNamespace | undefined;
 }
 

@@ -1,0 +1,210 @@
+import * as v from "valibot";
+import type { Identity } from "../auth/jwt";
+import { type Outcome, ok } from "../errors";
+import { recentData } from "../hub/event-log";
+import { type Attachment, type ClientEnvelope, type ComponentSchema, Hub, parseFrame, type Refusal } from "../hub/hub";
+import { onlineUsers, otherConnections } from "../hub/presence";
+import { PUBLISHED_EVENTS_TABLE, publishedSeq, rememberPublished } from "../hub/product-events";
+import { newId } from "../ids";
+import {
+  CloseCode,
+  type Json,
+  MESSAGE_MAX_CHARS,
+  type PresenceChange,
+  RoomEvent,
+  type RoomMessage,
+  type RoomPresence,
+  type RoomSnapshot,
+  type RoomVisibility,
+  TYPING_EXPIRES_MS,
+  type TypingData,
+} from "../protocol";
+import type { RoomProductEvent, RoomSettings } from "../schemas";
+import type { Delivered } from "./user-hub";
+
+const Ref = v.optional(v.union([v.pipe(v.string(), v.maxLength(64)), v.number()]));
+const MessageFrame = v.strictObject({
+  type: v.literal("message"),
+  text: v.pipe(
+    v.string(),
+    v.minLength(1, "text must not be empty"),
+    v.maxLength(MESSAGE_MAX_CHARS, `text is longer than ${MESSAGE_MAX_CHARS} characters`),
+  ),
+  data: v.optional(v.custom<Json>(() => true)),
+  ref: Ref,
+});
+const TypingFrame = v.strictObject({ type: v.literal("typing"), typing: v.boolean(), ref: Ref });
+
+export interface RoomState {
+  id: string;
+  visibility: RoomVisibility;
+  members: string[];
+  updated_at: string;
+}
+
+/** Does a `rooms` claim grant `roomId`? A trailing `*` is a prefix match. */
+export function claimGrants(claim: readonly string[], roomId: string): boolean {
+  return claim.some((entry) => (entry.endsWith("*") ? roomId.startsWith(entry.slice(0, -1)) : entry === roomId));
+}
+
+/**
+ * One room: who may join (visibility, members), its chat history in the event log, who
+ * is online, and who is typing. Presence is derived from the sockets' attachments, so it
+ * is right after hibernation without any bookkeeping of its own.
+ */
+export class RoomHub extends Hub<RoomSnapshot> {
+  private visibilityCache: RoomVisibility | null | undefined;
+
+  protected schema(): ComponentSchema {
+    return {
+      component: "room",
+      steps: [
+        "CREATE TABLE room (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), visibility TEXT NOT NULL, updated_at INTEGER NOT NULL)",
+        "CREATE TABLE members (user_id TEXT PRIMARY KEY)",
+        // Who is typing until when: lets the last tab's close send typing:false without a timer.
+        "CREATE TABLE typing (user_id TEXT PRIMARY KEY, until INTEGER NOT NULL)",
+        // Users whose presence:join went out and whose presence:leave has not: when two
+        // tabs close at once each may see the other as already closing, and this keeps
+        // the leave to one.
+        "CREATE TABLE announced (user_id TEXT PRIMARY KEY)",
+        PUBLISHED_EVENTS_TABLE,
+      ],
+    };
+  }
+
+  // The room's history is its event log: resume and the snapshot's messages both read it.
+  protected override retention(): number {
+    return this.config.roomHistory;
+  }
+
+  /** Null until a producer has PUT the room: such a room admits only `rooms` claims. */
+  private get visibility(): RoomVisibility | null {
+    if (this.visibilityCache === undefined) {
+      const row = this.sql.exec<{ visibility: string }>("SELECT visibility FROM room").toArray()[0];
+      this.visibilityCache = (row?.visibility as RoomVisibility | undefined) ?? null;
+    }
+    return this.visibilityCache;
+  }
+
+  /** PUT /v1/rooms/:id. Replaces visibility and the member list (absent = no members). */
+  configure(roomId: string, settings: RoomSettings): Outcome<RoomState> {
+    this.bindChannel(`room:${roomId}`);
+    const now = this.now();
+    this.sql.exec(
+      "INSERT INTO room (singleton, visibility, updated_at) VALUES (1, ?, ?) ON CONFLICT(singleton) DO UPDATE SET visibility = excluded.visibility, updated_at = excluded.updated_at",
+      settings.visibility,
+      now,
+    );
+    this.sql.exec("DELETE FROM members");
+    for (const member of new Set(settings.members ?? [])) this.sql.exec("INSERT INTO members (user_id) VALUES (?)", member);
+    this.visibilityCache = settings.visibility;
+    const members = this.sql
+      .exec<{ user_id: string }>("SELECT user_id FROM members ORDER BY user_id")
+      .toArray()
+      .map((r) => r.user_id);
+    return ok({ id: roomId, visibility: settings.visibility, members, updated_at: new Date(now).toISOString() });
+  }
+
+  /** POST /v1/rooms/:id/events. `exclude_user`'s sockets get no live copy (see docs). */
+  publishEvent(roomId: string, event: RoomProductEvent): Outcome<Delivered> {
+    this.bindChannel(`room:${roomId}`);
+    if (event.event_id !== undefined) {
+      const seq = publishedSeq(this.sql, event.event_id);
+      if (seq !== undefined) return ok({ seq, duplicate: true });
+    }
+    const excluded = event.exclude_user;
+    const { seq } = this.publish(event.type, event.data ?? null, excluded ? (who) => who.user.id === excluded : undefined);
+    if (event.event_id !== undefined) rememberPublished(this.sql, event.event_id, seq, this.now());
+    return ok({ seq });
+  }
+
+  /** GET /v1/rooms/:id/presence. */
+  presence(roomId: string): RoomPresence {
+    return { room: roomId, online: onlineUsers(this.attachments()).map(({ user, connections }) => ({ ...user, connections })) };
+  }
+
+  // Default deny: a public room, the member list, or the token's `rooms` claim.
+  protected admit(identity: Identity, channel: string): Refusal | null {
+    const roomId = channel.slice("room:".length);
+    if (this.visibility === "public") return null;
+    if (claimGrants(identity.rooms, roomId)) return null;
+    if (this.visibility !== null && this.sql.exec("SELECT 1 FROM members WHERE user_id = ?", identity.id).toArray().length > 0) return null;
+    return { code: CloseCode.Forbidden, reason: "not a member of this room" };
+  }
+
+  protected snapshot(): RoomSnapshot {
+    return {
+      id: this.channel.slice("room:".length),
+      visibility: this.visibility ?? "private",
+      online: onlineUsers(this.attachments()).map((u) => u.user),
+      messages: recentData<RoomMessage>(this.sql, RoomEvent.Message, this.config.roomSnapshotMessages),
+    };
+  }
+
+  protected override onClientFrame(ws: WebSocket, from: Attachment, frame: ClientEnvelope): void | Promise<void> {
+    if (frame.type === "message") return this.sendMessage(ws, from, parseFrame(MessageFrame, frame));
+    if (frame.type === "typing") return this.setTyping(ws, from, parseFrame(TypingFrame, frame));
+    return super.onClientFrame(ws, from, frame as ClientEnvelope & Record<string, unknown>);
+  }
+
+  private sendMessage(ws: WebSocket, from: Attachment, frame: v.InferOutput<typeof MessageFrame>): void {
+    const message: RoomMessage = {
+      id: newId(),
+      from: from.user.id,
+      ...(from.user.name !== undefined ? { name: from.user.name } : {}),
+      text: frame.text,
+      ...(frame.data !== undefined ? { data: frame.data } : {}),
+      ts: new Date(this.now()).toISOString(),
+    };
+    const { seq } = this.publish(RoomEvent.Message, message);
+    this.ack(ws, frame.ref, { id: message.id, seq });
+  }
+
+  private setTyping(ws: WebSocket, from: Attachment, frame: v.InferOutput<typeof TypingFrame>): void {
+    if (frame.typing) {
+      this.sql.exec(
+        "INSERT INTO typing (user_id, until) VALUES (?, ?) ON CONFLICT(user_id) DO UPDATE SET until = excluded.until",
+        from.user.id,
+        this.now() + TYPING_EXPIRES_MS,
+      );
+    } else {
+      this.sql.exec("DELETE FROM typing WHERE user_id = ?", from.user.id);
+    }
+    this.sendTyping(from, frame.typing);
+    if (frame.ref !== undefined) this.ack(ws, frame.ref);
+  }
+
+  /** To everyone but the typist's own sockets (their other tabs know already). */
+  private sendTyping(from: Attachment, typing: boolean): void {
+    const data: TypingData = { user: from.user, typing, expires_in_ms: typing ? TYPING_EXPIRES_MS : 0 };
+    this.broadcast(this.frame(RoomEvent.Typing, data), (who) => who.user.id === from.user.id);
+  }
+
+  protected override onJoin(_ws: WebSocket, who: Attachment): void {
+    // Sockets dropped without a close event (a restart) leave stale rows: forget anyone
+    // with no open socket besides this new one before deciding.
+    const online = new Set(onlineUsers(this.attachments(), who).map((u) => u.user.id));
+    for (const { user_id } of this.sql.exec<{ user_id: string }>("SELECT user_id FROM announced").toArray()) {
+      if (!online.has(user_id)) this.sql.exec("DELETE FROM announced WHERE user_id = ?", user_id);
+    }
+    if (this.sql.exec("INSERT INTO announced (user_id) VALUES (?) ON CONFLICT DO NOTHING", who.user.id).rowsWritten === 0) return;
+    const data: PresenceChange = { user: who.user };
+    this.broadcast(this.frame(RoomEvent.PresenceJoin, data), (other) => other.user.id === who.user.id);
+  }
+
+  protected override onLeave(_ws: WebSocket, who: Attachment): void {
+    if (otherConnections(this.attachments(), who.user.id, who) > 0) return;
+    if (this.sql.exec("DELETE FROM announced WHERE user_id = ?", who.user.id).rowsWritten === 0) return;
+    const typing = this.sql.exec<{ until: number }>("SELECT until FROM typing WHERE user_id = ?", who.user.id).toArray()[0];
+    this.sql.exec("DELETE FROM typing WHERE user_id = ?", who.user.id);
+    const isLeaving = (other: Attachment) => other.cid === who.cid;
+    if (typing && typing.until > this.now())
+      this.broadcast(this.frame(RoomEvent.Typing, { user: who.user, typing: false, expires_in_ms: 0 } satisfies TypingData), isLeaving);
+    const data: PresenceChange = { user: who.user };
+    this.broadcast(this.frame(RoomEvent.PresenceLeave, data), isLeaving);
+  }
+
+  private attachments(): Attachment[] {
+    return this.openSockets().map((ws) => this.attachmentOf(ws));
+  }
+}
