@@ -12,6 +12,8 @@ statsRoutes.get("/stats", producerOnly, async (c) => c.json(await c.env.STATS_HU
 const KINDS: Record<string, (env: Env) => unknown> = {
   users: (env) => env.USER_HUB,
   jobs: (env) => env.JOB_HUB,
+  rooms: (env) => env.ROOM_HUB,
+  batches: (env) => env.BATCH_HUB,
 };
 
 /** One channel's own counters, exact and current. */

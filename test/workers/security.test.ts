@@ -6,6 +6,12 @@ import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { app } from "../../src/app";
 import { call, connect, createJob, mintToken, PRODUCER_KEY, produce, UpgradeRefused, uniqueId } from "./helpers";
 
+async function produceOkAs(path: string, body: unknown, method = "POST") {
+  const res = await produce(path, body, { method });
+  expect(res.status, `${method} ${path}: ${await res.clone().text()}`).toBeLessThan(300);
+  return res;
+}
+
 const b64url = (value: unknown) => btoa(JSON.stringify(value)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 
 describe("asymmetric keys (JWT_PUBLIC_JWKS)", () => {
@@ -134,6 +140,32 @@ describe("cross-user access", () => {
     expect((await (await connect(`/v1/ws/job/${job}`, { token: mallory })).closed()).code).toBe(4003);
   });
 
+  it("keeps a user out of a private room, another user's batch and another user's inbox", async () => {
+    const alice = uniqueId("alice");
+    const mallory = await mintToken("mallory");
+    const room = uniqueId("room");
+    await produceOkAs(`/v1/rooms/${room}`, { visibility: "private", members: [alice] }, "PUT");
+    expect((await (await connect(`/v1/ws/room/${room}`, { token: mallory })).closed()).code).toBe(4003);
+
+    const job = await createJob(alice);
+    const batch = uniqueId("batch");
+    await produceOkAs("/v1/batches", { id: batch, owner: alice, jobs: [job] });
+    expect((await (await connect(`/v1/ws/batch/${batch}`, { token: mallory })).closed()).code).toBe(4003);
+    expect((await call(`/v1/batches/${batch}`, { headers: { Authorization: `Bearer ${mallory}` } })).status).toBe(403);
+
+    await produceOkAs(`/v1/users/${alice}/notifications`, { kind: "secret", title: "for alice only" });
+    const inbox = await call("/v1/me/notifications", { headers: { Authorization: `Bearer ${mallory}` } });
+    expect(inbox.status).toBe(200);
+    expect(JSON.stringify(await inbox.json())).not.toContain("for alice only");
+    // A user token cannot write into anyone's inbox, its own included.
+    const write = await call(`/v1/users/mallory/notifications`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${mallory}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ kind: "x" }),
+    });
+    expect(write.status).toBe(401);
+  });
+
   it("routes /v1/ws/user to the token's own user only", async () => {
     const socket = await connect("/v1/ws/user", { token: await mintToken("alice") });
     expect((await socket.next("connected")).channel).toBe("user:alice");
@@ -144,7 +176,7 @@ describe("cross-user access", () => {
 describe("hostile input", () => {
   it("refuses a bad Origin on every socket route", async () => {
     const token = await mintToken("alice");
-    for (const path of ["/v1/ws/user", "/v1/ws/job/x"]) {
+    for (const path of ["/v1/ws/user", "/v1/ws/job/x", "/v1/ws/room/x", "/v1/ws/batch/x"]) {
       const err = await connect(path, { token, origin: "https://evil.example" }).catch((e: unknown) => e);
       expect(err, path).toBeInstanceOf(UpgradeRefused);
       expect((err as UpgradeRefused).status).toBe(403);

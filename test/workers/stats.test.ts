@@ -1,15 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { call, connect, createJob, mintToken, produce, produceOk, uniqueId } from "./helpers";
+import { eventually } from "./people";
 
-async function eventually<T>(read: () => Promise<T>, ok: (value: T) => boolean, what: string, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T = await read();
-  while (!ok(last)) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 50));
-    last = await read();
-  }
-  return last;
+/** Reads until `ok` holds, on top of the shared `eventually` (which retries a throwing check). */
+function readUntil<T>(read: () => Promise<T>, ok: (value: T) => boolean, what: string): Promise<T> {
+  return eventually(async () => {
+    const value = await read();
+    if (!ok(value)) throw new Error(`still waiting for ${what}; last: ${JSON.stringify(value)}`);
+    return value;
+  });
 }
 
 describe("stats", () => {
@@ -40,7 +39,7 @@ describe("stats", () => {
     const jobs = [await createJob(owner), await createJob(owner)];
     const sockets = await Promise.all(jobs.map((job) => connect(`/v1/ws/job/${job}`, { token })));
     for (const s of sockets) await s.next("connected");
-    const during = await eventually(
+    const during = await readUntil(
       () => produceOk<any>("/v1/stats", undefined, { method: "GET" }),
       (s) => s.open_sockets.job >= 2,
       "two open job sockets",
@@ -54,7 +53,7 @@ describe("stats", () => {
       s.hangUp();
     }
     // The last socket of each channel leaving forces a report: nothing stays pending.
-    const after = await eventually(
+    const after = await readUntil(
       () => produceOk<any>("/v1/stats", undefined, { method: "GET" }),
       (s) => s.open_sockets.job === 0 && s.since_start.delivered >= 2,
       "sockets closed and deliveries counted",
