@@ -48,6 +48,15 @@ export class ChannelCounters {
     return values;
   }
 
+  hasPending(): boolean {
+    return Object.values(this.pending).some((n) => n !== 0);
+  }
+
+  /** When a held-back report may go out. */
+  nextReportAt(): number {
+    return this.lastReport + REPORT_EVERY_MS;
+  }
+
   /** The deltas to report now, or null while the last report is recent and `force` is off. */
   takeReport(now: number, force: boolean): CounterValues | null {
     if (!force && now - this.lastReport < REPORT_EVERY_MS) return null;

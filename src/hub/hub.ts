@@ -50,6 +50,8 @@ export interface ChannelStats {
 }
 
 const TRIM_TIMER = "trim";
+/** Flushes counter deltas held back by coalescing, so a burst followed by quiet is still counted. */
+const STATS_TIMER = "stats";
 
 export interface Refusal {
   code: CloseCode;
@@ -312,6 +314,8 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
           return this.heartbeat();
         case TRIM_TIMER:
           return this.trimLog();
+        case STATS_TIMER:
+          return this.reportStats(true);
         default:
           return this.onTimer(timer);
       }
@@ -401,7 +405,10 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
     const channel = this.channel;
     if (!channel) return;
     const delta = this.counters.takeReport(this.now(), force);
-    if (!delta) return;
+    if (!delta) {
+      if (this.counters.hasPending()) this.timers.setIfAbsent(STATS_TIMER, this.counters.nextReportAt());
+      return;
+    }
     const report = {
       channel,
       kind: channel.slice(0, channel.indexOf(":")) as ChannelKind,

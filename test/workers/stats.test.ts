@@ -1,4 +1,7 @@
+import { runDurableObjectAlarm } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { timerNames, useClock } from "./clock";
 import { call, connect, createJob, mintToken, produce, produceOk, uniqueId } from "./helpers";
 import { eventually } from "./people";
 
@@ -61,6 +64,23 @@ describe("stats", () => {
     expect(after.since_start.published).toBeGreaterThanOrEqual(4);
     expect(after.last_minute.delivered).toBeGreaterThanOrEqual(2);
     expect(Date.parse(after.since)).toBeLessThanOrEqual(Date.now());
+  });
+
+  it("flushes counts held back by coalescing from the alarm, with no further activity", async () => {
+    const id = uniqueId("job");
+    const stub = env.JOB_HUB.getByName(id);
+    const clock = await useClock([stub]);
+    await createJob(uniqueId("alice"), { id }); // the hub's first report goes at once
+    for (let p = 1; p <= 3; p++) await produceOk(`/v1/jobs/${id}/events`, { progress: p }); // held back
+    const read = () => produceOk<any>("/v1/stats", undefined, { method: "GET" });
+    const before = (await read()).since_start.published;
+    expect(await timerNames(stub)).toContain("stats");
+
+    clock.advance(5_000);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const after = await readUntil(read, (s) => s.since_start.published >= before + 3, "the held-back events");
+    expect(after.since_start.published).toBeGreaterThanOrEqual(before + 3);
+    expect(await timerNames(stub)).not.toContain("stats");
   });
 
   it("is for producers only, and 404 for a channel never used", async () => {
