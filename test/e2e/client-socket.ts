@@ -16,8 +16,12 @@ export class RecordingSocket {
   /** Opens (or re-opens with since/epoch) and resolves on the `connected` frame. */
   open(): Promise<any> {
     const resume = this.epoch ? `since=${this.lastSeq}&epoch=${this.epoch}` : "since=0";
-    this.ws = new WebSocket(this.url(resume), this.protocols);
-    this.ws.on("message", (data) => {
+    const ws = new WebSocket(this.url(resume), this.protocols);
+    this.ws = ws;
+    ws.on("message", (data) => {
+      // A terminated socket can still emit frames it had buffered; a real client has
+      // dropped that socket, and its resume point was taken before they arrived.
+      if (ws !== this.ws) return;
       const frame = JSON.parse(String(data));
       this.frames.push(frame);
       if (frame.type === "connected") this.epoch = frame.data.epoch;

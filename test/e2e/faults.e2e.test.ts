@@ -43,7 +43,9 @@ describe("a reconnect storm", () => {
     const last = TOTAL + 1; // job:created is seq 1
     await Promise.all(clients.map((c) => c.until(() => (c.lastSeq >= last ? true : undefined), `seq ${last}`, 30_000)));
     for (const c of clients) {
-      expect(c.logged().map((f) => f.seq)).toEqual(Array.from({ length: last }, (_, i) => i + 1));
+      const seqs = c.logged().map((f) => f.seq);
+      const trace = JSON.stringify(c.frames.map((f) => [f.type, f.seq ?? f.data?.seq]));
+      expect(seqs, trace).toEqual(Array.from({ length: last }, (_, i) => i + 1));
     }
     expect(clients.every((c) => c.frames.filter((f) => f.type === "connected").at(-1).data.resumed)).toBe(true);
     for (const c of clients) c.ws.close();

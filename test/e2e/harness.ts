@@ -45,6 +45,8 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   const worker = await unstable_startWorker({
     config: "wrangler.toml",
     bindings,
+    // Production-shaped secrets of its own: never the dev defaults in .dev.vars.
+    envFiles: [],
     dev: { server: { hostname: "127.0.0.1", port: 0 }, inspector: false, persist: options.persistTo ?? false, logLevel: "warn" },
   });
   await worker.ready;

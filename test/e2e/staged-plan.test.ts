@@ -1,51 +1,23 @@
 // End to end on a real port: wrangler's dev server runs the worker and its Durable
 // Objects, a `ws` client subscribes, and a plan of ~100 ms stages plays in real time
 // from the hub's alarm (no test clock, no runDurableObjectAlarm).
-import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { unstable_startWorker } from "wrangler";
 import WebSocket from "ws";
+import { type RunningHub, startHub } from "./harness";
 
-const PRODUCER_KEY = "e2e_producer_key_0123456789abcdef";
-const JWT_SECRET = "e2e_jwt_secret_0123456789abcdef0123456789";
-const plain = (value: string) => ({ type: "plain_text" as const, value });
-
-let worker: Awaited<ReturnType<typeof unstable_startWorker>>;
-let base: URL;
-
+let hub: RunningHub;
 beforeAll(async () => {
-  worker = await unstable_startWorker({
-    config: "wrangler.toml",
-    // Production-shaped secrets of its own; never the dev defaults, never .dev.vars.
-    bindings: { DEV_MODE: plain("0"), PRODUCER_KEYS: plain(PRODUCER_KEY), JWT_SECRET: plain(JWT_SECRET) },
-    envFiles: [],
-    dev: { server: { port: 0 }, inspector: false, persist: false },
-  });
-  await worker.ready;
-  base = await worker.url;
+  hub = await startHub();
 });
-
 afterAll(async () => {
-  await worker?.dispose();
+  await hub?.stop();
 });
 
 async function produce(path: string, body: unknown): Promise<any> {
-  const res = await fetch(new URL(path, base), {
-    method: "POST",
-    headers: { Authorization: `Bearer ${PRODUCER_KEY}`, "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
+  const res = await hub.produce(path, body);
   const text = await res.text();
   if (res.status >= 300) throw new Error(`POST ${path} answered ${res.status}: ${text}`);
   return JSON.parse(text);
-}
-
-function token(sub: string): Promise<string> {
-  return new SignJWT({})
-    .setProtectedHeader({ alg: "HS256" })
-    .setSubject(sub)
-    .setExpirationTime("5m")
-    .sign(new TextEncoder().encode(JWT_SECRET));
 }
 
 /** Collects frames until `done` says so, or fails after `timeoutMs` naming what it saw. */
@@ -77,9 +49,7 @@ describe("a staged plan over a real socket", () => {
     const stages = ["fetch", "decode", "render", "upload"].map((name, i) => ({ name, progress: (i + 1) * 20, duration_ms: 100 }));
     await produce("/v1/jobs", { id, owner, stages });
 
-    const url = new URL(`/v1/ws/job/${id}`, base);
-    url.protocol = "ws:";
-    const ws = new WebSocket(url, ["dovetail.v1", `bearer.${await token(owner)}`]);
+    const ws = new WebSocket(hub.wsUrl(`/v1/ws/job/${id}`), ["dovetail.v1", `bearer.${await hub.token(owner)}`]);
     const connected = new Promise<void>((resolve, reject) => {
       ws.once("message", (data) => (JSON.parse(String(data)).type === "connected" ? resolve() : reject(new Error(String(data)))));
       ws.once("error", reject);
