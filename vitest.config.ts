@@ -38,6 +38,14 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
+      {
+        test: {
+          name: "client",
+          include: ["test/client/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 10_000,
+        },
+      },
     ],
   },
 });
