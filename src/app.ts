@@ -5,6 +5,7 @@ import { readConfig } from "./config";
 import { HubError } from "./errors";
 import type { AppEnv } from "./http";
 import { log } from "./log";
+import { devRoutes } from "./routes/dev";
 import { jobRoutes } from "./routes/jobs";
 import { socketRoutes } from "./routes/sockets";
 import { ticketRoutes } from "./routes/tickets";
@@ -33,6 +34,7 @@ app.get("/", (c) => c.json({ service: "dovetail", protocol: "dovetail.v1", docs:
 app.route("/v1", jobRoutes);
 app.route("/v1", ticketRoutes);
 app.route("/v1", socketRoutes);
+app.route("/dev", devRoutes);
 
 app.notFound((c) => c.json({ error: { code: "not_found", message: "no such route" } }, 404));
 
