@@ -115,7 +115,11 @@ describe("client against a real hub", () => {
     ] as const) {
       const sockets = recordingSockets();
       let tokens = 0;
-      const c = client({ token: () => (tokens++, hub.mintToken(alice)), WebSocket: sockets.WebSocket, backoff: { baseMs: 1, maxMs: 1 } });
+      const fetchToken = () => {
+        tokens++;
+        return hub.mintToken(alice);
+      };
+      const c = client({ token: fetchToken, WebSocket: sockets.WebSocket, backoff: { baseMs: 1, maxMs: 1 } });
       const channel = c.job(id);
       const seen = watch(channel);
       await until(`a ${code} close`, () => channel.status === "closed");

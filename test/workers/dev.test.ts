@@ -1,11 +1,15 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { verifyUserToken } from "../../src/auth/jwt";
 import { app } from "../../src/app";
+import { verifyUserToken } from "../../src/auth/jwt";
 import { readConfig } from "../../src/config";
 import { call, mintToken, uniqueId } from "./helpers";
 
-const json = (body: unknown): RequestInit => ({ method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+const json = (body: unknown): RequestInit => ({
+  method: "POST",
+  headers: { "Content-Type": "application/json" },
+  body: JSON.stringify(body),
+});
 
 describe("dev routes", () => {
   it("answer 404 when DEV_MODE is off, as it is when deployed", async () => {
