@@ -6,6 +6,7 @@ import { HubError } from "./errors";
 import type { AppEnv } from "./http";
 import { log } from "./log";
 import { batchRoutes } from "./routes/batches";
+import { devRoutes } from "./routes/dev";
 import { jobRoutes } from "./routes/jobs";
 import { publishRoutes } from "./routes/publish";
 import { roomRoutes } from "./routes/rooms";
@@ -43,6 +44,7 @@ app.route("/v1", roomRoutes);
 app.route("/v1", publishRoutes);
 app.route("/v1", socketRoutes);
 app.route("/v1", statsRoutes);
+app.route("/dev", devRoutes);
 
 app.notFound((c) => c.json({ error: { code: "not_found", message: "no such route" } }, 404));
 

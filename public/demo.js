@@ -1,0 +1,212 @@
+// The Dovetail demo: plain DOM on top of the client bundle (built into ./dovetail-client.js
+// by scripts/build-client.mjs). Uses only the dev-only /dev routes for tokens and jobs.
+import { createClient } from "./dovetail-client.js";
+
+const $ = (id) => document.getElementById(id);
+const ROOM = "lobby";
+let client;
+let user;
+let jobChannel;
+
+function describeStatus(change) {
+  if (!change) return "";
+  if (change.status === "reconnecting" && change.delayMs) return `reconnecting in ${(change.delayMs / 1000).toFixed(1)} s (${change.reason})`;
+  if (change.status === "open") return change.reason === "resumed" ? "live (resumed)" : "live";
+  return `${change.status}${change.reason && change.status !== "connecting" ? ` (${change.reason})` : ""}`;
+}
+
+function showStatus(dotId, textId, change) {
+  $(dotId).dataset.status = change.status;
+  $(textId).textContent = describeStatus(change);
+}
+
+async function mintToken(name) {
+  const res = await fetch("/dev/token", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ name }) });
+  if (!res.ok) throw new Error(res.status === 404 ? "dev tokens are off (DEV_MODE is not 1)" : `token request failed (${res.status})`);
+  return res.json();
+}
+
+async function authed(path, body) {
+  const { token } = await mintToken(user.name);
+  const res = await fetch(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+    body: JSON.stringify(body ?? {}),
+  });
+  const json = await res.json();
+  if (!res.ok) throw new Error(json.error?.message ?? `${path} answered ${res.status}`);
+  return json;
+}
+
+async function signIn(name) {
+  const minted = await mintToken(name);
+  user = minted.user;
+  sessionStorage.setItem("dovetail-demo-name", name);
+  let first = minted.token;
+  // The token function runs again after a 4001 close: mint a fresh one then.
+  client = createClient({
+    url: location.origin,
+    token: async () => {
+      if (first) {
+        const t = first;
+        first = undefined;
+        return t;
+      }
+      return (await mintToken(name)).token;
+    },
+  });
+  $("signin").hidden = true;
+  $("app").hidden = false;
+  $("inbox").hidden = false;
+  $("whoami").textContent = `signed in as ${user.name}`;
+  document.title = `Dovetail demo - ${user.name}`;
+  startInbox();
+  startRoom();
+}
+
+// ---- notifications ----
+
+function startInbox() {
+  const inbox = client.user();
+  const render = (state) => {
+    $("unread").textContent = String(state.unread_count);
+    $("unread").classList.toggle("unread", state.unread_count > 0);
+    $("inbox-list").replaceChildren(
+      ...state.unread.slice(0, 5).map((n) => {
+        const li = document.createElement("li");
+        li.textContent = n.title ?? n.kind;
+        return li;
+      }),
+    );
+  };
+  inbox.on("status", (change) => showStatus("conn-dot", "conn-text", change));
+  showStatus("conn-dot", "conn-text", inbox.lastStatus);
+  inbox.on("state", render);
+  inbox.on("notification", (n) => toast(n.title ?? n.kind, n.body));
+  $("inbox").onclick = () => {
+    const ids = inbox.state.unread.map((n) => n.id);
+    if (ids.length) inbox.ack(ids).catch((err) => toast("Could not mark read", err.message));
+  };
+  $("notify").onclick = () =>
+    authed("/dev/notify", { title: `Ping at ${new Date().toLocaleTimeString()}` }).catch((err) => toast("Notification failed", err.message));
+}
+
+function toast(title, body) {
+  const el = document.createElement("div");
+  el.className = "toast";
+  el.textContent = title;
+  if (body) {
+    const small = document.createElement("small");
+    small.textContent = body;
+    el.append(small);
+  }
+  $("toasts").append(el);
+  setTimeout(() => el.remove(), 5000);
+}
+
+// ---- job ----
+
+function renderJob(job) {
+  if (!job) return;
+  const final = ["completed", "failed", "cancelled"].includes(job.status);
+  $("bar-fill").style.width = `${job.progress}%`;
+  $("bar").dataset.final = final ? job.status : "";
+  $("job-progress").textContent = `${Math.round(job.progress)}%`;
+  $("job-stage").textContent = job.stage ?? job.title ?? "";
+  $("job-eta").textContent = !final && job.eta_ms ? `about ${Math.ceil(job.eta_ms / 1000)} s left` : "";
+  const note = job.cancel_requested && !final ? " (cancel requested)" : "";
+  $("job-status").textContent = `${job.status}${note}`;
+  $("job-status").dataset.status = job.status;
+  $("cancel-job").disabled = final || job.cancel_requested;
+  $("start-job").disabled = !final;
+}
+
+$("start-job").onclick = async () => {
+  $("start-job").disabled = true;
+  try {
+    const { id } = await authed("/dev/jobs", { title: "Simulated render" });
+    jobChannel?.close();
+    jobChannel = client.job(id);
+    jobChannel.on("status", (change) => showStatus("job-dot", "job-conn", change));
+    jobChannel.on("state", renderJob);
+    jobChannel.on("job:completed", () => toast("Job completed", jobChannel.state?.title));
+  } catch (err) {
+    $("start-job").disabled = false;
+    toast("Could not start a job", err.message);
+  }
+};
+
+$("cancel-job").onclick = () => {
+  $("cancel-job").disabled = true;
+  jobChannel?.cancel().catch((err) => toast("Cancel failed", err.message));
+};
+
+// ---- room ----
+
+function startRoom() {
+  const room = client.room(ROOM);
+  room.on("status", (change) => showStatus("room-dot", "room-conn", change));
+  showStatus("room-dot", "room-conn", room.lastStatus);
+  room.on("state", (state) => {
+    $("online").replaceChildren(
+      ...state.online.map((u) => {
+        const span = document.createElement("span");
+        span.textContent = u.name ?? u.id;
+        return span;
+      }),
+    );
+    const list = $("messages");
+    const atBottom = list.scrollTop + list.clientHeight >= list.scrollHeight - 4;
+    list.replaceChildren(
+      ...state.messages.map((m) => {
+        const li = document.createElement("li");
+        const who = document.createElement("b");
+        who.textContent = m.name ?? m.from;
+        li.append(who, document.createTextNode(m.text));
+        return li;
+      }),
+    );
+    if (atBottom) list.scrollTop = list.scrollHeight;
+    const typing = state.typing.map((u) => u.name ?? u.id);
+    $("typing").textContent = typing.length ? `${typing.join(", ")} ${typing.length > 1 ? "are" : "is"} typing...` : "";
+  });
+  // `reset` also fires on the first connect (there is nothing to resume yet); only a
+  // later one means the log moved past what this page had seen.
+  let roomConnects = 0;
+  room.on("connected", () => {
+    roomConnects += 1;
+  });
+  room.on("reset", () => {
+    if (roomConnects > 1) toast("Room reconnected", "Some messages may have been missed while away.");
+  });
+
+  let typingSince = 0;
+  $("chat-input").oninput = () => {
+    // One typing frame per 2 s while keys are pressed; receivers expire it (expires_in_ms).
+    if (Date.now() - typingSince > 2000) {
+      typingSince = Date.now();
+      room.typing(true);
+    }
+  };
+  $("chat-form").onsubmit = (event) => {
+    event.preventDefault();
+    const text = $("chat-input").value.trim();
+    if (!text) return;
+    $("chat-input").value = "";
+    typingSince = 0;
+    room.typing(false);
+    room.message(text).catch((err) => toast("Message not sent", err.message));
+  };
+}
+
+// ---- sign in ----
+
+$("signin-form").onsubmit = (event) => {
+  event.preventDefault();
+  signIn($("name").value.trim()).catch((err) => {
+    $("signin-error").textContent = err.message;
+  });
+};
+
+const remembered = sessionStorage.getItem("dovetail-demo-name");
+if (remembered) signIn(remembered).catch((err) => ($("signin-error").textContent = err.message));

@@ -1,0 +1,124 @@
+// Dovetail client: one small, dependency-free SDK for browsers and Node >= 22.
+// Wire types come from ../protocol by `import type`; only the close-code table and
+// frame constants are shared at runtime (that module has no imports of its own).
+import { DEFAULT_BACKOFF } from "./backoff";
+import { BatchChannel, type Channel, JobChannel, RoomChannel, UserChannel } from "./channels";
+import { type ConnectionContext, TokenCache } from "./connection";
+import type { ClientOptions, SocketFactory, Timers } from "./types";
+
+export type { ConnectedData, JobEventData, JobStatus, JobView, ServerFrame, UserRef } from "../protocol";
+export type { BackoffOptions } from "./backoff";
+export { backoffCeiling, backoffDelay, DEFAULT_BACKOFF } from "./backoff";
+export type {
+  BaseEvents,
+  BatchEvents,
+  ChannelEvents,
+  JobEvents,
+  RoomEvents,
+  RoomState,
+  TypingData,
+  UserEvents,
+  UserState,
+} from "./channels";
+export { BatchChannel, Channel, JobChannel, RoomChannel, UserChannel } from "./channels";
+export { CloseCode, closeAction, DovetailError } from "./codes";
+export type { AckPayload } from "./connection";
+export type * from "./types";
+
+const realTimers: Timers = {
+  setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
+  clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+export class DovetailClient {
+  private readonly ctx: ConnectionContext;
+  private readonly channels = new Map<string, Channel<any, any>>();
+  private readonly unlisten: (() => void)[] = [];
+  private closed = false;
+
+  constructor(options: ClientOptions) {
+    const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: SocketFactory }).WebSocket;
+    if (!WebSocketImpl) throw new TypeError("no WebSocket: pass options.WebSocket (Node < 22)");
+    this.ctx = {
+      baseUrl: options.url,
+      tokens: new TokenCache(options.token),
+      WebSocket: WebSocketImpl,
+      backoff: { ...DEFAULT_BACKOFF, ...options.backoff },
+      rateLimitedMinMs: options.rateLimitedMinMs ?? 5_000,
+      pingIntervalMs: options.pingIntervalMs ?? 20_000,
+      pongTimeoutMs: options.pongTimeoutMs ?? 10_000,
+      sendTimeoutMs: options.sendTimeoutMs ?? 10_000,
+      timers: options.timers ?? realTimers,
+      random: options.random ?? Math.random,
+    };
+    if (options.lifecycle !== false) this.watchLifecycle();
+  }
+
+  /** The signed-in user's channel: notifications and product events. */
+  user(): UserChannel {
+    return this.channel("user", "/v1/ws/user", (n, p) => new UserChannel(n, p, this.ctx, () => this.channels.delete(n)));
+  }
+
+  job(id: string): JobChannel {
+    return this.channel(`job:${id}`, path("job", id), (n, p) => new JobChannel(n, p, this.ctx, () => this.channels.delete(n)));
+  }
+
+  room(id: string): RoomChannel {
+    return this.channel(`room:${id}`, path("room", id), (n, p) => new RoomChannel(n, p, this.ctx, () => this.channels.delete(n)));
+  }
+
+  batch(id: string): BatchChannel {
+    return this.channel(`batch:${id}`, path("batch", id), (n, p) => new BatchChannel(n, p, this.ctx, () => this.channels.delete(n)));
+  }
+
+  /** Closes every channel and stops listening for online/visibility changes. */
+  close(): void {
+    this.closed = true;
+    for (const channel of [...this.channels.values()]) channel.close();
+    for (const off of this.unlisten.splice(0)) off();
+  }
+
+  /** The same channel object for the same name, until it is closed. */
+  private channel<C extends Channel<any, any>>(name: string, channelPath: string, make: (name: string, path: string) => C): C {
+    if (this.closed) throw new Error("this client is closed");
+    let channel = this.channels.get(name) as C | undefined;
+    if (!channel) {
+      channel = make(name, channelPath);
+      this.channels.set(name, channel);
+    }
+    return channel;
+  }
+
+  private wakeAll(reason: string): void {
+    for (const channel of this.channels.values()) channel.wake(reason);
+  }
+
+  private watchLifecycle(): void {
+    const g = globalThis as {
+      addEventListener?: EventTarget["addEventListener"];
+      removeEventListener?: EventTarget["removeEventListener"];
+    };
+    const doc = (globalThis as { document?: Document }).document;
+    if (typeof g.addEventListener === "function" && typeof g.removeEventListener === "function") {
+      const onOnline = () => this.wakeAll("back online");
+      g.addEventListener("online", onOnline);
+      this.unlisten.push(() => g.removeEventListener?.("online", onOnline));
+    }
+    if (doc && typeof doc.addEventListener === "function") {
+      const onVisible = () => {
+        if (doc.visibilityState === "visible") this.wakeAll("tab visible");
+      };
+      doc.addEventListener("visibilitychange", onVisible);
+      this.unlisten.push(() => doc.removeEventListener("visibilitychange", onVisible));
+    }
+  }
+}
+
+function path(kind: string, id: string): string {
+  return `/v1/ws/${kind}/${encodeURIComponent(id)}`;
+}
+
+/** `createClient({ url, token })`: channels open lazily, one socket each, and reconnect on their own. */
+export function createClient(options: ClientOptions): DovetailClient {
+  return new DovetailClient(options);
+}

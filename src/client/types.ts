@@ -1,0 +1,97 @@
+import type { BackoffOptions } from "./backoff";
+
+/** setTimeout/clearTimeout, injectable so tests move time without sleeping. */
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** The subset of the WHATWG WebSocket the client uses (browsers, Node 22, or a fake). */
+export interface SocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: any) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: any) => void) | null;
+}
+export type SocketFactory = new (url: string, protocols: string[]) => SocketLike;
+
+export type TokenSource = string | (() => string | Promise<string>);
+
+export interface ClientOptions {
+  /** The hub's base URL: https://hub.example.com (ws/wss also accepted). */
+  url: string;
+  /** A JWT, or a function that fetches a fresh one (called again after a 4001 close). */
+  token: TokenSource;
+  /** Defaults to the global WebSocket (browsers, Node >= 22). */
+  WebSocket?: SocketFactory;
+  backoff?: Partial<BackoffOptions>;
+  /** The least a 4008/4009 close waits before the next try. Default 5 s. */
+  rateLimitedMinMs?: number;
+  /** A ping goes out this often while open. Default 20 s. */
+  pingIntervalMs?: number;
+  /** Silence beyond one ping interval plus this means a dead connection. Default 10 s. */
+  pongTimeoutMs?: number;
+  /** How long send() waits for its ack or error. Default 10 s. */
+  sendTimeoutMs?: number;
+  /** Reconnect at once on `online` / a tab becoming visible. Default true where available. */
+  lifecycle?: boolean;
+  timers?: Timers;
+  random?: () => number;
+}
+
+export type Status = "connecting" | "open" | "reconnecting" | "closed";
+
+export interface StatusChange {
+  status: Status;
+  /** Why, for people: "connected", "resumed", "token rejected", "closed 4003: ...". */
+  reason: string;
+  /** The close code that caused this change, when there was one. */
+  code?: number;
+  /** For "reconnecting": the delay before the next try and the try's number. */
+  delayMs?: number;
+  attempt?: number;
+}
+
+// Shapes agreed for the users, rooms and batches issues (built on other branches).
+// TODO(after merge): import these from src/protocol.ts once those branches land there.
+export interface Notification {
+  id: string;
+  kind: string;
+  title?: string;
+  body?: string;
+  data?: unknown;
+  created_at: string;
+  read: boolean;
+}
+
+export interface UserSnapshot {
+  unread?: Notification[];
+  unread_count?: number;
+}
+
+export interface RoomMessage {
+  id: string;
+  from: string;
+  name?: string;
+  text: string;
+  data?: unknown;
+  ts: string;
+}
+
+export interface RoomSnapshot {
+  id: string;
+  visibility: "private" | "public";
+  online: { id: string; name?: string }[];
+}
+
+export interface BatchView {
+  id: string;
+  total: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+  progress: number;
+}

@@ -1,0 +1,127 @@
+// Dev-only routes behind the demo page (public/): mint a token for any name, start a
+// simulated staged job, send yourself a notification. They exist only when DEV_MODE is
+// "1" (.dev.vars for `npm run dev`); anywhere else every /dev route answers 404.
+import { Hono } from "hono";
+import { createMiddleware } from "hono/factory";
+import { SignJWT } from "jose";
+import * as v from "valibot";
+import { app } from "../app";
+import { HubError } from "../errors";
+import { type AppContext, type AppEnv, readJson, userOnly } from "../http";
+import { newId } from "../ids";
+import { log } from "../log";
+
+export const devRoutes = new Hono<AppEnv>();
+
+const devOnly = createMiddleware<AppEnv>(async (c, next) => {
+  if (!c.get("config").devMode) throw new HubError("not_found", "no such route");
+  await next();
+});
+devRoutes.use("*", devOnly);
+
+/** The demo room every dev token may join (the `rooms` claim), before any producer PUT. */
+export const DEMO_ROOM = "lobby";
+const TOKEN_TTL_S = 3600;
+
+const TokenBody = v.strictObject({ name: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(40)) });
+
+devRoutes.post("/token", async (c) => {
+  const { name } = await readJson(c, TokenBody);
+  const { jwt } = c.get("config");
+  if (!jwt.secret) throw new HubError("misconfigured", "dev tokens need JWT_SECRET");
+  // The same name is the same user, so two tabs signed in as "Ada" share one inbox.
+  const id = `dev-${name
+    .toLowerCase()
+    .replace(/[^a-z0-9_.-]+/g, "-")
+    .slice(0, 40)}`;
+  const token = new SignJWT({ name, rooms: [DEMO_ROOM, "demo-*"] }).setProtectedHeader({ alg: "HS256" }).setSubject(id).setIssuedAt();
+  if (jwt.audience) token.setAudience(jwt.audience);
+  if (jwt.issuer) token.setIssuer(jwt.issuer);
+  const expiresAt = Math.floor(Date.now() / 1000) + TOKEN_TTL_S;
+  token.setExpirationTime(expiresAt);
+  return c.json({ token: await token.sign(new TextEncoder().encode(jwt.secret)), user: { id, name }, expires_at: expiresAt });
+});
+
+const JobBody = v.strictObject({
+  title: v.optional(v.pipe(v.string(), v.maxLength(100))),
+  step_ms: v.optional(v.pipe(v.number(), v.integer(), v.minValue(50), v.maxValue(5_000))),
+});
+
+/** A simulated render: stage names by progress, the way seed 000's pipeline reports. */
+const STAGES = [
+  { name: "Queued for a render slot", until: 10 },
+  { name: "Generating artwork", until: 60 },
+  { name: "Upscaling", until: 90 },
+  { name: "Uploading", until: 100 },
+];
+const STEPS = 10;
+
+devRoutes.post("/jobs", userOnly, async (c) => {
+  const body = await readJson(c, JobBody);
+  const owner = c.get("identity").id;
+  const id = `demo-${newId()}`;
+  const stepMs = body.step_ms ?? 700;
+  const title = body.title ?? "Simulated render";
+  await produce(c, "/v1/jobs", { id, owner, title });
+  // Plain producer updates, as a backend would post them; runs after the response.
+  c.executionCtx.waitUntil(drive(c, id, owner, title, stepMs));
+  return c.json({ id, owner, title, step_ms: stepMs, steps: STEPS }, 201);
+});
+
+const NotifyBody = v.strictObject({
+  title: v.optional(v.pipe(v.string(), v.maxLength(200))),
+  body: v.optional(v.pipe(v.string(), v.maxLength(2000))),
+});
+
+devRoutes.post("/notify", userOnly, async (c) => {
+  const { title, body } = await readJson(c, NotifyBody);
+  const res = await produce(c, `/v1/users/${c.get("identity").id}/notifications`, {
+    kind: "demo",
+    title: title ?? "Hello from Dovetail",
+    ...(body ? { body } : {}),
+  });
+  return c.json(await res.json(), res.status as 200);
+});
+
+async function drive(c: AppContext, id: string, owner: string, title: string, stepMs: number): Promise<void> {
+  try {
+    for (let step = 1; step <= STEPS; step++) {
+      await new Promise((resolve) => setTimeout(resolve, stepMs));
+      const progress = Math.round((step * 100) / STEPS);
+      if (progress === 100) break;
+      const stage = STAGES.find((s) => progress < s.until)?.name ?? "Finishing";
+      const res = await produce(c, `/v1/jobs/${id}/events`, {
+        event_id: `${id}-${step}`,
+        status: "running",
+        progress,
+        stage,
+        eta_ms: (STEPS - step) * stepMs,
+      });
+      if (!res.ok) return; // finished elsewhere (cancelled, failed): stop driving
+      const { cancel_requested } = (await res.json()) as { cancel_requested: boolean };
+      if (cancel_requested) {
+        await produce(c, `/v1/jobs/${id}/events`, { status: "cancelled", message: "cancelled by the user" });
+        return;
+      }
+    }
+    await produce(c, `/v1/jobs/${id}/events`, {
+      status: "completed",
+      stage: "Done",
+      result: { url: `https://example.com/renders/${id}.png` },
+    });
+    await produce(c, `/v1/users/${owner}/notifications`, { kind: "job.completed", title: `${title} is ready`, data: { job: id } });
+  } catch (err) {
+    log("dev.job_driver_failed", { job: id, error: String(err) });
+  }
+}
+
+/** A producer's request through the public API, with the first configured producer key. */
+async function produce(c: AppContext, path: string, body: unknown): Promise<Response> {
+  const key = c.get("config").producerKeys[0] ?? "";
+  const request = new Request(new URL(path, c.req.url), {
+    method: "POST",
+    headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  return app.fetch(request, c.env, c.executionCtx);
+}
