@@ -190,7 +190,11 @@ async function fanout(adapter, { prefix, channels: nChannels, perChannel, events
     publishErrors,
     publishPerSec: (events * 1000) / publishMs,
     publishStart,
-    publishMode: rate ? `fixed ${rate}/s` : `as fast as accepted, ${concurrency} POSTs in flight`,
+    publishMode: rate
+      ? `fixed ${rate}/s`
+      : concurrency === 1
+        ? "sequential, as fast as accepted"
+        : `as fast as accepted, ${concurrency} POSTs in flight`,
   });
 }
 

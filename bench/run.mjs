@@ -10,6 +10,7 @@ import { cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CLIENT_BOUND_PCT, CLIENT_CORE, hubVars, SCALES, SERVER_CORE } from "./config.mjs";
+import { perfProfiler } from "./perf.mjs";
 import { machine, snapshotServer } from "./proc.mjs";
 import { pinning, runLoad, startServer, stopAll, stopServer } from "./procs.mjs";
 import { medians, table, targets, targetsMarkdown } from "./report.mjs";
@@ -96,6 +97,8 @@ function paramsFor(server, scenario) {
   return { ...p, connectConcurrency: scale.connectConcurrency };
 }
 
+const profiler = opt("perf") ? perfProfiler(opt("perf")) : null;
+
 async function runOne(server, scenario, bundleDir) {
   const env = server.startsWith("hub") ? { BENCH_HUB_VARS_RESOLVED: JSON.stringify(hubVars()) } : {};
   const started = await startServer(SERVER_CORE, serverArgv(server, bundleDir), env);
@@ -109,6 +112,7 @@ async function runOne(server, scenario, bundleDir) {
       { type: "run", scenario, kind, url: started.url, params },
       (label) => {
         const s = snapshotServer(started.child.pid);
+        if (profiler) profiler.onMark(label, s, `${server}-${scenario}`);
         marks.push({ label, cpuUs: s.cpuUs, rssKb: s.rssKb, pssKb: s.pssKb, pids: s.pids });
         return s;
       },
@@ -129,7 +133,8 @@ async function main() {
   const plan = [];
   for (const s of servers) for (const sc of scenarios) plan.push([s, sc]);
   if (proxy) for (const sc of ["p0", "s1"].filter((x) => scenarios.includes(x))) plan.push(["hub-wrangler", sc]);
-  const bundleDir = servers.includes("hub") ? bundleHub() : null;
+  // --hub-bundle DIR runs a prebuilt (e.g. patched) bundle instead: for profiling experiments.
+  const bundleDir = servers.includes("hub") ? (opt("hub-bundle") ?? bundleHub()) : null;
   log(
     `${quick ? "quick" : "full"} mode, ${runs} run(s), ${plan.length} server×scenario cells; pinning ${pinning ? `server core ${SERVER_CORE}, load core ${CLIENT_CORE}` : "unavailable"}`,
   );
@@ -153,7 +158,7 @@ async function main() {
       }
     }
   } finally {
-    if (bundleDir) rmSync(bundleDir, { recursive: true, force: true });
+    if (bundleDir && !opt("hub-bundle")) rmSync(bundleDir, { recursive: true, force: true });
   }
   const results = {};
   for (const [server, byScenario] of Object.entries(raw)) {
