@@ -42,6 +42,8 @@ export const SCALES = {
     p0: { events: 200, concurrency: 1 },
     proxyS1: { subscribers: 1000, events: 200, concurrency: 1 },
     connectConcurrency: 100,
+    /** A drain ends when every delivery arrived or none arrived for this long. */
+    drainIdleMs: 5000,
   },
   quick: {
     runs: 1,
@@ -53,6 +55,7 @@ export const SCALES = {
     p0: { events: 20, concurrency: 1 },
     proxyS1: { subscribers: 50, events: 20, concurrency: 1 },
     connectConcurrency: 50,
+    drainIdleMs: 1500,
   },
 };
 

@@ -169,7 +169,7 @@ function finish(col, expected, a, b, extra = {}) {
   };
 }
 
-async function fanout(adapter, { prefix, channels: nChannels, perChannel, events, concurrency, rate, connectConcurrency }) {
+async function fanout(adapter, { prefix, channels: nChannels, perChannel, events, concurrency, rate, connectConcurrency, drainIdleMs }) {
   const channels = channelNames(prefix, nChannels);
   await adapter.setup(channels);
   const col = collector(events);
@@ -181,7 +181,7 @@ async function fanout(adapter, { prefix, channels: nChannels, perChannel, events
     ? await publishAtRate(adapter, channels, events, rate)
     : await publishFast(adapter, channels, events, concurrency);
   const publishMs = nowMs() - publishStart;
-  await drain(col, events * perChannel);
+  await drain(col, events * perChannel, { idleMs: drainIdleMs });
   const b = await mark("end");
   for (const s of subs) s.close();
   return finish(col, events * perChannel, a, b, {
@@ -214,7 +214,7 @@ async function idle(adapter, p) {
   // Wake every channel once: all sockets must still be there and get it.
   const wakeStart = nowMs();
   for (const ch of channels) await adapter.publish(ch, 0);
-  await drain(col, subs.length, { idleMs: 5000, maxMs: 30_000 });
+  await drain(col, subs.length, { idleMs: p.drainIdleMs, maxMs: 30_000 });
   const end = await mark("end");
   for (const s of subs) s.close();
   const result = finish(col, p.channels * p.perChannel, after, end, { publishStart: wakeStart });
@@ -278,7 +278,7 @@ async function storm(adapter, p) {
   while (reconnects + reconnectFailures < subs.length && performance.now() < deadline) await sleep(20);
   await Promise.allSettled(pending);
   dropping = false;
-  await drain(col, events * p.subscribers);
+  await drain(col, events * p.subscribers, { idleMs: p.drainIdleMs });
   const b = await mark("end");
   for (const s of subs) s.close();
   return finish(col, events * p.subscribers, a, b, {

@@ -94,7 +94,7 @@ const LABELS = { hub: "hub (workerd direct)", "hub-wrangler": "hub (wrangler dev
 
 function paramsFor(server, scenario) {
   const p = server === "hub-wrangler" && scenario === "s1" ? scale.proxyS1 : scale[scenario];
-  return { ...p, connectConcurrency: scale.connectConcurrency };
+  return { ...p, connectConcurrency: scale.connectConcurrency, drainIdleMs: scale.drainIdleMs };
 }
 
 const profiler = opt("perf") ? perfProfiler(opt("perf")) : null;
@@ -139,11 +139,20 @@ async function main() {
     `${quick ? "quick" : "full"} mode, ${runs} run(s), ${plan.length} server×scenario cells; pinning ${pinning ? `server core ${SERVER_CORE}, load core ${CLIENT_CORE}` : "unavailable"}`,
   );
   const raw = {};
+  const errors = [];
   try {
     for (let r = 0; r < runs; r++) {
       for (const [server, scenario] of plan) {
         const t = Date.now();
-        const result = await runOne(server, scenario, bundleDir);
+        let result;
+        try {
+          result = await runOne(server, scenario, bundleDir);
+        } catch (err) {
+          // One failed cell must not lose the others: record it and go on.
+          errors.push({ run: r + 1, server, scenario, error: String(err?.stack ?? err).slice(0, 2000) });
+          log(`run ${r + 1}/${runs} ${server} ${scenario}: FAILED ${String(err).slice(0, 300)}`);
+          continue;
+        }
         raw[server] ??= {};
         raw[server][scenario] ??= [];
         raw[server][scenario].push(result);
@@ -185,17 +194,18 @@ async function main() {
     scale,
   };
   mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, `${baseName}.json`), `${JSON.stringify({ info, results, targets: checks, raw }, null, 2)}\n`);
-  const doc = `# Bench ${info.mode} (${info.date})\n\nMedians of ${runs} run(s); load average before/after: ${load0.join(" ")} / ${info.machine.loadavgAfter.join(" ")}.\n\n${md}\n\nTargets:\n\n${targetsMarkdown(checks)}\n`;
+  writeFileSync(join(outDir, `${baseName}.json`), `${JSON.stringify({ info, results, targets: checks, errors, raw }, null, 2)}\n`);
+  const doc = `# Bench ${info.mode} (${info.date})\n\nMedians of ${runs} run(s); load average before/after: ${load0.join(" ")} / ${info.machine.loadavgAfter.join(" ")}.\n\n${md}\n\nTargets:\n\n${targetsMarkdown(checks)}\n${errors.length ? `\nFailed cells: ${errors.map((e) => `run ${e.run} ${e.server} ${e.scenario}`).join(", ")} (see JSON)\n` : ""}`;
   writeFileSync(join(outDir, `${baseName}.md`), doc);
   console.log(doc);
   log(`wrote ${join(outDir, `${baseName}.json`)} in ${info.durationS} s`);
+  if (errors.length) process.exitCode = 1;
 }
 
 main()
   .then(() => {
     stopAll();
-    process.exit(0);
+    process.exit(process.exitCode ?? 0);
   })
   .catch((err) => {
     console.error(err);
