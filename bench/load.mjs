@@ -217,6 +217,10 @@ async function idle(adapter, p) {
   await drain(col, subs.length, { idleMs: p.drainIdleMs, maxMs: 30_000 });
   const end = await mark("end");
   for (const s of subs) s.close();
+  // After every client closed: what the server gives back tells held-per-socket memory
+  // (freed) from allocator high-water marks (kept).
+  await sleep(Math.min(5000, p.waitMs));
+  const closed = await mark("closed");
   const result = finish(col, p.channels * p.perChannel, after, end, { publishStart: wakeStart });
   return {
     ...result,
@@ -228,6 +232,7 @@ async function idle(adapter, p) {
       connectedRssKb: connected.server.rssKb,
       idleRssKb: after.server.rssKb,
       idlePssKb: after.server.pssKb,
+      afterCloseRssKb: closed.server.rssKb,
       rssKbPerSocket: perSocket("rssKb"),
       pssKbPerSocket: perSocket("pssKb"),
       waitMs: p.waitMs,
