@@ -38,7 +38,7 @@ export const SCALES = {
     s2: { channels: 100, perChannel: 10, events: 2000, concurrency: 1 },
     s3: { channels: 50, perChannel: 100, waitMs: 20_000 },
     s4: { subscribers: 1000, rate: 10, seconds: 10 },
-    s5: { subscribers: 500, rate: 50, seconds: 6, dropAtMs: 2000 },
+    s5: { subscribers: 500, rate: 20, seconds: 8, dropAtMs: 3000 },
     p0: { events: 200, concurrency: 1 },
     proxyS1: { subscribers: 1000, events: 200, concurrency: 1 },
     connectConcurrency: 100,
