@@ -1,0 +1,228 @@
+// Subscribers and the publisher, one adapter per server kind, all driven the same way by
+// load.mjs. Frames are scanned for the bench fields with indexOf (no JSON.parse per
+// delivery) so the load generator spends its CPU on sockets, not on parsing.
+import http from "node:http";
+import { SignJWT } from "jose";
+import { io as ioClient } from "socket.io-client";
+import WebSocket from "ws";
+import { BENCH_USER, JWT_SECRET, PAYLOAD_BYTES, PRODUCER_KEY } from "./config.mjs";
+
+/** Sub-millisecond wall clock shared by publisher and subscribers (same process). */
+export const nowMs = () => performance.timeOrigin + performance.now();
+
+function numberAfter(text, key) {
+  const at = text.indexOf(key);
+  return at < 0 ? Number.NaN : Number.parseFloat(text.slice(at + key.length, at + key.length + 32));
+}
+
+/** The producer's payload: publish time and index, padded to ~300 bytes of JSON. */
+export function payload(i) {
+  const head = { bench_i: i, bench_t: nowMs(), pad: "" };
+  const size = JSON.stringify(head).length;
+  head.pad = "x".repeat(Math.max(0, PAYLOAD_BYTES - size));
+  return head;
+}
+
+const WS_OPTIONS = { perMessageDeflate: false, skipUTF8Validation: true, handshakeTimeout: 15_000 };
+
+/**
+ * A subscriber: `handlers.event(i, t, seq, bytes)` per delivery, `handlers.close()` when the
+ * socket goes. `connect()` resolves once the server has registered it; reconnect() resumes
+ * where the hub supports it.
+ */
+class HubSub {
+  constructor(adapter, channel, handlers) {
+    Object.assign(this, { adapter, channel, handlers, epoch: null, lastSeq: 0, ws: null });
+  }
+  connect(resume = false) {
+    const q = resume && this.epoch ? `?since=${this.lastSeq}&epoch=${this.epoch}` : "";
+    const ws = new WebSocket(
+      `${this.adapter.wsBase}/v1/ws/job/${this.channel}${q}`,
+      ["dovetail.v1", `bearer.${this.adapter.token}`],
+      WS_OPTIONS,
+    );
+    this.ws = ws;
+    return new Promise((resolve, reject) => {
+      let ready = false;
+      ws.on("message", (data) => {
+        const text = data.toString();
+        if (!ready) {
+          if (text.startsWith('{"type":"connected"')) {
+            const frame = JSON.parse(text);
+            this.epoch = frame.data.epoch;
+            if (!resume) this.lastSeq = frame.data.seq;
+            ready = true;
+            resolve();
+          }
+          return;
+        }
+        const i = numberAfter(text, '"bench_i":');
+        if (Number.isNaN(i)) return;
+        const seq = numberAfter(text, '"seq":');
+        this.handlers.event(this, i, numberAfter(text, '"bench_t":'), seq, data.length);
+        this.lastSeq = seq;
+      });
+      ws.on("close", (code) => {
+        if (!ready) reject(new Error(`closed before connected (${code})`));
+        this.handlers.close(this);
+      });
+      ws.on("error", (err) => {
+        if (!ready) reject(err);
+      });
+    });
+  }
+  terminate() {
+    this.ws?.terminate();
+  }
+  close() {
+    this.ws?.terminate();
+  }
+}
+
+class WsSub {
+  constructor(adapter, channel, handlers) {
+    Object.assign(this, { adapter, channel, handlers, ws: null });
+  }
+  connect() {
+    const ws = new WebSocket(`${this.adapter.wsBase}/sub/${this.channel}`, WS_OPTIONS);
+    this.ws = ws;
+    return new Promise((resolve, reject) => {
+      let ready = false;
+      ws.on("open", () => {
+        ready = true;
+        resolve();
+      });
+      ws.on("message", (data) => {
+        const text = data.toString();
+        this.handlers.event(this, numberAfter(text, '"bench_i":'), numberAfter(text, '"bench_t":'), Number.NaN, data.length);
+      });
+      ws.on("close", (code) => {
+        if (!ready) reject(new Error(`closed before open (${code})`));
+        this.handlers.close(this);
+      });
+      ws.on("error", (err) => {
+        if (!ready) reject(err);
+      });
+    });
+  }
+  terminate() {
+    this.ws?.terminate();
+  }
+  close() {
+    this.ws?.terminate();
+  }
+}
+
+class SocketIoSub {
+  constructor(adapter, channel, handlers) {
+    Object.assign(this, { adapter, channel, handlers, socket: null, bytes: 0 });
+  }
+  connect() {
+    const socket = ioClient(this.adapter.base, {
+      transports: ["websocket"],
+      query: { room: this.channel },
+      reconnection: false,
+      forceNew: true,
+      timeout: 15_000,
+      perMessageDeflate: false,
+    });
+    this.socket = socket;
+    return new Promise((resolve, reject) => {
+      let ready = false;
+      socket.on("connect", () => {
+        ready = true;
+        resolve();
+      });
+      socket.on("connect_error", (err) => {
+        if (!ready) reject(err);
+      });
+      socket.on("event", (obj) => {
+        // The wire frame is `42["event",<json>]`: measured once, it is the same for all.
+        if (!this.bytes) this.bytes = `42["event",${JSON.stringify(obj)}]`.length;
+        this.handlers.event(this, obj.bench_i, obj.bench_t, Number.NaN, this.bytes);
+      });
+      socket.on("disconnect", () => this.handlers.close(this));
+    });
+  }
+  /** An abrupt drop: the underlying TCP socket goes, no close handshake. */
+  terminate() {
+    const ws = this.socket?.io?.engine?.transport?.ws;
+    if (ws?.terminate) ws.terminate();
+    else this.socket?.disconnect();
+  }
+  close() {
+    this.socket?.disconnect();
+  }
+}
+
+/** Keep-alive HTTP POST with bounded sockets; resolves with the status code. */
+function makePoster(base, headers, maxSockets) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets });
+  const url = new URL(base);
+  return {
+    post(path, body) {
+      return new Promise((resolve) => {
+        const req = http.request(
+          {
+            host: url.hostname,
+            port: url.port,
+            path,
+            method: "POST",
+            agent,
+            headers: { ...headers, "content-length": Buffer.byteLength(body) },
+          },
+          (res) => {
+            res.resume();
+            res.on("end", () => resolve(res.statusCode));
+            res.on("error", () => resolve(0));
+          },
+        );
+        req.setTimeout(30_000, () => req.destroy(new Error("timeout")));
+        req.on("error", () => resolve(0));
+        req.end(body);
+      });
+    },
+    close: () => agent.destroy(),
+  };
+}
+
+/** One adapter per server kind: channel setup, publish and subscribe. */
+export async function makeAdapter(kind, base, { maxSockets = 16 } = {}) {
+  const wsBase = base.replace(/^http/, "ws").replace(/\/$/, "");
+  const plainBase = base.replace(/\/$/, "");
+  if (kind === "hub") {
+    const poster = makePoster(plainBase, { authorization: `Bearer ${PRODUCER_KEY}`, "content-type": "application/json" }, maxSockets);
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject(BENCH_USER)
+      .setExpirationTime("2h")
+      .sign(new TextEncoder().encode(JWT_SECRET));
+    const adapter = {
+      base: plainBase,
+      wsBase,
+      token,
+      async setup(channels) {
+        for (const ch of channels) {
+          const status = await poster.post("/v1/jobs", JSON.stringify({ id: ch, owner: BENCH_USER }));
+          if (status !== 201 && status !== 200) throw new Error(`creating job ${ch}: HTTP ${status}`);
+        }
+      },
+      publish: (ch, i) => poster.post(`/v1/jobs/${ch}/events`, JSON.stringify({ data: payload(i) })),
+      subscriber: (ch, handlers) => new HubSub(adapter, ch, handlers),
+      resumes: true,
+      close: () => poster.close(),
+    };
+    return adapter;
+  }
+  const poster = makePoster(plainBase, { "content-type": "application/json" }, maxSockets);
+  const adapter = {
+    base: plainBase,
+    wsBase,
+    async setup() {},
+    publish: (ch, i) => poster.post(`/publish/${ch}`, JSON.stringify(payload(i))),
+    subscriber: (ch, handlers) => (kind === "ws" ? new WsSub(adapter, ch, handlers) : new SocketIoSub(adapter, ch, handlers)),
+    resumes: false,
+    close: () => poster.close(),
+  };
+  return adapter;
+}

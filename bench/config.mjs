@@ -1,0 +1,66 @@
+// Everything the bench may need to tune lives here: scales per mode and the hub's env vars.
+
+/** Secrets only for the bench (production-shaped lengths so DEV_MODE can stay off). */
+export const PRODUCER_KEY = "bench_producer_key_0123456789abcdef";
+export const JWT_SECRET = "bench_jwt_secret_0123456789abcdef0123456789abcdef";
+export const BENCH_USER = "bench";
+
+/**
+ * Env vars given to the hub on every path (straight workerd and wrangler dev). When limits
+ * land (rate limits, sockets per user, upgrades per IP...), raise them here so the bench
+ * measures fan-out, not the limiter; BENCH_HUB_VARS='{"NAME":"value"}' overrides at run time.
+ */
+export function hubVars() {
+  const base = {
+    DEV_MODE: "0",
+    PRODUCER_KEYS: PRODUCER_KEY,
+    JWT_SECRET,
+    ALLOWED_ORIGINS: "",
+    HEARTBEAT_INTERVAL_S: "30",
+    LOG_RETENTION: "5000",
+    // Generous limits so 5,000 sockets of one user are allowed (the edge rate limits are
+    // raised in bench/servers/hub.mjs, since they are bindings, not vars).
+    MAX_SOCKETS_PER_USER: "1000",
+    MAX_FRAMES_PER_S: "10000",
+    FRAME_BURST: "10000",
+  };
+  const extra = process.env.BENCH_HUB_VARS ? JSON.parse(process.env.BENCH_HUB_VARS) : {};
+  return { ...base, ...extra };
+}
+
+/** ~300-byte producer payload: the publish time and an index, padded. */
+export const PAYLOAD_BYTES = 300;
+
+export const SCALES = {
+  full: {
+    runs: 3,
+    s1: { subscribers: 1000, events: 200, concurrency: 1 },
+    s2: { channels: 100, perChannel: 10, events: 2000, concurrency: 1 },
+    s3: { channels: 50, perChannel: 100, waitMs: 20_000 },
+    s4: { subscribers: 1000, rate: 10, seconds: 10 },
+    s5: { subscribers: 500, rate: 20, seconds: 8, dropAtMs: 3000 },
+    p0: { events: 200, concurrency: 1 },
+    proxyS1: { subscribers: 1000, events: 200, concurrency: 1 },
+    connectConcurrency: 100,
+    /** A drain ends when every delivery arrived or none arrived for this long. */
+    drainIdleMs: 5000,
+  },
+  quick: {
+    runs: 1,
+    s1: { subscribers: 50, events: 20, concurrency: 1 },
+    s2: { channels: 5, perChannel: 4, events: 40, concurrency: 1 },
+    s3: { channels: 5, perChannel: 20, waitMs: 1000 },
+    s4: { subscribers: 50, rate: 10, seconds: 1 },
+    s5: { subscribers: 30, rate: 20, seconds: 2, dropAtMs: 700 },
+    p0: { events: 20, concurrency: 1 },
+    proxyS1: { subscribers: 50, events: 20, concurrency: 1 },
+    connectConcurrency: 50,
+    drainIdleMs: 1500,
+  },
+};
+
+/** Cores: the server (and its children) on one, the load generator on the other. */
+export const SERVER_CORE = "0";
+export const CLIENT_CORE = "1";
+/** Above this client CPU share a run is flagged as client-bound. */
+export const CLIENT_BOUND_PCT = 90;

@@ -1,0 +1,126 @@
+// The markdown table (medians of the runs) and the medians themselves.
+import { median } from "./stats.mjs";
+
+const get = (obj, path) => path.split(".").reduce((o, k) => (o == null ? undefined : o[k]), obj);
+
+const METRICS = [
+  "deliveries",
+  "expected",
+  "loss",
+  "duplicates",
+  "orderErrors",
+  "deliveriesPerSec",
+  "latency.p50",
+  "latency.p99",
+  "latency.max",
+  "serverUsPerDelivery",
+  "serverCpuPct",
+  "clientCpuPct",
+  "frameBytes",
+  "memory.rssKbPerSocket",
+  "memory.pssKbPerSocket",
+  "memory.idleRssKb",
+  "idleServerCpuUs",
+  "publishPerSec",
+  "serverUsPerPublish",
+  "publishErrors",
+  "connectFailures",
+  "reconnectFailures",
+];
+
+/** Median of each metric across runs; loss/duplicates also keep their worst run. */
+export function medians(runs) {
+  const out = {};
+  for (const m of METRICS) {
+    const v = median(runs.map((r) => get(r, m)));
+    if (v !== null) out[m] = v;
+  }
+  for (const m of ["loss", "duplicates", "orderErrors", "publishErrors", "connectFailures"]) {
+    const xs = runs.map((r) => get(r, m)).filter((x) => typeof x === "number");
+    if (xs.length) out[`${m}.worst`] = Math.max(...xs);
+  }
+  out.runs = runs.length;
+  out.clientBoundRuns = runs.filter((r) => r.clientBound).length;
+  out.publishMode = runs[0]?.publishMode;
+  return out;
+}
+
+const f = (v, digits = 0) => (v === undefined || v === null ? "–" : Number(v).toFixed(digits));
+const ms = (v) => (v === undefined || v === null ? "–" : Number(v).toFixed(v < 10 ? 2 : 1));
+
+export const SCENARIO_TITLES = {
+  s1: "S1 1 ch × subs, burst",
+  s2: "S2 ch × subs, round-robin",
+  s3: "S3 idle sockets",
+  s4: "S4 1 ch, fixed rate",
+  s5: "S5 reconnect storm",
+  p0: "P0 publish, 0 subs",
+};
+
+/** `results[server][scenario] = medians` -> markdown. */
+export function table(results, labels) {
+  const lines = [
+    "| scenario | server | deliveries/s | p50 ms | p99 ms | max ms | loss (worst) | dup | server µs/delivery | server CPU % | client CPU % | frame B | memory |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+  ];
+  const scenarios = [...new Set(Object.values(results).flatMap((r) => Object.keys(r)))];
+  const order = ["p0", "s1", "s2", "s3", "s4", "s5"];
+  scenarios.sort((a, b) => order.indexOf(a) - order.indexOf(b));
+  for (const sc of scenarios) {
+    for (const [server, byScenario] of Object.entries(results)) {
+      const m = byScenario[sc];
+      if (!m) continue;
+      const label = labels[server] ?? server;
+      if (sc === "p0") {
+        lines.push(
+          `| ${SCENARIO_TITLES[sc]} | ${label} | ${f(m.publishPerSec)} publishes/s | | | | | | ${f(m.serverUsPerPublish)} µs/publish | | ${f(m.clientCpuPct)} | | |`,
+        );
+        continue;
+      }
+      const mem =
+        sc === "s3" ? `${f(m["memory.rssKbPerSocket"], 1)} KiB RSS/socket, ${f(m["memory.pssKbPerSocket"], 1)} KiB PSS/socket` : "";
+      const bound = m.clientBoundRuns ? ` ⚠ client-bound ${m.clientBoundRuns}/${m.runs}` : "";
+      lines.push(
+        `| ${SCENARIO_TITLES[sc]} | ${label} | ${f(m.deliveriesPerSec)} | ${ms(m["latency.p50"])} | ${ms(m["latency.p99"])} | ${ms(m["latency.max"])} | ${f(m.loss)} (${f(m["loss.worst"])}) | ${f(m.duplicates)} | ${f(m.serverUsPerDelivery, 2)} | ${f(m.serverCpuPct)} | ${f(m.clientCpuPct)}${bound} | ${f(m.frameBytes)} | ${mem} |`,
+      );
+    }
+  }
+  return lines.join("\n");
+}
+
+/** Target checks from issue 6 against the medians. */
+export function targets(results) {
+  const hub = results.hub ?? {};
+  const ws = results.ws ?? {};
+  const sio = results.socketio ?? {};
+  const out = [];
+  const lossAll = Object.entries(results).flatMap(([server, r]) =>
+    Object.entries(r)
+      .filter(([sc]) => sc !== "p0")
+      .map(([sc, m]) => ({ server, sc, worst: m["loss.worst"] ?? 0, dups: m["duplicates.worst"] ?? 0 })),
+  );
+  const hubLoss = lossAll.filter((x) => x.server.startsWith("hub"));
+  out.push({
+    target: "Hub loss 0 in every scenario (worst run), S5 included",
+    met: hubLoss.length === 0 ? null : hubLoss.every((x) => x.worst === 0 && x.dups === 0),
+    detail: hubLoss.map((x) => `${x.sc}:${x.worst}`).join(" "),
+  });
+  const cmp = (name, a, b, factor, better = "lower") => {
+    if (a == null || b == null) return { target: name, met: null, detail: "not measured" };
+    const ratio = a / b;
+    return {
+      target: name,
+      met: better === "lower" ? ratio <= factor : ratio >= factor,
+      detail: `${a.toFixed(2)} vs ${b.toFixed(2)} (${ratio.toFixed(2)}x)`,
+    };
+  };
+  out.push(cmp("S1 hub µs/delivery <= Socket.IO's", hub.s1?.serverUsPerDelivery, sio.s1?.serverUsPerDelivery, 1));
+  out.push(cmp("S1 hub µs/delivery within 1.5x of ws (aim)", hub.s1?.serverUsPerDelivery, ws.s1?.serverUsPerDelivery, 1.5));
+  out.push(cmp("S4 hub p99 within 2x of ws p99", hub.s4?.["latency.p99"], ws.s4?.["latency.p99"], 2));
+  out.push(cmp("S3 hub memory/idle socket < Socket.IO's (PSS)", hub.s3?.["memory.pssKbPerSocket"], sio.s3?.["memory.pssKbPerSocket"], 1));
+  return out;
+}
+
+export function targetsMarkdown(list) {
+  return list.map((t) => `- ${t.met === null ? "?" : t.met ? "met" : "MISSED"}: ${t.target} — ${t.detail}`).join("\n");
+}

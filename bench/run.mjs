@@ -1,0 +1,214 @@
+// `npm run bench [-- --quick] [--runs N] [--servers hub,ws,socketio] [--scenarios s1,s2,...]
+//                 [--no-proxy] [--out DIR]`
+// Starts each server pinned to core 0 and a load generator pinned to core 1, runs every
+// scenario on a fresh server, prints a markdown table of medians and writes
+// <out>/latest.json and <out>/latest.md (quick mode: quick.json / quick.md).
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { cpus, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { CLIENT_BOUND_PCT, CLIENT_CORE, hubVars, SCALES, SERVER_CORE } from "./config.mjs";
+import { perfProfiler } from "./perf.mjs";
+import { machine, snapshotServer } from "./proc.mjs";
+import { pinning, runLoad, startServer, stopAll, stopServer } from "./procs.mjs";
+import { medians, table, targets, targetsMarkdown } from "./report.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..");
+const args = process.argv.slice(2);
+const flag = (name) => args.includes(`--${name}`);
+const opt = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : fallback;
+};
+
+const quick = flag("quick");
+const scale = quick ? SCALES.quick : SCALES.full;
+const runs = Number(opt("runs", scale.runs));
+const servers = opt("servers", "hub,ws,socketio").split(",");
+const scenarios = opt("scenarios", "p0,s1,s2,s3,s4,s5").split(",");
+const proxy = servers.includes("hub") && !flag("no-proxy") && (!quick || flag("proxy"));
+const outDir = opt("out", join(here, "results"));
+const baseName = quick ? "quick" : "latest";
+
+process.env.WRANGLER_SEND_METRICS = "false";
+process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
+const log = (...a) => console.error("[bench]", ...a);
+
+function version(pkg, from = root) {
+  try {
+    return createRequire(join(from, "package.json"))(`${pkg}/package.json`).version;
+  } catch {
+    return null;
+  }
+}
+
+function versions() {
+  const wranglerDir = dirname(createRequire(join(root, "package.json")).resolve("wrangler/package.json"));
+  const workerd = spawnSync(createRequire(join(wranglerDir, "package.json")).resolve("workerd/bin/workerd"), ["--version"], {
+    encoding: "utf8",
+  });
+  return {
+    node: process.version,
+    wrangler: version("wrangler"),
+    miniflare: version("miniflare", wranglerDir),
+    workerd: (workerd.stdout || "").trim() || version("workerd", wranglerDir),
+    ws: version("ws"),
+    "socket.io": version("socket.io"),
+    "socket.io-client": version("socket.io-client"),
+  };
+}
+
+/** Bundles the worker as deployed (wrangler's esbuild), so workerd runs what ships. */
+function bundleHub() {
+  const dir = mkdtempSync(join(tmpdir(), "dovetail-bench-"));
+  const res = spawnSync(process.execPath, [join(root, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", dir], {
+    cwd: root,
+    encoding: "utf8",
+    env: process.env,
+    timeout: 120_000,
+  });
+  if (res.status !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${res.stdout}\n${res.stderr}`);
+  return dir;
+}
+
+function serverArgv(server, bundleDir) {
+  const node = process.execPath;
+  switch (server) {
+    case "hub":
+      return [node, join(here, "servers/hub.mjs"), "--via", "direct", "--bundle", bundleDir];
+    case "hub-wrangler":
+      return [node, join(here, "servers/hub.mjs"), "--via", "wrangler"];
+    case "ws":
+      return [node, join(here, "servers/ws.mjs")];
+    case "socketio":
+      return [node, join(here, "servers/socketio.mjs")];
+    default:
+      throw new Error(`unknown server ${server}`);
+  }
+}
+
+const LABELS = { hub: "hub (workerd direct)", "hub-wrangler": "hub (wrangler dev proxy)", ws: "ws floor", socketio: "Socket.IO 4" };
+
+function paramsFor(server, scenario) {
+  const p = server === "hub-wrangler" && scenario === "s1" ? scale.proxyS1 : scale[scenario];
+  return { ...p, connectConcurrency: scale.connectConcurrency, drainIdleMs: scale.drainIdleMs };
+}
+
+const profiler = opt("perf") ? perfProfiler(opt("perf")) : null;
+
+async function runOne(server, scenario, bundleDir) {
+  const env = server.startsWith("hub") ? { BENCH_HUB_VARS_RESOLVED: JSON.stringify(hubVars()) } : {};
+  const started = await startServer(SERVER_CORE, serverArgv(server, bundleDir), env);
+  try {
+    const kind = server.startsWith("hub") ? "hub" : server;
+    const params = paramsFor(server, scenario);
+    const marks = [];
+    const result = await runLoad(
+      CLIENT_CORE,
+      join(here, "load.mjs"),
+      { type: "run", scenario, kind, url: started.url, params },
+      (label) => {
+        const s = snapshotServer(started.child.pid);
+        if (profiler) profiler.onMark(label, s, `${server}-${scenario}`);
+        marks.push({ label, cpuUs: s.cpuUs, rssKb: s.rssKb, pssKb: s.pssKb, pids: s.pids });
+        return s;
+      },
+      quick ? 60_000 : 300_000,
+    );
+    result.clientBound = (result.clientCpuPct ?? 0) > CLIENT_BOUND_PCT;
+    result.serverProcesses = marks[0]?.pids;
+    result.params = params;
+    return result;
+  } finally {
+    await stopServer(started.child);
+  }
+}
+
+async function main() {
+  const t0 = Date.now();
+  const load0 = machine.loadavg();
+  const plan = [];
+  for (const s of servers) for (const sc of scenarios) plan.push([s, sc]);
+  if (proxy) for (const sc of ["p0", "s1"].filter((x) => scenarios.includes(x))) plan.push(["hub-wrangler", sc]);
+  // --hub-bundle DIR runs a prebuilt (e.g. patched) bundle instead: for profiling experiments.
+  const bundleDir = servers.includes("hub") ? (opt("hub-bundle") ?? bundleHub()) : null;
+  log(
+    `${quick ? "quick" : "full"} mode, ${runs} run(s), ${plan.length} server×scenario cells; pinning ${pinning ? `server core ${SERVER_CORE}, load core ${CLIENT_CORE}` : "unavailable"}`,
+  );
+  const raw = {};
+  const errors = [];
+  try {
+    for (let r = 0; r < runs; r++) {
+      for (const [server, scenario] of plan) {
+        const t = Date.now();
+        let result;
+        try {
+          result = await runOne(server, scenario, bundleDir);
+        } catch (err) {
+          // One failed cell must not lose the others: record it and go on.
+          errors.push({ run: r + 1, server, scenario, error: String(err?.stack ?? err).slice(0, 2000) });
+          log(`run ${r + 1}/${runs} ${server} ${scenario}: FAILED ${String(err).slice(0, 300)}`);
+          continue;
+        }
+        raw[server] ??= {};
+        raw[server][scenario] ??= [];
+        raw[server][scenario].push(result);
+        log(
+          `run ${r + 1}/${runs} ${server} ${scenario}: ${result.deliveries ?? result.events} ` +
+            `${result.loss !== undefined ? `loss ${result.loss} ` : ""}` +
+            `${result.serverUsPerDelivery != null ? `${result.serverUsPerDelivery.toFixed(2)} µs/delivery ` : ""}` +
+            `${result.serverUsPerPublish != null ? `${result.serverUsPerPublish.toFixed(0)} µs/publish ` : ""}` +
+            `${result.latency?.p99 != null ? `p99 ${result.latency.p99.toFixed(1)} ms ` : ""}` +
+            `client ${result.clientCpuPct?.toFixed(0)}% (${((Date.now() - t) / 1000).toFixed(1)} s)`,
+        );
+      }
+    }
+  } finally {
+    if (bundleDir && !opt("hub-bundle")) rmSync(bundleDir, { recursive: true, force: true });
+  }
+  const results = {};
+  for (const [server, byScenario] of Object.entries(raw)) {
+    results[server] = {};
+    for (const [sc, list] of Object.entries(byScenario)) results[server][sc] = medians(list);
+  }
+  const checks = targets(results);
+  const md = table(results, LABELS);
+  const info = {
+    date: new Date().toISOString(),
+    mode: quick ? "quick" : "full",
+    runs,
+    durationS: Math.round((Date.now() - t0) / 1000),
+    machine: {
+      nproc: cpus().length,
+      cpu: machine.cpuModel(),
+      memMb: machine.memTotalMb(),
+      loadavgBefore: load0,
+      loadavgAfter: machine.loadavg(),
+    },
+    pinning: pinning ? { server: SERVER_CORE, load: CLIENT_CORE } : null,
+    versions: versions(),
+    hubVars: Object.fromEntries(Object.entries(hubVars()).filter(([k]) => !/KEY|SECRET/.test(k))),
+    scale,
+  };
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, `${baseName}.json`), `${JSON.stringify({ info, results, targets: checks, errors, raw }, null, 2)}\n`);
+  const doc = `# Bench ${info.mode} (${info.date})\n\nMedians of ${runs} run(s); load average before/after: ${load0.join(" ")} / ${info.machine.loadavgAfter.join(" ")}.\n\n${md}\n\nTargets:\n\n${targetsMarkdown(checks)}\n${errors.length ? `\nFailed cells: ${errors.map((e) => `run ${e.run} ${e.server} ${e.scenario}`).join(", ")} (see JSON)\n` : ""}`;
+  writeFileSync(join(outDir, `${baseName}.md`), doc);
+  console.log(doc);
+  log(`wrote ${join(outDir, `${baseName}.json`)} in ${info.durationS} s`);
+  if (errors.length) process.exitCode = 1;
+}
+
+main()
+  .then(() => {
+    stopAll();
+    process.exit(process.exitCode ?? 0);
+  })
+  .catch((err) => {
+    console.error(err);
+    stopAll();
+    process.exit(1);
+  });

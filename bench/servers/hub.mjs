@@ -1,0 +1,90 @@
+// The Dovetail hub for the bench, on one of two paths:
+//   --via direct   : the bundled worker on workerd through the Miniflare that wrangler ships
+//                    (v5, started here with v4-shaped options converted by Miniflare itself);
+//                    clients talk straight to workerd, no proxy worker.
+//   --via wrangler : `wrangler dev` (unstable_startWorker), whose proxy worker sits in front.
+// Env vars come from bench/config.mjs (hubVars), passed in BENCH_HUB_VARS_RESOLVED.
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { serve } from "./common.mjs";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const args = process.argv.slice(2);
+const opt = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const via = opt("via", "direct");
+const bundleDir = opt("bundle");
+const vars = JSON.parse(process.env.BENCH_HUB_VARS_RESOLVED ?? "{}");
+
+/** wrangler's own miniflare (node_modules/miniflare may be another package's copy). */
+async function wranglerMiniflare() {
+  const require = createRequire(join(root, "package.json"));
+  const wranglerPkg = require.resolve("wrangler/package.json");
+  const fromWrangler = createRequire(wranglerPkg);
+  const path = fromWrangler.resolve("miniflare");
+  const version = fromWrangler("miniflare/package.json").version;
+  return { mod: await import(path), version };
+}
+
+/** Every Durable Object binding in wrangler.toml, so the bench never drifts from the config. */
+async function durableObjectsFromConfig() {
+  const { unstable_readConfig } = await import("wrangler");
+  const config = unstable_readConfig({ config: join(root, "wrangler.toml") });
+  return Object.fromEntries(config.durable_objects.bindings.map((b) => [b.name, { className: b.class_name, useSQLite: true }]));
+}
+
+async function direct() {
+  if (!bundleDir) throw new Error("--bundle <dir> is required with --via direct");
+  const { mod, version } = await wranglerMiniflare();
+  const { Miniflare, convertV4MiniflareOptions } = mod;
+  let logLines = 0;
+  const options = convertV4MiniflareOptions({
+    host: "127.0.0.1",
+    port: 0,
+    modules: true,
+    modulesRoot: bundleDir,
+    scriptPath: join(bundleDir, "index.js"),
+    compatibilityDate: "2026-10-01", // wrangler.toml
+    durableObjects: await durableObjectsFromConfig(),
+    // Every bench client is one address and one key: the edge limits would measure
+    // themselves, not fan-out. Their behaviour is tested in test/workers/limits.test.ts.
+    ratelimits: {
+      PRODUCER_RATE_LIMIT: { namespace_id: "1001", simple: { limit: 100_000_000, period: 10 } },
+      UPGRADE_RATE_LIMIT: { namespace_id: "1002", simple: { limit: 100_000_000, period: 60 } },
+    },
+    bindings: vars,
+  });
+  // The hub's JSON log lines still cost workerd the console.log; here they are counted and
+  // dropped instead of printed, as Workers Logs would take them off the box.
+  options.handleStructuredLogs = () => {
+    logLines++;
+  };
+  options.logRequests = false;
+  const mf = new Miniflare(options);
+  const url = await mf.ready;
+  return { url: url.href, info: { via, miniflare: version }, stop: () => mf.dispose(), logLines: () => logLines };
+}
+
+async function viaWrangler() {
+  process.env.WRANGLER_SEND_METRICS = "false";
+  process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
+  const { unstable_startWorker } = await import("wrangler");
+  const bindings = {
+    ...Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, { type: "plain_text", value: v }])),
+    PRODUCER_RATE_LIMIT: { type: "ratelimit", namespace_id: "1001", simple: { limit: 100_000_000, period: 10 } },
+    UPGRADE_RATE_LIMIT: { type: "ratelimit", namespace_id: "1002", simple: { limit: 100_000_000, period: 60 } },
+  };
+  const worker = await unstable_startWorker({
+    config: join(root, "wrangler.toml"),
+    bindings,
+    dev: { server: { hostname: "127.0.0.1", port: 0 }, inspector: false, persist: false, logLevel: "error" },
+  });
+  await worker.ready;
+  const url = await worker.url;
+  return { url: url.href, info: { via }, stop: () => worker.dispose() };
+}
+
+serve(async () => (via === "wrangler" ? viaWrangler() : direct()));
