@@ -42,6 +42,17 @@ export class ChannelCounters {
     this.pending[name] += amount;
   }
 
+  /** One event sent to `delivered` sockets: both counters in one statement (the hot path). */
+  addPublished(delivered: number): void {
+    if (!this.bound()) return;
+    this.sql.exec(
+      "INSERT INTO counters (name, value) VALUES ('published', 1), ('delivered', ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+      delivered,
+    );
+    this.pending.published += 1;
+    this.pending.delivered += delivered;
+  }
+
   totals(): CounterValues {
     const values = zeroCounters();
     for (const row of this.sql.exec<{ name: CounterName; value: number }>("SELECT name, value FROM counters")) values[row.name] = row.value;

@@ -297,8 +297,7 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
     const maxAge = this.logMaxAgeMs();
     if (maxAge !== null) this.timers.setIfAbsent(TRIM_TIMER, at + maxAge + trimSlack(maxAge));
     const delivered = this.broadcast(event.frame, except);
-    this.counters.add("published");
-    this.counters.add("delivered", delivered);
+    this.counters.addPublished(delivered);
     this.reportStats();
     return event;
   }
