@@ -18,6 +18,17 @@ export interface StatsReport {
   at: number;
 }
 
+export interface ChannelStats {
+  channel: string;
+  open_sockets: number;
+  seq: number;
+  epoch: string;
+  counters: CounterValues;
+}
+
+/** What a hub should do with its held-back deltas now. */
+export type ReportDecision = { report: StatsReport } | { laterAt: number } | null;
+
 export function zeroCounters(): CounterValues {
   return { published: 0, delivered: 0, errors: 0, connects: 0, closes: 0, refusals: 0 };
 }
@@ -66,6 +77,17 @@ export class ChannelCounters {
   /** When a held-back report may go out. */
   nextReportAt(): number {
     return this.lastReport + REPORT_EVERY_MS;
+  }
+
+  /**
+   * Report now (the deltas since the last report), later (a recent report holds these
+   * back), or not at all (nothing pending, or an unbound channel).
+   */
+  decide(channel: string, openSockets: () => number, now: number, force: boolean): ReportDecision {
+    if (!channel) return null;
+    const delta = this.takeReport(now, force);
+    if (!delta) return this.hasPending() ? { laterAt: this.nextReportAt() } : null;
+    return { report: { channel, kind: channel.slice(0, channel.indexOf(":")) as ChannelKind, openSockets: openSockets(), delta, at: now } };
   }
 
   /** The deltas to report now, or null while the last report is recent and `force` is off. */

@@ -6,7 +6,6 @@ import { HubError } from "../errors";
 import { newId } from "../ids";
 import { log } from "../log";
 import {
-  type ChannelKind,
   CloseCode,
   type ConnectedData,
   HEARTBEAT_FRAME,
@@ -17,9 +16,10 @@ import {
   type UserRef,
 } from "../protocol";
 import { closeQuietly, upgradeHeaders } from "../sockets";
-import { ChannelCounters, COUNTER_SCHEMA, type CounterValues } from "./counters";
+import { ChannelCounters, type ChannelStats, COUNTER_SCHEMA } from "./counters";
 import { EVENT_LOG_SCHEMA, EventLog, type LoggedEvent } from "./event-log";
 import { FrameRateLimiter } from "./frame-rate";
+import { ClientEnvelope } from "./frames";
 import { HEARTBEAT_TIMER, judge, type Liveness, REAP_AFTER_INTERVALS } from "./heartbeat";
 import { migrate } from "./schema";
 import { TIMERS_SCHEMA, type Timer, Timers } from "./timers";
@@ -41,14 +41,6 @@ export interface Attachment extends Liveness {
   at: number;
 }
 
-export interface ChannelStats {
-  channel: string;
-  open_sockets: number;
-  seq: number;
-  epoch: string;
-  counters: CounterValues;
-}
-
 const TRIM_TIMER = "trim";
 /** Flushes counter deltas held back by coalescing, so a burst followed by quiet is still counted. */
 const STATS_TIMER = "stats";
@@ -62,13 +54,6 @@ export interface ComponentSchema {
   component: string;
   steps: readonly string[];
 }
-
-/** Every client frame starts like this; hubs validate the rest per type. */
-const ClientEnvelope = v.object({
-  type: v.pipe(v.string(), v.maxLength(64)),
-  ref: v.optional(v.union([v.pipe(v.string(), v.maxLength(64)), v.number()])),
-});
-export type ClientEnvelope = v.InferOutput<typeof ClientEnvelope>;
 
 /**
  * What every channel does, whatever its kind: hibernatable sockets with an attachment,
@@ -401,24 +386,16 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
 
   /** Sends coalesced counter deltas to the global StatsHub (fire and forget). */
   protected reportStats(force = false): void {
-    const channel = this.channel;
-    if (!channel) return;
-    const delta = this.counters.takeReport(this.now(), force);
-    if (!delta) {
-      if (this.counters.hasPending()) this.timers.setIfAbsent(STATS_TIMER, this.counters.nextReportAt());
+    const decision = this.counters.decide(this.channel, () => this.openSockets().length, this.now(), force);
+    if (!decision) return;
+    if ("laterAt" in decision) {
+      this.timers.setIfAbsent(STATS_TIMER, decision.laterAt);
       return;
     }
-    const report = {
-      channel,
-      kind: channel.slice(0, channel.indexOf(":")) as ChannelKind,
-      openSockets: this.openSockets().length,
-      delta,
-      at: this.now(),
-    };
     this.ctx.waitUntil(
       this.env.STATS_HUB.getByName("global")
-        .report(report)
-        .catch((err: unknown) => log("stats.report_failed", { channel, error: String(err) })),
+        .report(decision.report)
+        .catch((err: unknown) => log("stats.report_failed", { channel: this.channel, error: String(err) })),
     );
   }
 
@@ -443,15 +420,4 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
 /** Lets trims batch up: about ten per max age at most, and never more than an hour late. */
 function trimSlack(maxAgeMs: number): number {
   return Math.min(Math.floor(maxAgeMs / 10), 3_600_000);
-}
-
-/** Validates a client frame against its schema, as a HubError the client can read. */
-export function parseFrame<S extends v.GenericSchema>(schema: S, frame: unknown): v.InferOutput<S> {
-  const result = v.safeParse(schema, frame);
-  if (!result.success) {
-    const issue = result.issues[0];
-    const path = issue ? v.getDotPath(issue) : null;
-    throw new HubError("validation_failed", path ? `${path}: ${issue?.message}` : (issue?.message ?? "invalid frame"));
-  }
-  return result.output;
 }

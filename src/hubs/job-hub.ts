@@ -1,7 +1,8 @@
 import * as v from "valibot";
 import type { Identity } from "../auth/jwt";
 import { fail, HubError, type Outcome, ok } from "../errors";
-import { type ComponentSchema, Hub, parseFrame, type Refusal } from "../hub/hub";
+import { parseFrame } from "../hub/frames";
+import { type ComponentSchema, Hub, type Refusal } from "../hub/hub";
 import type { Timer } from "../hub/timers";
 import { log } from "../log";
 import {

@@ -1,7 +1,8 @@
 import * as v from "valibot";
 import type { Identity } from "../auth/jwt";
 import { type Outcome, ok } from "../errors";
-import { type Attachment, type ClientEnvelope, type ComponentSchema, Hub, parseFrame, type Refusal } from "../hub/hub";
+import { type ClientEnvelope, parseFrame } from "../hub/frames";
+import { type Attachment, type ComponentSchema, Hub, type Refusal } from "../hub/hub";
 import { INBOX_SCHEMA, Inbox } from "../hub/inbox";
 import { PUBLISHED_EVENTS_TABLE, publishedSeq, rememberPublished } from "../hub/product-events";
 import { newId } from "../ids";

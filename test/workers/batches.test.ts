@@ -1,7 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { useClock } from "./clock";
+import { installClock } from "./clock";
 import { connect, createJob, mintToken, produce, produceOk, uniqueId } from "./helpers";
 
 function reportsReceived(batchId: string): Promise<number> {
@@ -14,7 +14,7 @@ describe("batches", () => {
     const jobs = Array.from({ length: 5 }, () => uniqueId("job"));
     const stubs = jobs.map((id) => env.JOB_HUB.getByName(id));
     // Frozen clocks: progress reports wait for the coalescing timer, which only the test fires.
-    await useClock(stubs);
+    await installClock(stubs);
     for (const id of jobs) await createJob(owner, { id });
     const batch = uniqueId("batch");
     const created = await produce("/v1/batches", { id: batch, owner, jobs });
@@ -83,7 +83,7 @@ describe("batches", () => {
     await produceOk(`/v1/jobs/${job}/events`, { status: "running", progress: 30 });
     const id = uniqueId("batch");
     const stub = env.BATCH_HUB.getByName(id);
-    const clock = await useClock([stub]);
+    const clock = await installClock([stub]);
     await produceOk("/v1/batches", { id, owner, jobs: [job] });
     const stale = await stub.memberChanged({ job_id: job, seq: 1, status: "queued", progress: 0 });
     expect(stale).toEqual({ ok: true, value: { applied: false } });

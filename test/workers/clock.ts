@@ -12,7 +12,7 @@ export interface TestClock {
  * a timer set on the real clock before the switch would be due at a surprising time.
  * The clock starts a day ahead so the real alarm never fires on its own during a test.
  */
-export async function useClock<T extends Rpc.DurableObjectBranded>(
+export async function installClock<T extends Rpc.DurableObjectBranded>(
   stubs: DurableObjectStub<T>[],
   start = Date.now() + 86_400_000,
 ): Promise<TestClock> {

@@ -1,7 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { loggedTypes, timerNames, useClock } from "./clock";
+import { installClock, loggedTypes, timerNames } from "./clock";
 import { connect, createJob, mintToken, produceOk, uniqueId } from "./helpers";
 
 const INTERVAL_MS = 30_000; // HEARTBEAT_INTERVAL_S in wrangler.toml
@@ -9,7 +9,7 @@ const INTERVAL_MS = 30_000; // HEARTBEAT_INTERVAL_S in wrangler.toml
 async function jobWithClock(owner: string) {
   const id = uniqueId("job");
   const stub = env.JOB_HUB.getByName(id);
-  const clock = await useClock([stub]);
+  const clock = await installClock([stub]);
   await createJob(owner, { id });
   return { id, stub, clock };
 }

@@ -1,7 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { loggedTypes, timerNames, useClock } from "./clock";
+import { installClock, loggedTypes, timerNames } from "./clock";
 import { connect, createJob, mintToken, produce, produceOk, type TestSocket, uniqueId } from "./helpers";
 
 const STAGES = [
@@ -15,7 +15,7 @@ async function stagedJob(extra: Record<string, unknown> = {}) {
   const owner = uniqueId("alice");
   const id = uniqueId("job");
   const stub = env.JOB_HUB.getByName(id);
-  const clock = await useClock([stub]);
+  const clock = await installClock([stub]);
   await createJob(owner, { id, stages: STAGES, ...extra });
   const socket = await connect(`/v1/ws/job/${id}`, { token: await mintToken(owner) });
   await socket.next("connected");
@@ -122,7 +122,7 @@ describe("the stall watchdog", () => {
     const owner = uniqueId("alice");
     const id = uniqueId("job");
     const stub = env.JOB_HUB.getByName(id);
-    const clock = await useClock([stub]);
+    const clock = await installClock([stub]);
     await createJob(owner, { id, stall_timeout_s: 60 });
     clock.advance(120_000);
     await runDurableObjectAlarm(stub);
@@ -157,7 +157,7 @@ describe("expiry", () => {
     const owner = uniqueId("alice");
     const id = uniqueId("job");
     const stub = env.JOB_HUB.getByName(id);
-    const clock = await useClock([stub]);
+    const clock = await installClock([stub]);
     await createJob(owner, { id, ttl_s: 45 });
     const socket = await connect(`/v1/ws/job/${id}`, { token: await mintToken(owner) });
     await socket.next("connected");
@@ -197,7 +197,7 @@ describe("expiry", () => {
     const owner = uniqueId("alice");
     const id = uniqueId("job");
     const stub = env.JOB_HUB.getByName(id);
-    const clock = await useClock([stub]);
+    const clock = await installClock([stub]);
     await createJob(owner, { id });
     await produceOk(`/v1/jobs/${id}/events`, { status: "cancelled" });
     clock.advance(86_400_000 - 1);

@@ -1,7 +1,7 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { timerNames, useClock } from "./clock";
+import { installClock, timerNames } from "./clock";
 import { call, connect, createJob, mintToken, produce, produceOk, uniqueId } from "./helpers";
 import { eventually } from "./people";
 
@@ -69,7 +69,7 @@ describe("stats", () => {
   it("flushes counts held back by coalescing from the alarm, with no further activity", async () => {
     const id = uniqueId("job");
     const stub = env.JOB_HUB.getByName(id);
-    const clock = await useClock([stub]);
+    const clock = await installClock([stub]);
     await createJob(uniqueId("alice"), { id }); // the hub's first report goes at once
     for (let p = 1; p <= 3; p++) await produceOk(`/v1/jobs/${id}/events`, { progress: p }); // held back
     const read = () => produceOk<any>("/v1/stats", undefined, { method: "GET" });
