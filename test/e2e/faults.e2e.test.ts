@@ -56,13 +56,17 @@ describe("a restart on persisted storage", () => {
   const dir = mkdtempSync(join(tmpdir(), "dovetail-persist-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("keeps job state, the event log, event_id dedupe and resume across a worker restart", async () => {
+  it("keeps job state, the event log, event_id dedupe, the inbox, timers and resume across a worker restart", async () => {
     const id = `persist-${Date.now()}`;
     let hub = await startHub({ persistTo: dir });
     let epoch: string;
     try {
       await hub.produce("/v1/jobs", { id, owner: "alice" });
       await hub.produce(`/v1/jobs/${id}/events`, { status: "running", progress: 30, event_id: "p30" });
+      // An inbox entry, and a job whose stall watchdog is armed on its alarm.
+      await hub.produce(`/v1/users/alice/notifications`, { id: `n-${id}`, kind: "restart", title: "kept across restarts" });
+      await hub.produce("/v1/jobs", { id: `${id}-stall`, owner: "alice", stall_timeout_s: 2 });
+      await hub.produce(`/v1/jobs/${id}-stall/events`, { status: "running" });
       const before = new RecordingSocket((r) => hub.wsUrl(`/v1/ws/job/${id}?${r}`), ["dovetail.v1", `bearer.${await hub.token("alice")}`]);
       epoch = (await before.open()).data.epoch;
       before.ws.close();
@@ -89,6 +93,17 @@ describe("a restart on persisted storage", () => {
         [3, 60],
       ]);
       after.ws.close();
+
+      const inbox = await fetch(new URL("/v1/me/notifications", hub.url), { headers: { Authorization: `Bearer ${await hub.token("alice")}` } });
+      expect(JSON.stringify(await inbox.json())).toContain("kept across restarts");
+      // The watchdog set before the restart still fires from the persisted alarm.
+      const deadline = Date.now() + 15_000;
+      let stalled: any;
+      do {
+        await new Promise((r) => setTimeout(r, 250));
+        stalled = await (await hub.produce(`/v1/jobs/${id}-stall`, undefined, "GET")).json();
+      } while (stalled.status !== "failed" && Date.now() < deadline);
+      expect(stalled).toMatchObject({ status: "failed", error: { code: "stalled" } });
     } finally {
       await hub.stop();
     }

@@ -289,3 +289,12 @@ describe("client frame rate", () => {
     calm.hangUp();
   });
 });
+
+describe("invalid UTF-8", () => {
+  it("answers a producer body that is not UTF-8 with 400", async () => {
+    const bytes = new Uint8Array([0x7b, 0x22, 0x6f, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]); // {"o":"\xff\xfe"}
+    const res = await produce("/v1/jobs", undefined, { body: bytes, headers: { "Content-Type": "application/json" } });
+    expect(res.status).toBe(400);
+    expect((await res.json<any>()).error).toMatchObject({ code: "validation_failed", message: "body is not valid UTF-8" });
+  });
+});
