@@ -49,7 +49,7 @@ describe("demo room across two pages", () => {
 
     await bob.close();
     await ada.locator(testid("online"), { hasText: "Bob" }).waitFor({ state: "detached", timeout: 15_000 });
-    expect(await ada.locator(testid("online")).innerText()).not.toContain("Bob");
+    expect(await ada.locator(testid("online")).textContent()).not.toContain("Bob");
     await screenshot(ada, "13-room-bob-left");
     await ada.close();
   });

@@ -94,7 +94,9 @@ describe("a restart on persisted storage", () => {
       ]);
       after.ws.close();
 
-      const inbox = await fetch(new URL("/v1/me/notifications", hub.url), { headers: { Authorization: `Bearer ${await hub.token("alice")}` } });
+      const inbox = await fetch(new URL("/v1/me/notifications", hub.url), {
+        headers: { Authorization: `Bearer ${await hub.token("alice")}` },
+      });
       expect(JSON.stringify(await inbox.json())).toContain("kept across restarts");
       // The watchdog set before the restart still fires from the persisted alarm.
       const deadline = Date.now() + 15_000;
