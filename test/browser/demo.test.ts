@@ -23,7 +23,7 @@ async function newPage(): Promise<Page> {
   return page;
 }
 
-const text = (page: Page, id: string) => page.locator(testid(id)).textContent();
+const text = async (page: Page, id: string) => (await page.locator(testid(id)).textContent()) ?? "";
 
 describe("demo page", () => {
   it("signs in, runs a staged job and shows the bar reach 100% on completion", async () => {
