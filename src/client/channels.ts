@@ -1,4 +1,4 @@
-import type { ConnectedData, JobEventData, JobView, ServerFrame, UserRef } from "../protocol";
+import type { ConnectedData, JobEventData, JobView, ServerFrame, TypingData, UserRef } from "../protocol";
 import { type AckPayload, Connection, type ConnectionContext } from "./connection";
 import { Emitter } from "./emitter";
 import type { BatchView, Notification, RoomMessage, RoomSnapshot, Status, StatusChange, UserSnapshot } from "./types";
@@ -205,12 +205,6 @@ export class UserChannel extends Channel<UserState, UserEvents> {
 }
 
 // ---- room ----
-
-export interface TypingData {
-  user: UserRef;
-  typing: boolean;
-  expires_in_ms?: number;
-}
 
 export interface RoomEvents {
   message: RoomMessage;

@@ -6,7 +6,7 @@ import { BatchChannel, type Channel, JobChannel, RoomChannel, UserChannel } from
 import { type ConnectionContext, TokenCache } from "./connection";
 import type { ClientOptions, SocketFactory, Timers } from "./types";
 
-export type { ConnectedData, JobEventData, JobStatus, JobView, ServerFrame, UserRef } from "../protocol";
+export type { ConnectedData, JobEventData, JobStatus, JobView, ServerFrame, TypingData, UserRef } from "../protocol";
 export type { BackoffOptions } from "./backoff";
 export { backoffCeiling, backoffDelay, DEFAULT_BACKOFF } from "./backoff";
 export type {
@@ -16,7 +16,6 @@ export type {
   JobEvents,
   RoomEvents,
   RoomState,
-  TypingData,
   UserEvents,
   UserState,
 } from "./channels";

@@ -55,43 +55,5 @@ export interface StatusChange {
   attempt?: number;
 }
 
-// Shapes agreed for the users, rooms and batches issues (built on other branches).
-// TODO(after merge): import these from src/protocol.ts once those branches land there.
-export interface Notification {
-  id: string;
-  kind: string;
-  title?: string;
-  body?: string;
-  data?: unknown;
-  created_at: string;
-  read: boolean;
-}
-
-export interface UserSnapshot {
-  unread?: Notification[];
-  unread_count?: number;
-}
-
-export interface RoomMessage {
-  id: string;
-  from: string;
-  name?: string;
-  text: string;
-  data?: unknown;
-  ts: string;
-}
-
-export interface RoomSnapshot {
-  id: string;
-  visibility: "private" | "public";
-  online: { id: string; name?: string }[];
-}
-
-export interface BatchView {
-  id: string;
-  total: number;
-  completed: number;
-  failed: number;
-  cancelled: number;
-  progress: number;
-}
+// Channel payloads are the wire types themselves: one definition, in src/protocol.ts.
+export type { BatchView, Notification, RoomMessage, RoomSnapshot, UserSnapshot } from "../protocol";
