@@ -10,7 +10,8 @@ export interface RunningHub {
   url: URL;
   wsUrl: (path: string) => string;
   produce: (path: string, body?: unknown, method?: string) => Promise<Response>;
-  token: (sub: string, claims?: Record<string, unknown>) => Promise<string>;
+  /** A client JWT; carries the hub's JWT_AUDIENCE when it has one. */
+  token: (sub: string, claims?: Record<string, unknown>, expiresIn?: string | number) => Promise<string>;
   stop: () => Promise<void>;
 }
 
@@ -18,6 +19,8 @@ export interface HubOptions {
   vars?: Record<string, string>;
   /** A folder for Durable Object storage that outlives the process (restart tests). */
   persistTo?: string;
+  /** A fixed port, when the caller must know its origin up front (ALLOWED_ORIGINS); else any free one. */
+  port?: number;
 }
 
 export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
@@ -47,7 +50,12 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
     bindings,
     // Production-shaped secrets of its own: never the dev defaults in .dev.vars.
     envFiles: [],
-    dev: { server: { hostname: "127.0.0.1", port: 0 }, inspector: false, persist: options.persistTo ?? false, logLevel: "warn" },
+    dev: {
+      server: { hostname: "127.0.0.1", port: options.port ?? 0 },
+      inspector: false,
+      persist: options.persistTo ?? false,
+      logLevel: "warn",
+    },
   });
   await worker.ready;
   const url = await worker.url;
@@ -60,12 +68,11 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
         headers: { Authorization: `Bearer ${E2E_PRODUCER_KEY}`, "Content-Type": "application/json" },
         body: body === undefined ? undefined : JSON.stringify(body),
       }),
-    token: (sub, claims = {}) =>
-      new SignJWT(claims)
-        .setProtectedHeader({ alg: "HS256" })
-        .setSubject(sub)
-        .setExpirationTime("10m")
-        .sign(new TextEncoder().encode(E2E_JWT_SECRET)),
+    token: (sub, claims = {}, expiresIn = "10m") => {
+      const jwt = new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setSubject(sub).setIssuedAt().setExpirationTime(expiresIn);
+      if (vars.JWT_AUDIENCE) jwt.setAudience(vars.JWT_AUDIENCE);
+      return jwt.sign(new TextEncoder().encode(E2E_JWT_SECRET));
+    },
     stop: () => worker.dispose(),
   };
 }

@@ -1,11 +1,8 @@
-// Starts the real Worker (wrangler's dev server, real HTTP/WebSocket port) for end-to-end
-// tests, with test-only secrets passed as bindings: nothing is read from .dev.vars.
+// The hub for the client and browser tests, on top of the shared harness (./harness.ts):
+// test-only secrets as bindings, nothing read from .dev.vars.
 import { createServer } from "node:net";
-import { SignJWT } from "jose";
-import { unstable_startWorker } from "wrangler";
+import { startHub as startRunningHub } from "./harness";
 
-export const E2E_PRODUCER_KEY = "e2e_producer_key_0123456789abcdef";
-export const E2E_JWT_SECRET = "e2e_jwt_secret_0123456789abcdef0123456789";
 export const E2E_AUDIENCE = "dovetail-e2e";
 
 export interface Hub {
@@ -28,48 +25,28 @@ function freePort(): Promise<number> {
   });
 }
 
+/**
+ * The hub for client and browser tests: the shared harness, on a port picked up front so
+ * that ALLOWED_ORIGINS can name the page's own origin, with a POST helper that returns JSON.
+ */
 export async function startHub(options: { devMode?: boolean } = {}): Promise<Hub> {
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
-  const vars: Record<string, string> = {
-    DEV_MODE: options.devMode ? "1" : "0",
-    PRODUCER_KEYS: E2E_PRODUCER_KEY,
-    JWT_SECRET: E2E_JWT_SECRET,
-    JWT_AUDIENCE: E2E_AUDIENCE,
-    ALLOWED_ORIGINS: origin,
-    HEARTBEAT_INTERVAL_S: "30",
-  };
-  const worker = await unstable_startWorker({
-    config: "wrangler.toml",
-    bindings: Object.fromEntries(Object.entries(vars).map(([k, value]) => [k, { type: "plain_text", value }])),
-    dev: { server: { hostname: "127.0.0.1", port }, inspector: false, logLevel: "warn" },
-  } as Parameters<typeof unstable_startWorker>[0]);
-  await worker.ready;
-  const url = (await worker.url).origin;
-
+  const hub = await startRunningHub({
+    port,
+    vars: { DEV_MODE: options.devMode ? "1" : "0", JWT_AUDIENCE: E2E_AUDIENCE, ALLOWED_ORIGINS: origin, HEARTBEAT_INTERVAL_S: "30" },
+  });
   return {
-    url,
+    url: hub.url.origin,
     origin,
     async produce(path, body) {
-      const res = await fetch(`${url}${path}`, {
-        method: "POST",
-        headers: { Authorization: `Bearer ${E2E_PRODUCER_KEY}`, "Content-Type": "application/json" },
-        body: JSON.stringify(body),
-      });
+      const res = await hub.produce(path, body);
       const text = await res.text();
       if (!res.ok) throw new Error(`POST ${path} answered ${res.status}: ${text}`);
       return JSON.parse(text);
     },
-    mintToken(sub, { name, expiresIn = "10m" } = {}) {
-      return new SignJWT(name ? { name } : {})
-        .setProtectedHeader({ alg: "HS256" })
-        .setSubject(sub)
-        .setIssuedAt()
-        .setAudience(E2E_AUDIENCE)
-        .setExpirationTime(expiresIn)
-        .sign(new TextEncoder().encode(E2E_JWT_SECRET));
-    },
-    dispose: () => worker.dispose(),
+    mintToken: (sub, { name, expiresIn } = {}) => hub.token(sub, name ? { name } : {}, expiresIn),
+    dispose: hub.stop,
   };
 }
 
