@@ -27,7 +27,7 @@ export function jsonDepth(value: unknown): number {
 }
 
 // JSON.parse only ever yields JSON values, so a depth check is all a JSON field needs.
-const Json = v.custom<JsonValue>((value) => jsonDepth(value) <= MAX_JSON_DEPTH, `nested deeper than ${MAX_JSON_DEPTH} levels`);
+export const Json = v.custom<JsonValue>((value) => jsonDepth(value) <= MAX_JSON_DEPTH, `nested deeper than ${MAX_JSON_DEPTH} levels`);
 const Metadata = v.pipe(
   v.record(v.string(), Json),
   v.check((m) => Object.keys(m).length <= 64, "at most 64 keys"),

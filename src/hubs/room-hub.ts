@@ -9,7 +9,6 @@ import { PUBLISHED_EVENTS_TABLE, publishedSeq, rememberPublished } from "../hub/
 import { newId } from "../ids";
 import {
   CloseCode,
-  type Json,
   MESSAGE_MAX_CHARS,
   type PresenceChange,
   RoomEvent,
@@ -20,7 +19,7 @@ import {
   TYPING_EXPIRES_MS,
   type TypingData,
 } from "../protocol";
-import type { RoomProductEvent, RoomSettings } from "../schemas";
+import { Json, type RoomProductEvent, type RoomSettings } from "../schemas";
 import type { Delivered } from "./user-hub";
 
 const Ref = v.optional(v.union([v.pipe(v.string(), v.maxLength(64)), v.number()]));
@@ -31,7 +30,7 @@ const MessageFrame = v.strictObject({
     v.minLength(1, "text must not be empty"),
     v.maxLength(MESSAGE_MAX_CHARS, `text is longer than ${MESSAGE_MAX_CHARS} characters`),
   ),
-  data: v.optional(v.custom<Json>(() => true)),
+  data: v.optional(Json),
   ref: Ref,
 });
 const TypingFrame = v.strictObject({ type: v.literal("typing"), typing: v.boolean(), ref: Ref });

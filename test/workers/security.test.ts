@@ -298,3 +298,18 @@ describe("invalid UTF-8", () => {
     expect((await res.json<any>()).error).toMatchObject({ code: "validation_failed", message: "body is not valid UTF-8" });
   });
 });
+
+describe("client payloads", () => {
+  it("refuses a room message whose data nests deeper than 32 levels, and keeps the socket", async () => {
+    const room = uniqueId("room");
+    await produceOkAs(`/v1/rooms/${room}`, { visibility: "public" }, "PUT");
+    const socket = await connect(`/v1/ws/room/${room}`, { token: await mintToken(uniqueId("ada")) });
+    await socket.next("connected");
+    const deep = JSON.parse(`${"[".repeat(40)}${"]".repeat(40)}`);
+    const refused = await socket.request({ type: "message", text: "hi", data: deep });
+    expect(refused.data).toMatchObject({ code: "validation_failed" });
+    const sent = await socket.request({ type: "message", text: "hi", data: { ok: [1, 2] } });
+    expect(sent.type).toBe("ack");
+    socket.hangUp();
+  });
+});
