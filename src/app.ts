@@ -35,7 +35,8 @@ const browserCors = cors({
 });
 app.use("/v1/*", async (c, next) => (c.req.path.startsWith("/v1/ws/") ? next() : browserCors(c, next)));
 
-app.get("/", (c) => c.json({ service: "dovetail", protocol: "dovetail.v1", docs: "https://github.com/dovetail/dovetail#readme" }));
+// With [assets], "/" is the demo page; this answers only where no assets are deployed.
+app.get("/", (c) => c.json({ service: "dovetail", protocol: "dovetail.v1" }));
 app.route("/v1", jobRoutes);
 app.route("/v1", batchRoutes);
 app.route("/v1", ticketRoutes);
