@@ -217,3 +217,17 @@ export class TestSocket {
     } catch {}
   }
 }
+
+/** A new job of a new owner, watched by `count` of the owner's sockets (their `connected` read). */
+export async function jobWithSockets(count: number): Promise<{ job: string; owner: string; sockets: TestSocket[] }> {
+  const owner = uniqueId("alice");
+  const job = await createJob(owner);
+  const token = await mintToken(owner);
+  const sockets: TestSocket[] = [];
+  for (let i = 0; i < count; i++) {
+    const socket = await connect(`/v1/ws/job/${job}`, { token });
+    await socket.next("connected");
+    sockets.push(socket);
+  }
+  return { job, owner, sockets };
+}

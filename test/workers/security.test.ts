@@ -4,7 +4,7 @@ import { env } from "cloudflare:workers";
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from "jose";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { app } from "../../src/app";
-import { call, connect, createJob, mintToken, PRODUCER_KEY, produce, UpgradeRefused, uniqueId } from "./helpers";
+import { call, connect, createJob, jobWithSockets, mintToken, PRODUCER_KEY, produce, UpgradeRefused, uniqueId } from "./helpers";
 
 async function produceOkAs(path: string, body: unknown, method = "POST") {
   const res = await produce(path, body, { method });
@@ -202,13 +202,10 @@ describe("hostile input", () => {
   });
 
   it("answers a binary frame with an error and keeps the socket and its neighbours", async () => {
-    const owner = uniqueId("alice");
-    const job = await createJob(owner);
-    const token = await mintToken(owner);
-    const a = await connect(`/v1/ws/job/${job}`, { token });
-    const b = await connect(`/v1/ws/job/${job}`, { token });
-    await a.next("connected");
-    await b.next("connected");
+    const {
+      job,
+      sockets: [a, b],
+    } = await jobWithSockets(2);
     a.ws.send(new Uint8Array([0xff, 0xfe, 0x00]));
     expect((await a.next("error")).data.code).toBe("unsupported_data");
     a.send("not json");
@@ -269,13 +266,10 @@ describe("logs", () => {
 
 describe("client frame rate", () => {
   it("answers a flood with rate_limited, then closes it with 4008, and leaves other sockets alone", async () => {
-    const owner = uniqueId("alice");
-    const job = await createJob(owner);
-    const token = await mintToken(owner);
-    const flooder = await connect(`/v1/ws/job/${job}`, { token });
-    const calm = await connect(`/v1/ws/job/${job}`, { token });
-    await flooder.next("connected");
-    await calm.next("connected");
+    const {
+      job,
+      sockets: [flooder, calm],
+    } = await jobWithSockets(2);
     // Burst 40 at 20/s, 10 strikes: 200 frames at once must trip both stages.
     for (let i = 0; i < 200; i++) flooder.send({ type: "ping", ref: i });
     const refused = await flooder.next("error");

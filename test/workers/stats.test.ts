@@ -2,7 +2,7 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { installClock, timerNames } from "./clock";
-import { call, connect, createJob, mintToken, produce, produceOk, uniqueId } from "./helpers";
+import { call, connect, createJob, jobWithSockets, mintToken, produce, produceOk, uniqueId } from "./helpers";
 import { eventually } from "./people";
 
 /** Reads until `ok` holds, on top of the shared `eventually` (which retries a throwing check). */
@@ -16,13 +16,10 @@ function readUntil<T>(read: () => Promise<T>, ok: (value: T) => boolean, what: s
 
 describe("stats", () => {
   it("counts one channel's sockets, events and deliveries exactly", async () => {
-    const owner = uniqueId("alice");
-    const job = await createJob(owner);
-    const token = await mintToken(owner);
-    const a = await connect(`/v1/ws/job/${job}`, { token });
-    const b = await connect(`/v1/ws/job/${job}`, { token });
-    await a.next("connected");
-    await b.next("connected");
+    const {
+      job,
+      sockets: [a, b],
+    } = await jobWithSockets(2);
     for (let p = 1; p <= 3; p++) await produceOk(`/v1/jobs/${job}/events`, { progress: p });
     await a.take(3);
     a.send({ type: "bogus" });
