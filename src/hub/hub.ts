@@ -39,6 +39,8 @@ export interface Attachment extends Liveness {
   cid: string;
   user: UserRef;
   at: number;
+  /** Set when the hub closed this socket itself, so its leave is not handled twice. */
+  left?: true;
 }
 
 const TRIM_TIMER = "trim";
@@ -233,19 +235,24 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     closeQuietly(ws, code, reason);
-    this.leave(ws, code);
+    if (!this.attachmentOf(ws).left) this.leave(ws, code);
   }
 
   override async webSocketError(ws: WebSocket): Promise<void> {
     closeQuietly(ws, CloseCode.Internal, "socket error");
-    this.leave(ws, CloseCode.Internal);
+    if (!this.attachmentOf(ws).left) this.leave(ws, CloseCode.Internal);
   }
 
   /**
-   * Closes a socket from the server side (reaping, expiry, limits). The runtime calls
-   * webSocketClose only for closes the client starts, so the leave hook runs here.
+   * Closes a socket from the server side (reaping, expiry, limits) and handles its leave
+   * now, while the socket is known to be going. The runtime may still call webSocketClose
+   * later, when the client echoes the close (seen in tests); the `left` mark makes that a
+   * no-op, so counters and onLeave hooks run once per socket.
    */
   protected dropSocket(ws: WebSocket, code: number, reason: string): void {
+    const who = this.attachmentOf(ws);
+    if (who.left) return;
+    ws.serializeAttachment({ ...who, left: true });
     closeQuietly(ws, code, reason);
     this.leave(ws, code);
   }

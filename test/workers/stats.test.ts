@@ -33,6 +33,25 @@ describe("stats", () => {
     b.hangUp();
   });
 
+  it("counts a socket the hub closes itself once, though the runtime reports its close again", async () => {
+    const {
+      job,
+      sockets: [flooder],
+    } = await jobWithSockets(1);
+    for (let i = 0; i < 200; i++) flooder!.send({ type: "ping", ref: i });
+    expect((await flooder!.closed()).code).toBe(4008);
+    // The client's close echo reaches webSocketClose after the hub's own dropSocket.
+    const stats = await readUntil(
+      () => produceOk<any>(`/v1/jobs/${job}/stats`, undefined, { method: "GET" }),
+      (s) => s.open_sockets === 0 && s.counters.closes >= 1,
+      "the close to be counted",
+    );
+    await new Promise((r) => setTimeout(r, 200)); // room for a second, wrong count to land
+    const again = await produceOk<any>(`/v1/jobs/${job}/stats`, undefined, { method: "GET" });
+    expect(again.counters.closes).toBe(1);
+    expect(stats.counters.connects).toBe(1);
+  });
+
   it("keeps live totals across channels, reported without a call per event", async () => {
     const owner = uniqueId("alice");
     const token = await mintToken(owner);
