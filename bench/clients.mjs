@@ -42,33 +42,22 @@ class HubSub {
       WS_OPTIONS,
     );
     this.ws = ws;
-    return new Promise((resolve, reject) => {
-      let ready = false;
-      ws.on("message", (data) => {
-        const text = data.toString();
-        if (!ready) {
-          if (text.startsWith('{"type":"connected"')) {
-            const frame = JSON.parse(text);
-            this.epoch = frame.data.epoch;
-            if (!resume) this.lastSeq = frame.data.seq;
-            ready = true;
-            resolve();
-          }
-          return;
+    // Ready on the `connected` frame: by then the hub has registered the socket.
+    return watchSocket(ws, { onClose: () => this.handlers.close(this) }, (text, bytes, ready) => {
+      if (!ready.done) {
+        if (text.startsWith('{"type":"connected"')) {
+          const frame = JSON.parse(text);
+          this.epoch = frame.data.epoch;
+          if (!resume) this.lastSeq = frame.data.seq;
+          ready.now();
         }
-        const i = numberAfter(text, '"bench_i":');
-        if (Number.isNaN(i)) return;
-        const seq = numberAfter(text, '"seq":');
-        this.handlers.event(this, i, numberAfter(text, '"bench_t":'), seq, data.length);
-        this.lastSeq = seq;
-      });
-      ws.on("close", (code) => {
-        if (!ready) reject(new Error(`closed before connected (${code})`));
-        this.handlers.close(this);
-      });
-      ws.on("error", (err) => {
-        if (!ready) reject(err);
-      });
+        return;
+      }
+      const i = numberAfter(text, '"bench_i":');
+      if (Number.isNaN(i)) return;
+      const seq = numberAfter(text, '"seq":');
+      this.handlers.event(this, i, numberAfter(text, '"bench_t":'), seq, bytes);
+      this.lastSeq = seq;
     });
   }
   terminate() {
@@ -86,23 +75,8 @@ class WsSub {
   connect() {
     const ws = new WebSocket(`${this.adapter.wsBase}/sub/${this.channel}`, WS_OPTIONS);
     this.ws = ws;
-    return new Promise((resolve, reject) => {
-      let ready = false;
-      ws.on("open", () => {
-        ready = true;
-        resolve();
-      });
-      ws.on("message", (data) => {
-        const text = data.toString();
-        this.handlers.event(this, numberAfter(text, '"bench_i":'), numberAfter(text, '"bench_t":'), Number.NaN, data.length);
-      });
-      ws.on("close", (code) => {
-        if (!ready) reject(new Error(`closed before open (${code})`));
-        this.handlers.close(this);
-      });
-      ws.on("error", (err) => {
-        if (!ready) reject(err);
-      });
+    return watchSocket(ws, { onClose: () => this.handlers.close(this), readyOnOpen: true }, (text, bytes) => {
+      this.handlers.event(this, numberAfter(text, '"bench_i":'), numberAfter(text, '"bench_t":'), Number.NaN, bytes);
     });
   }
   terminate() {
@@ -111,6 +85,32 @@ class WsSub {
   close() {
     this.ws?.terminate();
   }
+}
+
+/**
+ * The open/close/error plumbing both `ws` subscribers share. Resolves when the socket is
+ * ready: on open with `readyOnOpen`, else when `onText` calls `ready.now()`. A close or
+ * error before that rejects.
+ */
+function watchSocket(ws, { onClose, readyOnOpen = false }, onText) {
+  return new Promise((resolve, reject) => {
+    const ready = {
+      done: false,
+      now() {
+        ready.done = true;
+        resolve();
+      },
+    };
+    if (readyOnOpen) ws.on("open", () => ready.now());
+    ws.on("message", (data) => onText(data.toString(), data.length, ready));
+    ws.on("close", (code) => {
+      if (!ready.done) reject(new Error(`closed before ready (${code})`));
+      onClose();
+    });
+    ws.on("error", (err) => {
+      if (!ready.done) reject(err);
+    });
+  });
 }
 
 class SocketIoSub {
