@@ -118,7 +118,7 @@ describe("tickets", () => {
   it("refuses an expired ticket", async () => {
     const { issueTicket } = await import("../../src/auth/tickets");
     const { readConfig } = await import("../../src/config");
-    const stale = await issueTicket({ id: "alice", rooms: [] }, readConfig(env).ticketSecret, Date.now() - 31_000);
+    const stale = await issueTicket({ id: "alice", rooms: [], expiresAt: Date.now() + 60_000 }, readConfig(env), Date.now() - 31_000);
     const socket = await connect("/v1/ws/user", { query: { ticket: stale.ticket } });
     expect(await socket.closed()).toMatchObject({ code: 4001, reason: "ticket expired" });
   });
