@@ -12,8 +12,13 @@ export interface HubConfig {
     issuer?: string;
     audience?: string;
     algorithms: string[];
+    /** Longest lifetime accepted (exp - iat), in seconds. */
+    maxTtlS: number;
   };
-  ticketSecret: string;
+  /** What socket tickets are signed with; none on a hub with neither TICKET_SECRET nor JWT_SECRET. */
+  ticketKey?: TicketKeySource;
+  /** An open socket closes with 4001 this long after its token's exp, unless refreshed. */
+  tokenGraceMs: number;
   allowedOrigins: OriginRule[];
   heartbeatMs: number;
   maxFrameBytes: number;
@@ -21,7 +26,10 @@ export interface HubConfig {
   /** Users and rooms (issue 3). */
   inboxMax: number;
   inboxTtlMs: number;
+  /** A user's sockets across every channel; the next is closed with 4009. */
   maxSocketsPerUser: number;
+  /** A user's sockets on one channel (tabs on the same job, room, ...). */
+  maxSocketsPerChannel: number;
   roomHistory: number;
   roomSnapshotMessages: number;
   logRetention: number;
@@ -34,6 +42,12 @@ export interface HubConfig {
   batchReportMs: number;
   /** Why this configuration must not serve (empty when it may). */
   problems: string[];
+}
+
+/** TICKET_SECRET as is, or a key derived from JWT_SECRET under a label (never a producer key). */
+export interface TicketKeySource {
+  secret: string;
+  derived: boolean;
 }
 
 const DEV_MARKER = "not_for_production";
@@ -75,7 +89,17 @@ function parseConfig(env: Env): HubConfig {
     if (secret && (secret.includes(DEV_MARKER) || secret.length < 32)) {
       problems.push("JWT_SECRET is a dev secret or shorter than 32 characters");
     }
+    if (env.TICKET_SECRET && (env.TICKET_SECRET.includes(DEV_MARKER) || env.TICKET_SECRET.length < 32)) {
+      problems.push("TICKET_SECRET is a dev secret or shorter than 32 characters");
+    }
   }
+  // Tickets carry an identity, so only someone who may mint identities may sign them:
+  // a producer key is not one, and a JWKS-only hub needs TICKET_SECRET for tickets.
+  const ticketKey: TicketKeySource | undefined = env.TICKET_SECRET
+    ? { secret: env.TICKET_SECRET, derived: false }
+    : secret
+      ? { secret, derived: true }
+      : undefined;
 
   const origins = parseOriginRules(env.ALLOWED_ORIGINS ?? "");
   problems.push(...origins.problems);
@@ -90,10 +114,10 @@ function parseConfig(env: Env): HubConfig {
       issuer: env.JWT_ISSUER || undefined,
       audience: env.JWT_AUDIENCE || undefined,
       algorithms,
+      maxTtlS: intVar(env.JWT_MAX_TTL_S, 86_400, 60, 30 * 86_400, "JWT_MAX_TTL_S", problems),
     },
-    // Tickets live 30 s, so deriving their key from the producer keys is enough; a
-    // rotation only invalidates tickets in flight.
-    ticketSecret: env.TICKET_SECRET || producerKeys.join(","),
+    ...(ticketKey ? { ticketKey } : {}),
+    tokenGraceMs: intVar(env.TOKEN_GRACE_S, 30, 0, 60, "TOKEN_GRACE_S", problems) * 1000,
     allowedOrigins: origins.rules,
     heartbeatMs: intVar(env.HEARTBEAT_INTERVAL_S, 30, 1, 3600, "HEARTBEAT_INTERVAL_S", problems) * 1000,
     maxFrameBytes: intVar(env.MAX_FRAME_BYTES, 16_384, 64, 1_048_576, "MAX_FRAME_BYTES", problems),
@@ -101,7 +125,8 @@ function parseConfig(env: Env): HubConfig {
     // Defaults and reasons: docs/users-and-rooms.md#limits.
     inboxMax: intVar(env.INBOX_MAX, 200, 1, 10_000, "INBOX_MAX", problems),
     inboxTtlMs: intVar(env.INBOX_TTL_DAYS, 30, 1, 365, "INBOX_TTL_DAYS", problems) * 86_400_000,
-    maxSocketsPerUser: intVar(env.MAX_SOCKETS_PER_USER, 10, 1, 1_000, "MAX_SOCKETS_PER_USER", problems),
+    maxSocketsPerUser: intVar(env.MAX_SOCKETS_PER_USER, 50, 1, 10_000, "MAX_SOCKETS_PER_USER", problems),
+    maxSocketsPerChannel: intVar(env.MAX_SOCKETS_PER_CHANNEL, 5, 1, 1_000, "MAX_SOCKETS_PER_CHANNEL", problems),
     roomHistory: intVar(env.ROOM_HISTORY, 1_000, 10, 100_000, "ROOM_HISTORY", problems),
     roomSnapshotMessages: intVar(env.ROOM_SNAPSHOT_MESSAGES, 50, 0, 500, "ROOM_SNAPSHOT_MESSAGES", problems),
     logRetention: intVar(env.LOG_RETENTION, 1_000, 10, 100_000, "LOG_RETENTION", problems),

@@ -9,6 +9,9 @@ declare global {
     JWT_AUDIENCE?: string;
     JWT_ALGORITHMS?: string;
     TICKET_SECRET?: string;
+    JWT_MAX_TTL_S?: string;
+    TOKEN_GRACE_S?: string;
+    MAX_SOCKETS_PER_CHANNEL?: string;
     // users and rooms (issue 3)
     INBOX_MAX?: string;
     INBOX_TTL_DAYS?: string;
