@@ -8,6 +8,7 @@ const STATUS: Record<ErrorCode, number> = {
   job_finished: 409,
   validation_failed: 400,
   payload_too_large: 413,
+  unsupported_media_type: 415,
   unsupported_data: 400,
   rate_limited: 429,
   upgrade_required: 426,

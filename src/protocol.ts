@@ -116,6 +116,7 @@ export const ERROR_CODES = [
   "job_finished",
   "validation_failed",
   "payload_too_large",
+  "unsupported_media_type",
   "unsupported_data",
   "rate_limited",
   "upgrade_required",
