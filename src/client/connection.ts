@@ -1,6 +1,7 @@
 import { BEARER_PREFIX, type ConnectedData, PING_FRAME, type ServerFrame, SUBPROTOCOL } from "../protocol";
 import { type BackoffOptions, backoffDelay } from "./backoff";
 import { CloseCode, closeAction, DovetailError } from "./codes";
+import { type TokenCache, TokenRefresher } from "./tokens";
 import type { SocketFactory, SocketLike, Status, StatusChange, Timers } from "./types";
 
 /** Everything a connection needs from its client, resolved from the options. */
@@ -15,6 +16,8 @@ export interface ConnectionContext {
   sendTimeoutMs: number;
   timers: Timers;
   random: () => number;
+  /** Milliseconds since the epoch: when a token's exp comes. */
+  now: () => number;
 }
 
 export interface ConnectionHooks {
@@ -57,12 +60,22 @@ export class Connection {
   private nextRef = 0;
   private readonly pending = new Map<string, Pending>();
   private readonly outbox: string[] = [];
+  /** Replaces the token on the open socket (an `auth` frame) before it expires. */
+  private readonly refresher: TokenRefresher;
 
   constructor(
     private readonly path: string,
     private readonly ctx: ConnectionContext,
     private readonly hooks: ConnectionHooks,
-  ) {}
+  ) {
+    this.refresher = new TokenRefresher(
+      ctx,
+      (token) => this.request("auth", { token }),
+      (token) => {
+        this.usedToken = token;
+      },
+    );
+  }
 
   start(): void {
     this.setStatus({ status: "connecting", reason: "starting" });
@@ -211,6 +224,7 @@ export class Connection {
     this.setStatus({ status: "open", reason: data.resumed ? "resumed" : "connected" });
     for (const text of this.outbox.splice(0)) this.ws?.send(text);
     this.schedulePing();
+    if (this.usedToken !== undefined) this.refresher.schedule(this.usedToken);
   }
 
   private settle(frame: ServerFrame<string, any>): boolean {
@@ -303,6 +317,7 @@ export class Connection {
   private detach(): SocketLike | undefined {
     const ws = this.ws;
     this.ws = undefined;
+    this.refresher.stop();
     this.clearTimer("pingTimer");
     this.clearTimer("watchdog");
     if (ws) {
@@ -332,50 +347,5 @@ export class Connection {
   private setStatus(change: StatusChange): void {
     this.status = change.status;
     this.hooks.status(change);
-  }
-}
-
-/** One token for every channel of a client; one fetch however many channels hit a 4001. */
-export class TokenCache {
-  private value: string | undefined;
-  private inflight: Promise<string> | undefined;
-
-  constructor(private readonly source: string | (() => string | Promise<string>)) {
-    if (typeof source === "string") this.value = source;
-  }
-
-  get refreshable(): boolean {
-    return typeof this.source === "function";
-  }
-
-  get(): Promise<string> {
-    return this.value !== undefined ? Promise.resolve(this.value) : this.fetch();
-  }
-
-  /** A new token, unless another channel already replaced the rejected one. */
-  refresh(rejected: string | undefined): Promise<string> {
-    if (this.value !== undefined && this.value !== rejected) return Promise.resolve(this.value);
-    this.value = undefined;
-    return this.fetch();
-  }
-
-  private fetch(): Promise<string> {
-    const source = this.source;
-    if (typeof source === "string") return Promise.resolve(source);
-    this.inflight ??= Promise.resolve()
-      .then(source)
-      .then(
-        (token) => {
-          this.inflight = undefined;
-          if (typeof token !== "string" || token === "") throw new DovetailError("unauthorized", "the token function returned no token");
-          this.value = token;
-          return token;
-        },
-        (err) => {
-          this.inflight = undefined;
-          throw err;
-        },
-      );
-    return this.inflight;
   }
 }

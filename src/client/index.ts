@@ -3,7 +3,8 @@
 // frame constants are shared at runtime (that module has no imports of its own).
 import { DEFAULT_BACKOFF } from "./backoff";
 import { BatchChannel, type Channel, JobChannel, RoomChannel, UserChannel } from "./channels";
-import { type ConnectionContext, TokenCache } from "./connection";
+import type { ConnectionContext } from "./connection";
+import { TokenCache } from "./tokens";
 import type { ClientOptions, SocketFactory, Timers } from "./types";
 
 export type { ConnectedData, JobEventData, JobStatus, JobView, ServerFrame, TypingData, UserRef } from "../protocol";
@@ -49,6 +50,7 @@ export class DovetailClient {
       sendTimeoutMs: options.sendTimeoutMs ?? 10_000,
       timers: options.timers ?? realTimers,
       random: options.random ?? Math.random,
+      now: options.now ?? (() => Date.now()),
     };
     if (options.lifecycle !== false) this.watchLifecycle();
   }
