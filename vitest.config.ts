@@ -11,7 +11,8 @@ export const TEST_BINDINGS = {
   LOG_RETENTION: "50",
   // Small bounds so tests can reach them (issue 3).
   INBOX_MAX: "5",
-  MAX_SOCKETS_PER_USER: "4",
+  MAX_SOCKETS_PER_USER: "12",
+  MAX_SOCKETS_PER_CHANNEL: "4",
   ROOM_HISTORY: "30",
 };
 

@@ -203,7 +203,7 @@ describe("user presence and the socket cap", () => {
     expect(Date.parse(after.last_seen)).toBeGreaterThan(Date.now() - 60_000);
   });
 
-  it("closes the socket over MAX_SOCKETS_PER_USER (4 in tests) with 4009 and keeps the others", async () => {
+  it("closes the socket over MAX_SOCKETS_PER_CHANNEL (4 in tests) with 4009 and keeps the others", async () => {
     const user = await person("Cap");
     const open = [];
     for (let i = 0; i < 4; i++) open.push((await join("/v1/ws/user", user)).socket);
