@@ -32,6 +32,17 @@ export interface HubConfig {
   maxSocketsPerChannel: number;
   roomHistory: number;
   roomSnapshotMessages: number;
+  /** Per user and room, apart from the per-socket frame rate. Typing has its own, lower budget. */
+  roomMessageRate: FrameRateLimit;
+  roomTypingRate: FrameRateLimit;
+  /** A room message as stored (text, data and the server's stamps), in UTF-8 bytes. */
+  roomMessageMaxBytes: number;
+  /** The messages in a room's `connected` snapshot, in UTF-8 bytes of JSON. */
+  roomSnapshotBytes: number;
+  /** The share of ROOM_HISTORY one member's messages may hold, in percent. */
+  roomMemberSharePct: number;
+  /** What one resume may replay, in bytes; past it the client gets the snapshot. */
+  replayMaxBytes: number;
   logRetention: number;
   frameRate: FrameRateLimit;
   /** Logged events older than this are trimmed (every hub; rooms and users may shorten it). */
@@ -129,6 +140,21 @@ function parseConfig(env: Env): HubConfig {
     maxSocketsPerChannel: intVar(env.MAX_SOCKETS_PER_CHANNEL, 5, 1, 1_000, "MAX_SOCKETS_PER_CHANNEL", problems),
     roomHistory: intVar(env.ROOM_HISTORY, 1_000, 10, 100_000, "ROOM_HISTORY", problems),
     roomSnapshotMessages: intVar(env.ROOM_SNAPSHOT_MESSAGES, 50, 0, 500, "ROOM_SNAPSHOT_MESSAGES", problems),
+    // A refusal here is an error frame, never a close: a chatty user is slowed, not cut off.
+    roomMessageRate: {
+      perSecond: intVar(env.ROOM_MESSAGES_PER_S, 5, 1, 1_000, "ROOM_MESSAGES_PER_S", problems),
+      burst: intVar(env.ROOM_MESSAGE_BURST, 10, 1, 1_000, "ROOM_MESSAGE_BURST", problems),
+      strikes: Number.MAX_SAFE_INTEGER,
+    },
+    roomTypingRate: {
+      perSecond: intVar(env.ROOM_TYPING_PER_S, 2, 1, 100, "ROOM_TYPING_PER_S", problems),
+      burst: 4,
+      strikes: Number.MAX_SAFE_INTEGER,
+    },
+    roomMessageMaxBytes: intVar(env.ROOM_MESSAGE_MAX_BYTES, 8_192, 256, 65_536, "ROOM_MESSAGE_MAX_BYTES", problems),
+    roomSnapshotBytes: intVar(env.ROOM_SNAPSHOT_BYTES, 65_536, 1_024, 1_048_576, "ROOM_SNAPSHOT_BYTES", problems),
+    roomMemberSharePct: intVar(env.ROOM_MEMBER_SHARE_PCT, 25, 1, 100, "ROOM_MEMBER_SHARE_PCT", problems),
+    replayMaxBytes: intVar(env.REPLAY_MAX_BYTES, 1_048_576, 16_384, 33_554_432, "REPLAY_MAX_BYTES", problems),
     logRetention: intVar(env.LOG_RETENTION, 1_000, 10, 100_000, "LOG_RETENTION", problems),
     frameRate: {
       perSecond: intVar(env.MAX_FRAMES_PER_S, 20, 1, 10_000, "MAX_FRAMES_PER_S", problems),

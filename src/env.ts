@@ -12,6 +12,13 @@ declare global {
     JWT_MAX_TTL_S?: string;
     TOKEN_GRACE_S?: string;
     MAX_SOCKETS_PER_CHANNEL?: string;
+    ROOM_MESSAGES_PER_S?: string;
+    ROOM_MESSAGE_BURST?: string;
+    ROOM_TYPING_PER_S?: string;
+    ROOM_MESSAGE_MAX_BYTES?: string;
+    ROOM_SNAPSHOT_BYTES?: string;
+    ROOM_MEMBER_SHARE_PCT?: string;
+    REPLAY_MAX_BYTES?: string;
     // users and rooms (issue 3)
     INBOX_MAX?: string;
     INBOX_TTL_DAYS?: string;
