@@ -23,7 +23,7 @@ export interface HubConfig {
   heartbeatMs: number;
   maxFrameBytes: number;
   maxBodyBytes: number;
-  /** Users and rooms (issue 3). */
+  /** Users and rooms: inbox bounds, tabs per user, room history. */
   inboxMax: number;
   inboxTtlMs: number;
   /** A user's sockets across every channel; the next is closed with 4009. */

@@ -19,7 +19,7 @@ declare global {
     ROOM_SNAPSHOT_BYTES?: string;
     ROOM_MEMBER_SHARE_PCT?: string;
     REPLAY_MAX_BYTES?: string;
-    // users and rooms (issue 3)
+    // users and rooms
     INBOX_MAX?: string;
     INBOX_TTL_DAYS?: string;
     MAX_SOCKETS_PER_USER?: string;

@@ -20,10 +20,8 @@ export async function redeemTicketIn(url: URL, env: Env, config: HubConfig): Pro
   if (!ticket) return undefined;
   try {
     const { identity, jti, expiresAt } = await readTicket(ticket, config);
-    if (!(await env.USER_HUB.getByName(identity.id).redeemTicket(jti, expiresAt))) {
-      return new HubError("unauthorized", "ticket already used");
-    }
-    return identity;
+    const redeemed = await env.USER_HUB.getByName(identity.id).redeemTicket(jti, expiresAt);
+    return redeemed.ok ? identity : HubError.from(redeemed.error);
   } catch (err) {
     if (err instanceof HubError) return err;
     throw err;

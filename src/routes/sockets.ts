@@ -3,13 +3,14 @@ import type { Identity } from "../auth/jwt";
 import { isOriginAllowed } from "../auth/origin";
 import { allowUpgrade, UPGRADE_PERIOD_S } from "../auth/rate-limits";
 import { redeemTicketIn, socketIdentity } from "../auth/socket-auth";
+import { channelName, kindNamed } from "../channel-kinds";
 import { HubError } from "../errors";
 import type { AppContext, AppEnv } from "../http";
-import { CONNECT_HEADER, type ConnectRequest, type Hub } from "../hub/hub";
+import { CONNECT_HEADER, type ConnectRequest } from "../hub/connections";
 import { parseId } from "../ids";
 import { log } from "../log";
-import { type ChannelKind, CloseCode, SUBPROTOCOL } from "../protocol";
-import { offeredSubprotocols, refuseSocket } from "../sockets";
+import { CloseCode, SUBPROTOCOL } from "../protocol";
+import { offeredSubprotocols, refuseSocket } from "../websocket";
 
 export const socketRoutes = new Hono<AppEnv>();
 
@@ -17,13 +18,6 @@ export const socketRoutes = new Hono<AppEnv>();
 // 101 response is immutable), and accepted there so the hub can hibernate.
 socketRoutes.get("/ws/user", (c) => connect(c, "user"));
 socketRoutes.get("/ws/:kind/:id", (c) => connect(c, c.req.param("kind"), c.req.param("id")));
-
-type HubNamespace = DurableObjectNamespace<Hub>;
-
-function namespaceFor(env: Env, kind: string): HubNamespace | undefined {
-  const namespaces: Partial<Record<ChannelKind, unknown>> = { job: env.JOB_HUB, room: env.ROOM_HUB, batch: env.BATCH_HUB };
-  return namespaces[kind as ChannelKind] as HubNamespace | undefined;
-}
 
 async function connect(c: AppContext, kind: string, rawId?: string): Promise<Response> {
   const request = c.req.raw;
@@ -38,9 +32,10 @@ async function connect(c: AppContext, kind: string, rawId?: string): Promise<Res
     log("socket.refused", { kind, reason: "origin", origin });
     throw new HubError("forbidden", "origin not allowed");
   }
-  const namespace = kind === "user" ? (c.env.USER_HUB as unknown as HubNamespace) : namespaceFor(c.env, kind);
-  if (!namespace) throw new HubError("not_found", `no channel kind "${kind}"`);
-  const id = kind === "user" ? undefined : parseId(rawId, `${kind} id`);
+  const spec = kindNamed(kind);
+  // A user socket is always the token's own user: /v1/ws/user, never /v1/ws/user/:id.
+  if (!spec || spec.idFromToken !== (rawId === undefined)) throw new HubError("not_found", `no socket route for channel kind "${kind}"`);
+  const id = spec.idFromToken ? undefined : parseId(rawId, `${kind} id`);
   const resume = parseResume(url);
 
   const offered = offeredSubprotocols(request);
@@ -59,12 +54,12 @@ async function connect(c: AppContext, kind: string, rawId?: string): Promise<Res
   }
 
   const channelId = id ?? identity.id;
-  const connectRequest: ConnectRequest = { channel: `${kind}:${channelId}`, identity, ...resume, subprotocol: echo };
+  const connectRequest: ConnectRequest = { channel: channelName(spec.kind, channelId), identity, ...resume, subprotocol: echo };
   // Header values must be Latin-1; a display name may not be, so the JSON is URI-encoded.
   const forwarded = new Request("https://hub.internal/connect", {
     headers: { Upgrade: "websocket", [CONNECT_HEADER]: encodeURIComponent(JSON.stringify(connectRequest)) },
   });
-  return namespace.getByName(channelId).fetch(forwarded);
+  return spec.hub(c.env, channelId).fetch(forwarded);
 }
 
 function parseResume(url: URL): { since?: number; epoch?: string } {
