@@ -188,7 +188,7 @@ describe("user presence and the socket cap", () => {
   it("reports online, connections and last_seen", async () => {
     const user = await person("Pia");
     const presence = () => produceOk<any>(`/v1/users/${user.id}/presence`, undefined, { method: "GET" });
-    expect(await presence()).toEqual({ user: user.id, online: false, connections: 0, last_seen: null });
+    expect(await presence()).toEqual({ user: user.id, online: false, connections: 0, last_seen: null, channels: [] });
     const a = (await join("/v1/ws/user", user)).socket;
     const b = (await join("/v1/ws/user", user)).socket;
     expect(await presence()).toMatchObject({ online: true, connections: 2 });
