@@ -41,7 +41,9 @@ export async function recount(
       }
     }),
   );
-  entries.forEach(({ channel }, i) => registry.record(channel, counts[i] ?? 0, now()));
+  entries.forEach(({ channel }, i) => {
+    registry.record(channel, counts[i] ?? 0, now());
+  });
 }
 
 /**
