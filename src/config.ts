@@ -136,8 +136,9 @@ function parseConfig(env: Env): HubConfig {
     // Defaults and reasons: docs/users-and-rooms.md#limits.
     inboxMax: intVar(env.INBOX_MAX, 200, 1, 10_000, "INBOX_MAX", problems),
     inboxTtlMs: intVar(env.INBOX_TTL_DAYS, 30, 1, 365, "INBOX_TTL_DAYS", problems) * 86_400_000,
-    maxSocketsPerUser: intVar(env.MAX_SOCKETS_PER_USER, 50, 1, 10_000, "MAX_SOCKETS_PER_USER", problems),
-    maxSocketsPerChannel: intVar(env.MAX_SOCKETS_PER_CHANNEL, 5, 1, 1_000, "MAX_SOCKETS_PER_CHANNEL", problems),
+    maxSocketsPerUser: intVar(env.MAX_SOCKETS_PER_USER, 50, 1, 100_000, "MAX_SOCKETS_PER_USER", problems),
+    // An object holds at most 32,768 sockets, so no channel can take more of anyone's.
+    maxSocketsPerChannel: intVar(env.MAX_SOCKETS_PER_CHANNEL, 5, 1, 32_768, "MAX_SOCKETS_PER_CHANNEL", problems),
     roomHistory: intVar(env.ROOM_HISTORY, 1_000, 10, 100_000, "ROOM_HISTORY", problems),
     roomSnapshotMessages: intVar(env.ROOM_SNAPSHOT_MESSAGES, 50, 0, 500, "ROOM_SNAPSHOT_MESSAGES", problems),
     // A refusal here is an error frame, never a close: a chatty user is slowed, not cut off.
