@@ -100,6 +100,8 @@ export class SessionControl {
     if (refusal) throw new HubError("forbidden", refusal.reason);
     const revoked = await this.hub.registry(identity.id).checkToken(identity.jti ?? null);
     if (revoked) throw new HubError(revoked.code === CloseCode.Forbidden ? "forbidden" : "unauthorized", revoked.reason);
+    // The checks awaited: the socket may have gone meanwhile, and a closed one keeps no attachment.
+    if (ws.readyState !== WebSocket.OPEN) throw new HubError("unauthorized", "the socket closed during the refresh");
     const { exp, jti, claim } = { jti: undefined, claim: undefined, ...this.attachmentFor(identity, channel) };
     this.hub.sockets.update(ws, { exp, jti, claim });
     if (exp !== undefined) this.hub.heartbeats.bringForward(exp + this.hub.config.tokenGraceMs);
