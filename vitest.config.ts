@@ -47,6 +47,8 @@ export default defineConfig({
           name: "conformance",
           include: ["test/conformance/**/*.test.ts"],
           environment: "node",
+          // Alone, after every other project: its TTL and long-poll tests measure time.
+          sequence: { groupOrder: 1 },
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },
