@@ -54,6 +54,8 @@ export class StreamHub extends DurableObject<Env> implements StreamContext {
     const op = decodeOperation(request.headers.get(OPERATION_HEADER));
     if (!op) return fail("validation_failed", "not a stream operation");
     const response = await answer(() => this.perform(op, request));
+    // A request refused before its body was read (404, 409, ...) lets the body go.
+    if (request.body && !request.bodyUsed) await request.body.cancel().catch(() => {});
     await this.finishErase();
     return response;
   }

@@ -98,12 +98,30 @@ async function operationFor(c: AppContext, url: URL): Promise<StreamOperation> {
 
 async function forward(c: AppContext): Promise<Response> {
   const url = new URL(c.req.url);
-  const op = await operationFor(c, url);
-  const withBody = op.op === "create" || op.op === "append";
+  let op: StreamOperation;
+  try {
+    op = await operationFor(c, url);
+  } catch (err) {
+    // Refused before the body was read: say so to the runtime rather than leave it pending.
+    await c.req.raw.body?.cancel().catch(() => {});
+    throw err;
+  }
+  const body = (op.op === "create" || op.op === "append") && c.req.raw.body ? relay(c.req.raw.body) : null;
   const request = new Request(`https://stream.internal/${op.path}`, {
-    method: withBody ? "POST" : "GET",
+    method: body ? "POST" : "GET",
     headers: { [OPERATION_HEADER]: encodeOperation(op) },
-    body: withBody ? c.req.raw.body : null,
+    body: body?.readable ?? null,
   });
-  return c.env.STREAM_HUB.getByName(op.path).fetch(request);
+  const response = await c.env.STREAM_HUB.getByName(op.path).fetch(request);
+  // An append the object refused without reading (404, 409, ...) must stop pulling the
+  // client's body: the runtime may not read a request after its response has left.
+  body?.stop();
+  return response;
+}
+
+function relay(source: ReadableStream<Uint8Array>): { readable: ReadableStream<Uint8Array>; stop: () => void } {
+  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+  const abort = new AbortController();
+  source.pipeTo(writable, { signal: abort.signal }).catch(() => {});
+  return { readable, stop: () => abort.abort() };
 }

@@ -40,6 +40,11 @@ export function judgeProducer(current: ProducerState | undefined, claim: Produce
 export class KeyedQueue {
   private readonly tails = new Map<string, Promise<unknown>>();
 
+  /** Keys with a task queued or running. */
+  get busy(): number {
+    return this.tails.size;
+  }
+
   async run<T>(key: string, task: () => Promise<T>): Promise<T> {
     const previous = this.tails.get(key) ?? Promise.resolve();
     const mine = previous.then(task, task);
