@@ -42,7 +42,7 @@ describe("stream data", () => {
     // Resuming from the 500th append's offset gives exactly what followed it.
     const rest = await readAll(path, offsets[499]);
     expect(rest.bytes).toEqual(concatBytes(chunks.slice(500)));
-  });
+  }, 90_000);
 
   it("streams a chunked request body into one append", async () => {
     const path = streamPath("chunked");
