@@ -12,7 +12,7 @@ import { formatOffset, type Position } from "./offsets";
 import type { CreateSpec, ForkSpec } from "./operation";
 import { errorResponse, fail } from "./responses";
 import type { AppendRow, StreamMeta } from "./store";
-import { checkRoom, createdResponse, type StoredBody, sameConfig } from "./writes";
+import { answerRepeatedCreate, checkRoom, createdResponse, type StoredBody } from "./writes";
 
 export interface ForkRequest {
   forkPath: string;
@@ -102,13 +102,8 @@ export async function createFork(
   spec: CreateSpec & { fork: ForkSpec },
 ): Promise<Response> {
   const raw = await readBytes(request, ctx.limits.maxAppendBytes);
-  const existing = ctx.current();
-  if (existing) {
-    if (existing.gone) return fail("conflict", "this path's stream was deleted but forks still reference it");
-    return sameConfig(existing, spec)
-      ? createdResponse(ctx, existing, url, false)
-      : fail("conflict", "a stream exists here with another configuration");
-  }
+  const repeated = answerRepeatedCreate(ctx, url, spec);
+  if (repeated) return repeated;
   if (spec.fork.from === path) return fail("validation_failed", "a stream cannot fork itself");
   const source = ctx.source(spec.fork.from);
   const described = await source.forkBasis({

@@ -61,16 +61,21 @@ export function createdResponse(ctx: StreamContext, meta: StreamMeta, url: strin
   return new Response(null, { status: created ? 201 : 200, headers });
 }
 
+/** A PUT where a stream already lives: 200 for the same configuration, 409 otherwise. Null when none does. */
+export function answerRepeatedCreate(ctx: StreamContext, url: string, spec: CreateSpec): Response | null {
+  const existing = ctx.current();
+  if (!existing) return null;
+  if (existing.gone) return fail("conflict", "this path's stream was deleted but forks still reference it");
+  return sameConfig(existing, spec)
+    ? createdResponse(ctx, existing, url, false)
+    : fail("conflict", "a stream exists here with another configuration");
+}
+
 export async function createStream(ctx: StreamContext, request: Request, path: string, url: string, spec: CreateSpec): Promise<Response> {
   const contentType = spec.contentType ?? DEFAULT_CONTENT_TYPE;
   const body = await readAppendBody(ctx, request, isJsonType(contentType), true);
-  const existing = ctx.current();
-  if (existing) {
-    if (existing.gone) return fail("conflict", "this path's stream was deleted but forks still reference it");
-    return sameConfig(existing, spec)
-      ? createdResponse(ctx, existing, url, false)
-      : fail("conflict", "a stream exists here with another configuration");
-  }
+  const repeated = answerRepeatedCreate(ctx, url, spec);
+  if (repeated) return repeated;
   const now = ctx.now();
   ctx.store.prepare();
   checkRoom(ctx, body.data.byteLength);
