@@ -47,6 +47,24 @@ describe("a stream across evictions and restarts of its object", () => {
     expect(await (await readStream(path)).text()).toBe("before half of an append");
   });
 
+  it("a graceful eviction waits for an append whose body is still arriving; it is stored once", async () => {
+    const path = streamPath("evict-append");
+    await createStream(path);
+    const { body, controller } = manualBody();
+    controller.enqueue(encode("first half, "));
+    const pending = streamCall(path, { method: "POST", headers: { "Content-Type": "text/plain", ...producer(0) }, body });
+    const stub = env.STREAM_HUB.getByName(path);
+    await expect.poll(() => runInDurableObject(stub, (hub: StreamHub) => hub.queue.busy)).toBe(1);
+    const evicting = evictDurableObject(stub);
+    controller.enqueue(encode("second half"));
+    controller.close();
+    expect((await pending).status).toBe(200);
+    await evicting;
+    // A fresh instance: the producer state came back from SQLite with the data.
+    expect((await appendTo(path, "first half, second half", producer(0))).status).toBe(204);
+    expect(await (await readStream(path)).text()).toBe("first half, second half");
+  });
+
   it("a graceful eviction lets a long-poll finish, and the reader resumes from its offset without loss", async () => {
     const path = streamPath("evict-poll");
     const tail = (await createStream(path)).headers.get(OFFSET) as string;
