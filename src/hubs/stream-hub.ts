@@ -77,8 +77,8 @@ export class StreamHub extends DurableObject<Env> implements StreamContext {
       case "read": {
         const refused = this.refuseReader(op.access);
         if (refused) return refused;
-        if (op.spec.live === "sse") return openSse(this, op.spec);
-        return op.spec.live === "long-poll" ? longPoll(this, op.spec) : catchUp(this, op.spec);
+        if (op.spec.live === "sse") return openSse(this, op.spec, request.signal);
+        return op.spec.live === "long-poll" ? longPoll(this, op.spec, request.signal) : catchUp(this, op.spec);
       }
       case "head":
         return this.refuseReader(op.access) ?? head(this);

@@ -2,7 +2,8 @@
 // in memory only: each one is an open HTTP request, so an eviction ends them all, and the
 // client resumes from the last offset it received.
 
-export type Wake = "changed" | "timeout" | "gone";
+/** "left": the reader's own request was aborted (its client went away). */
+export type Wake = "changed" | "timeout" | "gone" | "left";
 
 interface Waiter {
   resolve: (wake: Wake) => void;
@@ -29,23 +30,27 @@ export class LiveReaders {
     this.open = Math.max(0, this.open - 1);
   }
 
-  /** Resolves on the next append, close or delete, or after `timeoutMs`. */
-  wait(timeoutMs: number): Promise<Wake> {
+  /** Resolves on the next append, close or delete, after `timeoutMs`, or when `signal` aborts. */
+  wait(timeoutMs: number, signal?: AbortSignal): Promise<Wake> {
+    if (signal?.aborted) return Promise.resolve("left");
     return new Promise((resolve) => {
+      const onAbort = () => waiter.resolve("left");
       const waiter: Waiter = {
         resolve: (wake) => {
           clearTimeout(waiter.timer);
+          signal?.removeEventListener("abort", onAbort);
           this.waiters.delete(waiter);
           resolve(wake);
         },
         timer: setTimeout(() => waiter.resolve("timeout"), Math.max(0, timeoutMs)),
       };
+      signal?.addEventListener("abort", onAbort);
       this.waiters.add(waiter);
     });
   }
 
   /** New data or a close: every waiter reads again from its own offset. */
-  notify(wake: Exclude<Wake, "timeout"> = "changed"): void {
+  notify(wake: "changed" | "gone" = "changed"): void {
     for (const waiter of [...this.waiters]) waiter.resolve(wake);
   }
 }

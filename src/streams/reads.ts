@@ -75,7 +75,7 @@ function noContent(meta: StreamMeta, tail: Position, cursor: string): Response {
  * Answers at once when there is data after the offset (or the stream is closed);
  * otherwise holds the request in the object until an append, a close, or the timeout.
  */
-export async function longPoll(ctx: StreamContext, spec: ReadSpec): Promise<Response> {
+export async function longPoll(ctx: StreamContext, spec: ReadSpec, signal?: AbortSignal): Promise<Response> {
   let meta = ctx.current();
   if (!meta || meta.gone) return missing(meta);
   ctx.touch();
@@ -93,7 +93,9 @@ export async function longPoll(ctx: StreamContext, spec: ReadSpec): Promise<Resp
         }
         entered = true;
       }
-      const wake = await ctx.live.wait(deadline - ctx.now());
+      const wake = await ctx.live.wait(deadline - ctx.now(), signal);
+      // Its client went away: free the slot now rather than at the timeout.
+      if (wake === "left") return new Response(null, { status: 204 });
       meta = ctx.current();
       if (!meta || meta.gone || wake === "gone") return missing(meta);
       if (wake === "timeout" && samePosition(from, ctx.store.tail()) && !meta.closed) return noContent(meta, from, cursor);

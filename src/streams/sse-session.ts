@@ -13,7 +13,7 @@ import { startOf } from "./reads";
 import { fail, missing } from "./responses";
 import { type ControlFields, controlEvent, dataEvent, type SseEncoding, sseEncodingFor } from "./sse-events";
 
-export function openSse(ctx: StreamContext, spec: ReadSpec): Response {
+export function openSse(ctx: StreamContext, spec: ReadSpec, signal?: AbortSignal): Response {
   const meta = ctx.current();
   if (!meta || meta.gone) return missing(meta);
   const from = startOf(ctx, spec.from);
@@ -24,19 +24,22 @@ export function openSse(ctx: StreamContext, spec: ReadSpec): Response {
   const encoding = sseEncodingFor(meta.contentType);
   const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
   const cursor = nextCursor(ctx.now(), spec.cursor);
-  pump(ctx, writable.getWriter(), from, encoding, cursor).finally(() => ctx.live.leave());
+  pump(ctx, writable.getWriter(), { start: from, encoding, cursor, signal }).finally(() => ctx.live.leave());
   const headers = new Headers({ "Content-Type": "text/event-stream", "Cache-Control": "no-cache" });
   if (encoding === "base64") headers.set(H.sseEncoding, "base64");
   return new Response(readable, { status: 200, headers });
 }
 
-async function pump(
-  ctx: StreamContext,
-  writer: WritableStreamDefaultWriter<Uint8Array>,
-  start: Position,
-  encoding: SseEncoding,
-  cursor: string,
-): Promise<void> {
+interface Session {
+  start: Position;
+  encoding: SseEncoding;
+  cursor: string;
+  /** Aborts when the reader disconnects, so an idle session does not hold its slot. */
+  signal: AbortSignal | undefined;
+}
+
+async function pump(ctx: StreamContext, writer: WritableStreamDefaultWriter<Uint8Array>, session: Session): Promise<void> {
+  const { start, encoding, cursor, signal } = session;
   const encoder = new TextEncoder();
   const send = (text: string) => writer.write(encoder.encode(text));
   const deadline = ctx.now() + ctx.limits.sseMaxMs;
@@ -66,7 +69,7 @@ async function pump(
         await send(controlEvent({ streamNextOffset: formatOffset(position), streamCursor: cursor, upToDate: true }));
         announced = true;
       }
-      const wake = await ctx.live.wait(deadline - ctx.now());
+      const wake = await ctx.live.wait(deadline - ctx.now(), signal);
       if (wake !== "changed") break;
     }
   } catch (err) {

@@ -1,5 +1,8 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { concatBytes } from "../../src/bytes";
+import type { StreamHub } from "../../src/hubs/stream-hub";
 import { appendTo, createStream, OFFSET, readAll, readStream, streamCall, streamPath } from "./streams";
 
 const MiB = 1_048_576;
@@ -84,6 +87,19 @@ describe("stream data", () => {
     await appendTo(path, "wake");
     expect((await first).status).toBe(200);
     await second.body?.cancel();
+  });
+
+  it("frees a live reader's slot as soon as its client goes away, not at the long-poll timeout", async () => {
+    const path = streamPath("leaving");
+    const tail = (await createStream(path)).headers.get(OFFSET) as string;
+    const stub = env.STREAM_HUB.getByName(path);
+    const readers = [new AbortController(), new AbortController()];
+    const polls = readers.map((r) => readStream(path, { offset: tail, live: "long-poll" }, { signal: r.signal }).catch(() => null));
+    await expect.poll(() => runInDurableObject(stub, (hub: StreamHub) => hub.live.count)).toBe(2);
+    for (const r of readers) r.abort();
+    // The long-poll timeout is 1 s in tests: the slots come back well before it.
+    await expect.poll(() => runInDurableObject(stub, (hub: StreamHub) => hub.live.count), { timeout: 500 }).toBe(0);
+    await Promise.all(polls);
   });
 
   it("answers 429 to a new producer beyond STREAM_MAX_PRODUCERS (3 in tests); known producers go on", async () => {
