@@ -19,10 +19,13 @@ export function expiryOf(meta: Lifetime, defaultTtlS: number): number | null {
 
 /**
  * Whether a read or write at `now` should store a new touch time. Renewals are coalesced
- * to at most one write a second (sooner for windows under 4 s), so a busy stream does
- * not pay a storage write and an alarm move per request.
+ * so that a busy stream does not pay a storage write and an alarm move per request: at
+ * most one a second, or one per thousandth of the window for long ones (a 7-day TTL moves
+ * every 10 minutes), and never less often than four times per window.
  */
 export function renewalDue(meta: Lifetime, now: number, defaultTtlS: number): boolean {
   const ttl = slidingTtlS(meta, defaultTtlS);
-  return ttl !== null && now - meta.touchedAt >= Math.min(1000, ttl * 250);
+  if (ttl === null) return false;
+  const windowMs = ttl * 1000;
+  return now - meta.touchedAt >= Math.min(windowMs / 4, Math.max(1000, windowMs / 1000));
 }

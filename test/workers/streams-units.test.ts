@@ -43,12 +43,15 @@ describe("stream decisions", () => {
     expect(() => parseStreamPath("chats/campaign:7")).toThrow();
   });
 
-  it("slides a TTL on reads and writes, at most once a second; a fixed expiry never moves", () => {
+  it("slides a TTL on reads and writes, coalescing the renewals; a fixed expiry never moves", () => {
     const meta = { ttlS: 10, expiresAt: null, touchedAt: 1_000 };
     expect(expiryOf(meta, 0)).toBe(11_000);
     expect(renewalDue(meta, 1_500, 0)).toBe(false);
     expect(renewalDue(meta, 2_000, 0)).toBe(true);
     expect(renewalDue({ ttlS: 2, expiresAt: null, touchedAt: 1_000 }, 1_500, 0)).toBe(true);
+    const week = { ttlS: null, expiresAt: null, touchedAt: 0 };
+    expect(renewalDue(week, 600_000, 604_800)).toBe(false);
+    expect(renewalDue(week, 605_000, 604_800)).toBe(true);
     expect(expiryOf({ ttlS: null, expiresAt: 5_000, touchedAt: 1_000 }, 60)).toBe(5_000);
     expect(renewalDue({ ttlS: null, expiresAt: 5_000, touchedAt: 0 }, 4_000, 60)).toBe(false);
     expect(expiryOf({ ttlS: null, expiresAt: null, touchedAt: 0 }, 0)).toBeNull();
