@@ -1,4 +1,5 @@
 // Stream paths (/v1/stream/<path>): checked in the Worker, before any object is touched.
+import { kindByPlural } from "../channel-kinds";
 import { HubError } from "../errors";
 import { isValidId } from "../ids";
 
@@ -15,9 +16,17 @@ const SEGMENT = /^[A-Za-z0-9._~-]+$/;
  * `users/<id>/...` and `rooms/<id>/...` follow the channel's own rules; any other path
  * is "granted": producers only, unless the producer created it with `Dovetail-Readers`.
  */
-export type StreamScope = { kind: "job" | "user" | "room"; id: string } | { kind: "granted" };
+export type ScopeKind = "job" | "user" | "room";
+export type StreamScope = { kind: ScopeKind; id: string } | { kind: "granted" };
 
-const CHANNEL_SCOPES: Record<string, "job" | "user" | "room"> = { jobs: "job", users: "user", rooms: "room" };
+/** The channel kinds whose streams follow the channel's rules (batches/ paths are plain paths). */
+const SCOPE_KINDS: ReadonlySet<string> = new Set<ScopeKind>(["job", "user", "room"]);
+
+/** "jobs" -> "job", by the channel-kind registry's plurals; undefined for any other segment. */
+function scopeKindOf(segment: string): ScopeKind | undefined {
+  const kind = kindByPlural(segment)?.kind;
+  return kind !== undefined && SCOPE_KINDS.has(kind) ? (kind as ScopeKind) : undefined;
+}
 
 export interface StreamPath {
   /** "jobs/42/output": also the Durable Object's name. */
@@ -35,7 +44,7 @@ export function parseStreamPath(raw: string): StreamPath {
   if (raw.length > MAX_PATH_BYTES) throw invalid(`stream path is longer than ${MAX_PATH_BYTES} bytes`);
   const segments = raw.split("/");
   if (segments.length > MAX_PATH_DEPTH) throw invalid(`stream path is deeper than ${MAX_PATH_DEPTH} segments`);
-  const scopeKind = CHANNEL_SCOPES[segments[0] as string];
+  const scopeKind = scopeKindOf(segments[0] as string);
   segments.forEach((segment, index) => {
     if (segment === "." || segment === "..") throw invalid("stream path segments may not be . or ..");
     // The segment naming a channel holds a channel id, whose alphabet adds ":" (room "campaign:7").

@@ -1,7 +1,7 @@
 // Responses a StreamHub answers with: the protocol's headers, and errors in the hub's one
 // error shape (`{ error: { code, message } }`), which may carry protocol headers too
 // (Stream-Closed on a 409, Producer-Epoch on a 403, ...).
-import { HubError } from "../errors";
+import { errorBody, HubError } from "../errors";
 import type { ErrorCode } from "../protocol";
 import { H } from "./headers";
 import { formatOffset, type Position } from "./offsets";
@@ -13,9 +13,7 @@ export const NO_STORE = "no-store";
 export const CACHEABLE = "private, max-age=60, stale-while-revalidate=300";
 
 export function errorResponse(err: HubError, headers: HeadersInit = {}): Response {
-  const out = new Headers(headers);
-  out.set("Content-Type", "application/json");
-  return new Response(JSON.stringify({ error: err.toPayload() }), { status: err.status, headers: out });
+  return Response.json(errorBody(err), { status: err.status, headers });
 }
 
 export function fail(code: ErrorCode, message: string, headers: HeadersInit = {}): Response {

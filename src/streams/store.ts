@@ -1,7 +1,7 @@
 // A stream's storage in its object's SQLite: one metadata row, one row per append, the
 // idempotent producers' state and the forks that still reference this stream. Tables are
 // created by the first PUT, so a read or write of an unknown path stores nothing.
-import { migrate } from "../hub/schema";
+import { migrate } from "../hub/migrations";
 import { TIMERS_SCHEMA } from "../hub/timers";
 import { isJsonType } from "./headers";
 import type { Position } from "./offsets";

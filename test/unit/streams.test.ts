@@ -1,3 +1,5 @@
+// The pure decisions of the Durable Streams implementation: offsets, cursors, producer
+// fencing, path scopes, TTL renewal and SSE framing.
 import { describe, expect, it } from "vitest";
 import { expiryOf, renewalDue } from "../../src/streams/expiry";
 import { formatOffset, nextCursor, parseOffset } from "../../src/streams/offsets";
