@@ -33,9 +33,11 @@ export class Timers {
   /** What the alarm is set to, as far as this instance knows; undefined = unknown. */
   private armed: number | null | undefined;
 
+  /** `stored` is false while the hub has no tables (before its first write, after a wipe). */
   constructor(
     private readonly storage: DurableObjectStorage,
     private readonly sql: SqlStorage,
+    private readonly stored: () => boolean = () => true,
   ) {}
 
   set(name: string, due: number, payload?: unknown, attempts = 0): void {
@@ -63,6 +65,7 @@ export class Timers {
   }
 
   get<P = unknown>(name: string): Timer<P> | null {
+    if (!this.stored()) return null;
     const row = this.sql.exec<Row>("SELECT name, due, payload, attempts FROM timers WHERE name = ?", name).toArray()[0];
     return row ? toTimer<P>(row) : null;
   }
@@ -77,7 +80,8 @@ export class Timers {
     // The alarm that woke us is gone; forget what we thought was armed.
     this.armed = undefined;
     let ran = 0;
-    for (;;) {
+    // A handler may wipe the hub (expiry): its tables are gone, and so is every timer.
+    while (this.stored()) {
       const row = this.sql
         .exec<Row>("SELECT name, due, payload, attempts FROM timers WHERE due <= ? ORDER BY due, name LIMIT 1", now)
         .toArray()[0];
@@ -101,7 +105,7 @@ export class Timers {
 
   /** Points the alarm at the earliest row, or removes it when there is none. */
   arm(): void {
-    const earliest = this.sql.exec<{ due: number | null }>("SELECT MIN(due) AS due FROM timers").one().due;
+    const earliest = this.stored() ? this.sql.exec<{ due: number | null }>("SELECT MIN(due) AS due FROM timers").one().due : null;
     if (earliest === this.armed) return;
     this.armed = earliest;
     const done = earliest === null ? this.storage.deleteAlarm() : this.storage.setAlarm(earliest);

@@ -63,6 +63,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
   }
 
   private get job(): JobRecord | null {
+    if (!this.stored) return null;
     if (this.record === undefined) {
       const row = this.sql.exec<{ spec: string; viewers: string; view: string }>("SELECT spec, viewers, view FROM job").toArray()[0];
       this.record = row ? { spec: row.spec, viewers: JSON.parse(row.viewers), view: JSON.parse(row.view) } : null;
@@ -145,7 +146,8 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     const job = this.job;
     if (!job) return fail("not_found", "job not found");
     if (viewer === null) return ok(this.stateOf(job));
-    if (!mayWatch(job, viewer.id)) return fail("forbidden", "not the job's owner or a viewer");
+    // A stranger hears exactly what an unknown id answers: ids cannot be probed.
+    if (!mayWatch(job, viewer.id)) return fail("not_found", "job not found");
     return ok(job.view);
   }
 
@@ -160,7 +162,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
   protected admit(identity: Identity): Refusal | null {
     const job = this.job;
     if (!job) return { code: CloseCode.NotFound, reason: "job not found" };
-    if (!mayWatch(job, identity.id)) return { code: CloseCode.Forbidden, reason: "not the job's owner or a viewer" };
+    if (!mayWatch(job, identity.id)) return { code: CloseCode.NotFound, reason: "job not found" };
     return null;
   }
 

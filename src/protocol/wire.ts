@@ -12,6 +12,8 @@ export const PONG_FRAME = '{"type":"pong"}';
 export const CloseCode = {
   Normal: 1000,
   GoingAway: 1001,
+  /** A binary frame: the hub speaks JSON text only. */
+  UnsupportedData: 1003,
   Policy: 1008,
   TooBig: 1009,
   Internal: 1011,
@@ -75,6 +77,7 @@ export const ERROR_CODES = [
   "gone",
   "validation_failed",
   "payload_too_large",
+  "unsupported_media_type",
   "unsupported_data",
   "rate_limited",
   "upgrade_required",
