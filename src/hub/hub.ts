@@ -82,6 +82,8 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
     this.migrateAll();
     this.log = new EventLog(this.sql, this.retention());
     this.timers = new Timers(ctx.storage, this.sql);
+    this.timers.mayGiveUp(TRIM_TIMER, { afterAttempts: 5, why: "the next published event sets the trim timer again" });
+    this.timers.mayGiveUp(STATS_TIMER, { afterAttempts: 5, why: "held-back deltas go out with the channel's next report" });
     this.frameRate = new FrameRateLimiter(this.config.frameRate);
     this.counters = new ChannelCounters(this.sql, () => this.channel !== "");
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
@@ -295,8 +297,8 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
   }
 
   /**
-   * The one alarm: runs every due timer. Safe to run twice for the same time (each row
-   * is gone once it ran) and after a crash (a row that did not commit runs again).
+   * The one alarm: runs every due timer. Safe to run twice for the same time (a running
+   * row is leased into the future) and after a crash (its lease runs out, it runs again).
    */
   override async alarm(): Promise<void> {
     await this.timers.runDue(this.now(), (timer) => {

@@ -1,0 +1,149 @@
+// Fault injection for the workers tests: make a chosen RPC between objects, or a chosen
+// method of a hub, throw once or N times, or park it at its await so the test can evict
+// the object there. Everything is installed from inside the object (runInDurableObject),
+// so production code carries no test hooks; an eviction drops the faults with the instance.
+import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
+
+export type HubBinding = "JOB_HUB" | "BATCH_HUB" | "USER_HUB" | "ROOM_HUB" | "STATS_HUB";
+
+export interface FaultPlan {
+  /** How many calls fail before calls go through again (default 1; Infinity = all). */
+  times?: number;
+  /**
+   * "throw" rejects the call; "park" never settles it (the caller is stuck at its await);
+   * "crash" resets the calling object right there, as an eviction or a deploy would: what
+   * it committed before the await stays, and nothing after the await ever runs.
+   */
+  mode?: "throw" | "park" | "crash";
+  /** Only calls addressed to this object name (for an RPC) fail. */
+  target?: string;
+  /** Calls that go through before the first failing one (default 0). */
+  after?: number;
+}
+
+/** What a test can see of an installed fault. */
+export interface Fault {
+  /** Calls seen so far, failing or not. */
+  readonly calls: number;
+  /** Calls that failed (or were parked) so far. */
+  readonly failed: number;
+  /** Resolves when a call has been parked (mode "park"): the caller is now mid-await. */
+  parked(timeoutMs?: number): Promise<void>;
+}
+
+class FaultState implements Fault {
+  calls = 0;
+  failed = 0;
+  private parkedWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly plan: Required<Omit<FaultPlan, "target">>,
+    private readonly label: string,
+    private readonly state: DurableObjectState,
+  ) {}
+
+  /** Runs `call` or fails it, per the plan. */
+  invoke<T>(call: () => Promise<T>): Promise<T> {
+    this.calls += 1;
+    if (this.calls <= this.plan.after || this.failed >= this.plan.times) return call();
+    this.failed += 1;
+    if (this.plan.mode === "crash") {
+      // A moment later, not now: the caller's writes before this await commit first, as
+      // they would in production while the call is on the wire.
+      setTimeout(() => this.state.abort(`injected crash at ${this.label}`), 5);
+      return new Promise<T>(() => {});
+    }
+    if (this.plan.mode === "park") {
+      for (const wake of this.parkedWaiters.splice(0)) wake();
+      return new Promise<T>(() => {});
+    }
+    return Promise.reject(new Error(`injected fault: ${this.label} (failure ${this.failed})`));
+  }
+
+  parked(timeoutMs = 5_000): Promise<void> {
+    if (this.failed > 0 && this.plan.mode === "park") return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${this.label} to be parked`)),
+        timeoutMs,
+      );
+      this.parkedWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
+
+function fullPlan(plan: FaultPlan): Required<Omit<FaultPlan, "target">> {
+  return { times: plan.times ?? 1, mode: plan.mode ?? "throw", after: plan.after ?? 0 };
+}
+
+/**
+ * Inside the object `stub` points at, makes calls to `binding`'s `method` fail: e.g.
+ * failRpc(batch, "JOB_HUB", "joinBatch", { target: "job-2" }) makes the batch's join of
+ * job-2 throw once. The object's env is swapped for one whose namespace wraps that method.
+ */
+export async function failRpc<T extends Rpc.DurableObjectBranded>(
+  stub: DurableObjectStub<T>,
+  binding: HubBinding,
+  method: string,
+  plan: FaultPlan = {},
+): Promise<Fault> {
+  let fault: FaultState | undefined;
+  await runInDurableObject(stub, (instance, state) => {
+    const installed = new FaultState(fullPlan(plan), `${binding}.${method}${plan.target ? ` to ${plan.target}` : ""}`, state);
+    fault = installed;
+    const hub = instance as unknown as { env: Env };
+    const real = hub.env[binding] as unknown as DurableObjectNamespace;
+    const namespace = new Proxy(real, {
+      get(target, prop) {
+        if (prop !== "getByName") return Reflect.get(target, prop);
+        return (name: string) => {
+          const inner = target.getByName(name) as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+          if (plan.target !== undefined && name !== plan.target) return inner;
+          return new Proxy(inner, {
+            get(stubTarget, key) {
+              const value = Reflect.get(stubTarget, key);
+              if (key !== method) return value;
+              return (...args: unknown[]) =>
+                installed.invoke(() => (value as (...a: unknown[]) => Promise<unknown>).apply(stubTarget, args));
+            },
+          });
+        };
+      },
+    });
+    hub.env = { ...hub.env, [binding]: namespace };
+  });
+  return fault as FaultState;
+}
+
+/**
+ * Makes the hub's own method `method` (public or private) fail per the plan, e.g. a
+ * timer handler: failMethod(job, "stall", { times: 3 }).
+ */
+export async function failMethod<T extends Rpc.DurableObjectBranded>(
+  stub: DurableObjectStub<T>,
+  method: string,
+  plan: FaultPlan = {},
+): Promise<Fault> {
+  let fault: FaultState | undefined;
+  await runInDurableObject(stub, (instance, state) => {
+    const installed = new FaultState(fullPlan(plan), `method ${method}`, state);
+    fault = installed;
+    const hub = instance as unknown as Record<string, (...args: unknown[]) => unknown>;
+    const real = hub[method];
+    if (typeof real !== "function") throw new Error(`the hub has no method ${method}`);
+    hub[method] = (...args: unknown[]) => installed.invoke(async () => real.apply(hub, args));
+  });
+  return fault as FaultState;
+}
+
+/**
+ * Ends every object abruptly, as a crash or a deploy would: what they committed stays,
+ * whatever they were awaiting never resumes, and each starts again from storage on its
+ * next request (without the test's clock or faults: install them again).
+ */
+export async function crashObjects(): Promise<void> {
+  await abortAllDurableObjects();
+}
