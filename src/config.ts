@@ -32,6 +32,13 @@ export interface HubConfig {
   jobTtlMs: number;
   /** A member job reports progress to its batches at most once per this. Final states go at once. */
   batchReportMs: number;
+  /** A job not final this long after its creation fails with `lifetime_exceeded`. */
+  jobMaxLifetimeMs: number;
+  /** A batch is deleted this long after its creation, finished or not. */
+  batchMaxLifetimeMs: number;
+  /** A room, or a user, with no socket and no producer event for this long is deleted. */
+  roomIdleTtlMs: number;
+  userIdleTtlMs: number;
   /** Why this configuration must not serve (empty when it may). */
   problems: string[];
 }
@@ -113,6 +120,11 @@ function parseConfig(env: Env): HubConfig {
     logMaxAgeMs: intVar(env.LOG_MAX_AGE_S, 7 * 86_400, 60, 90 * 86_400, "LOG_MAX_AGE_S", problems) * 1000,
     jobTtlMs: intVar(env.JOB_TTL_S, 86_400, 1, 30 * 86_400, "JOB_TTL_S", problems) * 1000,
     batchReportMs: intVar(env.BATCH_REPORT_INTERVAL_MS, 1_000, 50, 60_000, "BATCH_REPORT_INTERVAL_MS", problems),
+    // Lifetimes and idle expiry: docs/timers-and-batches.md#lifetimes.
+    jobMaxLifetimeMs: intVar(env.JOB_MAX_LIFETIME_S, 7 * 86_400, 60, 365 * 86_400, "JOB_MAX_LIFETIME_S", problems) * 1000,
+    batchMaxLifetimeMs: intVar(env.BATCH_MAX_LIFETIME_S, 8 * 86_400, 60, 400 * 86_400, "BATCH_MAX_LIFETIME_S", problems) * 1000,
+    roomIdleTtlMs: intVar(env.ROOM_IDLE_TTL_S, 30 * 86_400, 60, 365 * 86_400, "ROOM_IDLE_TTL_S", problems) * 1000,
+    userIdleTtlMs: intVar(env.USER_IDLE_TTL_S, 90 * 86_400, 60, 365 * 86_400, "USER_IDLE_TTL_S", problems) * 1000,
     problems,
   };
 }

@@ -24,6 +24,10 @@ declare global {
     LOG_MAX_AGE_S?: string;
     JOB_TTL_S?: string;
     BATCH_REPORT_INTERVAL_MS?: string;
+    JOB_MAX_LIFETIME_S?: string;
+    BATCH_MAX_LIFETIME_S?: string;
+    ROOM_IDLE_TTL_S?: string;
+    USER_IDLE_TTL_S?: string;
   }
   interface Env extends DovetailSecrets {}
   namespace Cloudflare {

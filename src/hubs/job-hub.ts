@@ -67,6 +67,8 @@ export class JobHub extends Hub<JobView | null> {
         "CREATE TABLE producer_events (event_id TEXT PRIMARY KEY, response TEXT NOT NULL, at INTEGER NOT NULL)",
         // The batches this job reports to, and the last job seq each has been sent.
         "CREATE TABLE job_batches (batch_id TEXT PRIMARY KEY, sent_seq INTEGER NOT NULL)",
+        // The membership's generation: a reply about an earlier batch of the same id must not touch it.
+        "ALTER TABLE job_batches ADD COLUMN gen TEXT",
       ],
     };
   }
@@ -202,11 +204,20 @@ export class JobHub extends Hub<JobView | null> {
     this.ack(ws, ref);
   }
 
-  /** Called by a batch when it is created: remember it, and answer the state to count. */
-  joinBatch(batchId: string): Outcome<MemberReport> {
+  /**
+   * Called by a batch when it is created: remember it, and answer the state to count.
+   * Idempotent for one generation of the batch; a new generation (the id created again)
+   * replaces the membership.
+   */
+  joinBatch(batchId: string, gen: string): Outcome<MemberReport> {
     const job = this.job;
     if (!job) return fail("not_found", `job not found`);
-    this.sql.exec("INSERT INTO job_batches (batch_id, sent_seq) VALUES (?, ?) ON CONFLICT(batch_id) DO NOTHING", batchId, this.log.lastSeq);
+    this.sql.exec(
+      "INSERT INTO job_batches (batch_id, sent_seq, gen) VALUES (?, ?, ?) ON CONFLICT(batch_id) DO UPDATE SET sent_seq = excluded.sent_seq, gen = excluded.gen WHERE gen IS NOT excluded.gen",
+      batchId,
+      this.log.lastSeq,
+      gen,
+    );
     return ok(this.memberReport(job));
   }
 
@@ -334,17 +345,20 @@ export class JobHub extends Hub<JobView | null> {
     const job = this.job;
     if (!job) return;
     const report = this.memberReport(job);
-    const due = this.sql.exec<{ batch_id: string }>("SELECT batch_id FROM job_batches WHERE sent_seq < ?", report.seq).toArray();
+    const due = this.sql
+      .exec<{ batch_id: string; gen: string | null }>("SELECT batch_id, gen FROM job_batches WHERE sent_seq < ?", report.seq)
+      .toArray();
     let failed = false;
     await Promise.all(
-      due.map(async ({ batch_id }) => {
+      due.map(async ({ batch_id, gen }) => {
         try {
-          const outcome = await this.env.BATCH_HUB.getByName(batch_id).memberChanged(report);
+          const outcome = await this.env.BATCH_HUB.getByName(batch_id).memberChanged({ ...report, ...(gen === null ? {} : { gen }) });
+          // Only the membership this reply is about: the batch may have been created again meanwhile.
           if (outcome.ok) {
-            this.sql.exec("UPDATE job_batches SET sent_seq = MAX(sent_seq, ?) WHERE batch_id = ?", report.seq, batch_id);
+            this.sql.exec("UPDATE job_batches SET sent_seq = MAX(sent_seq, ?) WHERE batch_id = ? AND gen IS ?", report.seq, batch_id, gen);
           } else if (outcome.error.code === "not_found") {
             // A batch that was never created (or has expired) stops hearing from us.
-            this.sql.exec("DELETE FROM job_batches WHERE batch_id = ?", batch_id);
+            this.sql.exec("DELETE FROM job_batches WHERE batch_id = ? AND gen IS ?", batch_id, gen);
           } else failed = true;
         } catch (err) {
           failed = true;

@@ -2,7 +2,7 @@
 // method of a hub, throw once or N times, or park it at its await so the test can evict
 // the object there. Everything is installed from inside the object (runInDurableObject),
 // so production code carries no test hooks; an eviction drops the faults with the instance.
-import { abortAllDurableObjects, runInDurableObject } from "cloudflare:test";
+import { runInDurableObject } from "cloudflare:test";
 
 export type HubBinding = "JOB_HUB" | "BATCH_HUB" | "USER_HUB" | "ROOM_HUB" | "STATS_HUB";
 
@@ -11,10 +11,12 @@ export interface FaultPlan {
   times?: number;
   /**
    * "throw" rejects the call; "park" never settles it (the caller is stuck at its await);
+   * "delay" makes the call now but hands its answer back only on release(), so the
+   * caller acts on a stale answer;
    * "crash" resets the calling object right there, as an eviction or a deploy would: what
    * it committed before the await stays, and nothing after the await ever runs.
    */
-  mode?: "throw" | "park" | "crash";
+  mode?: "throw" | "park" | "crash" | "delay";
   /** Only calls addressed to this object name (for an RPC) fail. */
   target?: string;
   /** Calls that go through before the first failing one (default 0). */
@@ -27,14 +29,16 @@ export interface Fault {
   readonly calls: number;
   /** Calls that failed (or were parked) so far. */
   readonly failed: number;
-  /** Resolves when a call has been parked (mode "park"): the caller is now mid-await. */
+  /** Resolves when a call has been parked or delayed: the caller is now mid-await. */
   parked(timeoutMs?: number): Promise<void>;
+  /** Mode "delay": hands the held answers back to their callers. */
+  release(): void;
 }
 
 class FaultState implements Fault {
   calls = 0;
   failed = 0;
-  private parkedWaiters: (() => void)[] = [];
+  private released = false;
 
   constructor(
     private readonly plan: Required<Omit<FaultPlan, "target">>,
@@ -53,25 +57,29 @@ class FaultState implements Fault {
       setTimeout(() => this.state.abort(`injected crash at ${this.label}`), 5);
       return new Promise<T>(() => {});
     }
-    if (this.plan.mode === "park") {
-      for (const wake of this.parkedWaiters.splice(0)) wake();
-      return new Promise<T>(() => {});
+    if (this.plan.mode === "park") return new Promise<T>(() => {});
+    if (this.plan.mode === "delay") {
+      const answer = call();
+      // Polled from the caller's own context: an RPC answer may only be touched there.
+      return (async () => {
+        while (!this.released) await new Promise((resolve) => setTimeout(resolve, 5));
+        return answer;
+      })();
     }
     return Promise.reject(new Error(`injected fault: ${this.label} (failure ${this.failed})`));
   }
 
-  parked(timeoutMs = 5_000): Promise<void> {
-    if (this.failed > 0 && this.plan.mode === "park") return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${this.label} to be parked`)),
-        timeoutMs,
-      );
-      this.parkedWaiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+  release(): void {
+    this.released = true;
+  }
+
+  /** Polled from the test's side: each side may only touch its own timers and I/O. */
+  async parked(timeoutMs = 5_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.failed === 0) {
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${this.label} to be called`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
   }
 }
 
@@ -104,10 +112,9 @@ export async function failRpc<T extends Rpc.DurableObjectBranded>(
           if (plan.target !== undefined && name !== plan.target) return inner;
           return new Proxy(inner, {
             get(stubTarget, key) {
-              const value = Reflect.get(stubTarget, key);
-              if (key !== method) return value;
-              return (...args: unknown[]) =>
-                installed.invoke(() => (value as (...a: unknown[]) => Promise<unknown>).apply(stubTarget, args));
+              if (key !== method) return Reflect.get(stubTarget, key);
+              // Called as a method of the real stub (an RPC stub answers any property, even `apply`).
+              return (...args: unknown[]) => installed.invoke(() => (stubTarget[method] as (...a: unknown[]) => Promise<unknown>)(...args));
             },
           });
         };
@@ -137,13 +144,4 @@ export async function failMethod<T extends Rpc.DurableObjectBranded>(
     hub[method] = (...args: unknown[]) => installed.invoke(async () => real.apply(hub, args));
   });
   return fault as FaultState;
-}
-
-/**
- * Ends every object abruptly, as a crash or a deploy would: what they committed stays,
- * whatever they were awaiting never resumes, and each starts again from storage on its
- * next request (without the test's clock or faults: install them again).
- */
-export async function crashObjects(): Promise<void> {
-  await abortAllDurableObjects();
 }
