@@ -2,7 +2,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { installClock, timerNames } from "./clock";
-import { failRpc } from "./faults";
+import { failRpc, storedRows } from "./faults";
 import { createJob, produce, produceOk, uniqueId } from "./helpers";
 
 function getBatch(id: string): Promise<Response> {
@@ -11,18 +11,6 @@ function getBatch(id: string): Promise<Response> {
 
 async function finish(jobs: string[], status = "completed"): Promise<void> {
   for (const job of jobs) await produceOk(`/v1/jobs/${job}/events`, { status });
-}
-
-/** What the object keeps once it is gone: every table empty, no timer. */
-function storedRows(stub: DurableObjectStub): Promise<number> {
-  return runInDurableObject(stub, (_instance, state) => {
-    const tables = state.storage.sql
-      .exec<{ name: string }>(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\' AND name != 'schema_version'",
-      )
-      .toArray();
-    return tables.reduce((n, t) => n + state.storage.sql.exec<{ c: number }>(`SELECT COUNT(*) AS c FROM "${t.name}"`).one().c, 0);
-  });
 }
 
 describe("batch creation under faults", () => {

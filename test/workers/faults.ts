@@ -145,3 +145,15 @@ export async function failMethod<T extends Rpc.DurableObjectBranded>(
   });
   return fault as FaultState;
 }
+
+/** Rows an object still stores (every table but the schema versions): 0 once it is gone. */
+export function storedRows<T extends Rpc.DurableObjectBranded>(stub: DurableObjectStub<T>): Promise<number> {
+  return runInDurableObject(stub, (_instance, state) => {
+    const tables = state.storage.sql
+      .exec<{ name: string }>(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite_%' AND name != 'schema_version'",
+      )
+      .toArray();
+    return tables.reduce((n, t) => n + state.storage.sql.exec<{ c: number }>(`SELECT COUNT(*) AS c FROM "${t.name}"`).one().c, 0);
+  });
+}
