@@ -123,7 +123,7 @@ function parseConfig(env: Env): HubConfig {
     // Lifetimes and idle expiry: docs/timers-and-batches.md#lifetimes.
     jobMaxLifetimeMs: intVar(env.JOB_MAX_LIFETIME_S, 7 * 86_400, 60, 365 * 86_400, "JOB_MAX_LIFETIME_S", problems) * 1000,
     batchMaxLifetimeMs: intVar(env.BATCH_MAX_LIFETIME_S, 8 * 86_400, 60, 400 * 86_400, "BATCH_MAX_LIFETIME_S", problems) * 1000,
-    roomIdleTtlMs: intVar(env.ROOM_IDLE_TTL_S, 30 * 86_400, 60, 365 * 86_400, "ROOM_IDLE_TTL_S", problems) * 1000,
+    roomIdleTtlMs: intVar(env.ROOM_IDLE_TTL_S, 90 * 86_400, 60, 365 * 86_400, "ROOM_IDLE_TTL_S", problems) * 1000,
     userIdleTtlMs: intVar(env.USER_IDLE_TTL_S, 90 * 86_400, 60, 365 * 86_400, "USER_IDLE_TTL_S", problems) * 1000,
     problems,
   };
