@@ -7,7 +7,7 @@ import { runInDurableObject } from "cloudflare:test";
 export type HubBinding = "JOB_HUB" | "BATCH_HUB" | "USER_HUB" | "ROOM_HUB" | "STATS_HUB";
 
 export interface FaultPlan {
-  /** How many calls fail before calls go through again (default 1; Infinity = all). */
+  /** How many calls fail before calls go through again (default 1; 0 = none, to watch calls; Infinity = all). */
   times?: number;
   /**
    * "throw" rejects the call; "park" never settles it (the caller is stuck at its await);
@@ -27,6 +27,8 @@ export interface FaultPlan {
 export interface Fault {
   /** Calls seen so far, failing or not. */
   readonly calls: number;
+  /** Every call's arguments, and whether it was made to fail. */
+  readonly log: { args: unknown[]; failed: boolean }[];
   /** Calls that failed (or were parked) so far. */
   readonly failed: number;
   /** Resolves when a call has been parked or delayed: the caller is now mid-await. */
@@ -38,6 +40,7 @@ export interface Fault {
 class FaultState implements Fault {
   calls = 0;
   failed = 0;
+  readonly log: { args: unknown[]; failed: boolean }[] = [];
   private released = false;
 
   constructor(
@@ -47,9 +50,11 @@ class FaultState implements Fault {
   ) {}
 
   /** Runs `call` or fails it, per the plan. */
-  invoke<T>(call: () => Promise<T>): Promise<T> {
+  invoke<T>(args: unknown[], call: () => Promise<T>): Promise<T> {
     this.calls += 1;
-    if (this.calls <= this.plan.after || this.failed >= this.plan.times) return call();
+    const passes = this.calls <= this.plan.after || this.failed >= this.plan.times;
+    this.log.push({ args, failed: !passes });
+    if (passes) return call();
     this.failed += 1;
     if (this.plan.mode === "crash") {
       // A moment later, not now: the caller's writes before this await commit first, as
@@ -114,7 +119,8 @@ export async function failRpc<T extends Rpc.DurableObjectBranded>(
             get(stubTarget, key) {
               if (key !== method) return Reflect.get(stubTarget, key);
               // Called as a method of the real stub (an RPC stub answers any property, even `apply`).
-              return (...args: unknown[]) => installed.invoke(() => (stubTarget[method] as (...a: unknown[]) => Promise<unknown>)(...args));
+              return (...args: unknown[]) =>
+                installed.invoke(args, () => (stubTarget[method] as (...a: unknown[]) => Promise<unknown>)(...args));
             },
           });
         };
@@ -141,7 +147,7 @@ export async function failMethod<T extends Rpc.DurableObjectBranded>(
     const hub = instance as unknown as Record<string, (...args: unknown[]) => unknown>;
     const real = hub[method];
     if (typeof real !== "function") throw new Error(`the hub has no method ${method}`);
-    hub[method] = (...args: unknown[]) => installed.invoke(async () => real.apply(hub, args));
+    hub[method] = (...args: unknown[]) => installed.invoke(args, async () => real.apply(hub, args));
   });
   return fault as FaultState;
 }
