@@ -90,10 +90,6 @@ export class Timers {
     return row ? toTimer<P>(row) : null;
   }
 
-  list(): Timer[] {
-    return this.sql.exec<Row>("SELECT name, due, payload, attempts FROM timers ORDER BY due, name").toArray().map(toTimer);
-  }
-
   /**
    * Runs every timer due at `now`, earliest first, on a lease: before its handler runs, a
    * row is pushed forward by the retry delay with its attempt count raised, and that

@@ -1,14 +1,16 @@
 import type { Identity } from "../auth/jwt";
 import { fail, type Outcome, ok } from "../errors";
-import { type ComponentSchema, Hub, type Refusal } from "../hub/hub";
+import type { Refusal } from "../hub/connections";
+import { Hub } from "../hub/hub";
+import type { ComponentSchema } from "../hub/migrations";
 import type { Timer } from "../hub/timers";
 import { newId } from "../ids";
 import { log } from "../log";
-import { BatchEvent, type BatchView, CloseCode } from "../protocol";
+import { BatchEvent, type BatchEvents, type BatchView, CloseCode } from "../protocol";
 import type { BatchSpec } from "../schemas";
 import { stableStringify } from "../stable-json";
 import { BATCH_MEMBERS_JOINING, BATCH_MEMBERS_TABLE, BatchMembers } from "./batch-members";
-import type { MemberReport } from "./batch-report";
+import type { MemberReport } from "./batch-outbox";
 
 export type BatchState = BatchView & { owner: string; viewers: string[]; seq: number };
 
@@ -35,11 +37,11 @@ type Created = { created: boolean; batch: BatchState };
 
 /**
  * One batch: counts of its member jobs by outcome. Members push their state here (see
- * JobHub.scheduleBatchReport); the batch never polls. A member report carries the job's
- * log seq, so a late or repeated report can never move a member backwards, and the
- * membership's generation, so one meant for an earlier batch of the same id is refused.
+ * BatchOutbox); the batch never polls. A member report carries the job's log seq, so a
+ * late or repeated report can never move a member backwards, and the membership's
+ * generation, so one meant for an earlier batch of the same id is refused.
  */
-export class BatchHub extends Hub<BatchView | null> {
+export class BatchHub extends Hub<BatchView | null, BatchEvents> {
   private readonly members = new BatchMembers(this.sql);
   /** The joins in flight in this instance: concurrent same-body calls share their outcome. */
   private joins: Promise<Outcome<void>> | null = null;
@@ -151,8 +153,12 @@ export class BatchHub extends Hub<BatchView | null> {
   }
 
   /** How many member reports this batch has received: lets tests see that progress is coalesced. */
-  reportsReceived(): number {
-    return Number(this.log.readMeta("reports_received") ?? 0);
+  reportsReceived(): Outcome<number> {
+    return ok(this.reportCount());
+  }
+
+  private reportCount(): number {
+    return Number(this.events.readMeta("reports_received") ?? 0);
   }
 
   read(viewer: Identity | null): Outcome<BatchState | BatchView> {
@@ -188,7 +194,7 @@ export class BatchHub extends Hub<BatchView | null> {
   }
 
   private countReport(): void {
-    this.log.writeMeta("reports_received", String(this.reportsReceived() + 1));
+    this.events.writeMeta("reports_received", String(this.reportCount() + 1));
   }
 
   /**
@@ -216,7 +222,7 @@ export class BatchHub extends Hub<BatchView | null> {
 
   private state(): BatchState {
     const row = this.row() as BatchRow;
-    return { ...this.view(true), owner: row.owner, viewers: JSON.parse(row.viewers), seq: this.log.lastSeq };
+    return { ...this.view(true), owner: row.owner, viewers: JSON.parse(row.viewers), seq: this.events.lastSeq };
   }
 }
 

@@ -1,8 +1,9 @@
 // A batch's member table. A member is `joining` from the moment the batch is written
 // until its job has answered the join: a batch with joining members is not finished being
 // created, and whoever comes next (a same-body retry, the join timer) finishes the joins.
-import { type BatchMember, FINAL_JOB_STATUSES, type JobStatus } from "../protocol";
-import type { MemberReport } from "./batch-report";
+import type { BatchMember, JobStatus } from "../protocol";
+import type { MemberReport } from "./batch-outbox";
+import { isFinal } from "./job-state";
 
 export const BATCH_MEMBERS_TABLE =
   "CREATE TABLE members (job_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, status TEXT NOT NULL, progress REAL NOT NULL)";
@@ -79,8 +80,4 @@ export class BatchMembers {
   private rows(): Row[] {
     return this.sql.exec<Row>("SELECT job_id, status, progress FROM members").toArray();
   }
-}
-
-function isFinal(status: JobStatus): boolean {
-  return FINAL_JOB_STATUSES.includes(status);
 }

@@ -77,12 +77,12 @@ describe("batch creation under faults", () => {
     // The job reports to that batch; the batch answers not_found, and the answer is late.
     const late = await failRpc(env.JOB_HUB.getByName(job), "BATCH_HUB", "memberChanged", { mode: "delay" });
     await produceOk(`/v1/jobs/${job}/events`, { status: "running", progress: 10 });
-    await runDurableObjectAlarm(env.JOB_HUB.getByName(job)); // the coalesced progress report
+    const reporting = runDurableObjectAlarm(env.JOB_HUB.getByName(job)); // the coalesced progress report
     await late.parked();
     // Meanwhile the producer creates the batch again, with jobs that all exist.
     expect((await produce("/v1/batches", { id, owner, jobs: [job] })).status).toBe(201);
     late.release();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await reporting;
     await finish([job]);
     expect(await (await getBatch(id)).json()).toMatchObject({ total: 1, completed: 1 });
   });

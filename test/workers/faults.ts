@@ -126,9 +126,34 @@ export async function failRpc<T extends Rpc.DurableObjectBranded>(
         };
       },
     });
-    hub.env = { ...hub.env, [binding]: namespace };
+    replaceEverywhere(hub, hub.env, { ...hub.env, [binding]: namespace });
   });
   return fault as FaultState;
+}
+
+/**
+ * Points every reference to `from` held by the hub or its components (a component may
+ * keep the env it was built with) at `to`. Walks plain objects and class instances a few
+ * levels deep; runtime objects (storage, sockets) are left alone.
+ */
+function replaceEverywhere(root: object, from: unknown, to: unknown): void {
+  const seen = new Set<object>();
+  const visit = (node: Record<string, unknown>, depth: number) => {
+    if (seen.has(node) || depth > 3) return;
+    seen.add(node);
+    for (const key of Object.keys(node)) {
+      const value = node[key];
+      if (value === from) node[key] = to;
+      else if (value && typeof value === "object" && !Array.isArray(value) && isOurs(value)) visit(value as Record<string, unknown>, depth + 1);
+    }
+  };
+  visit(root as Record<string, unknown>, 0);
+}
+
+/** Plain objects and instances of the project's classes, not the runtime's. */
+function isOurs(value: object): boolean {
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || (proto !== null && !String(proto.constructor?.name ?? "").match(/^(DurableObject|Sql|WebSocket|Durable)/));
 }
 
 /**
