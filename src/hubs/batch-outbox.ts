@@ -26,7 +26,7 @@ export const JOB_BATCHES_TABLE = "CREATE TABLE job_batches (batch_id TEXT PRIMAR
 /** The membership's generation: a reply about an earlier batch of the same id must not touch it. */
 export const JOB_BATCHES_GENERATION = "ALTER TABLE job_batches ADD COLUMN gen TEXT";
 
-/** A failed batch report is sent again after this. */
+/** A failed final report is first tried again after this; then the timer's lease backs off. */
 const BATCH_RETRY_MS = 5_000;
 
 export interface OutboxContext {
@@ -114,8 +114,18 @@ export class BatchOutbox {
     );
     if (!this.job.current()) return; // wiped while we waited
     events.writeMeta("batch_reported_at", String(this.job.now()));
-    const pending = sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM job_batches WHERE sent_seq < ?", events.lastSeq).one().n;
-    if (failed) timers.set(JobTimer.BatchReport, this.job.now() + BATCH_RETRY_MS);
-    else if (pending === 0) timers.clear(JobTimer.BatchReport);
+    if (failed) {
+      // The timer is the retry: from a timer run, the throw makes its lease back off.
+      timers.setIfAbsent(JobTimer.BatchReport, this.job.now() + BATCH_RETRY_MS);
+      throw new Error("a batch report failed; it is retried");
+    }
+    if (!this.unsent()) timers.clear(JobTimer.BatchReport);
+  }
+
+  /** Whether some batch has not yet acknowledged the job's latest state. */
+  unsent(): boolean {
+    return (
+      this.job.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM job_batches WHERE sent_seq < ?", this.job.events.lastSeq).one().n > 0
+    );
   }
 }
