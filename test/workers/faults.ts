@@ -144,7 +144,8 @@ function replaceEverywhere(root: object, from: unknown, to: unknown): void {
     for (const key of Object.keys(node)) {
       const value = node[key];
       if (value === from) node[key] = to;
-      else if (value && typeof value === "object" && !Array.isArray(value) && isOurs(value)) visit(value as Record<string, unknown>, depth + 1);
+      else if (value && typeof value === "object" && !Array.isArray(value) && isOurs(value))
+        visit(value as Record<string, unknown>, depth + 1);
     }
   };
   visit(root as Record<string, unknown>, 0);
@@ -153,7 +154,9 @@ function replaceEverywhere(root: object, from: unknown, to: unknown): void {
 /** Plain objects and instances of the project's classes, not the runtime's. */
 function isOurs(value: object): boolean {
   const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || (proto !== null && !String(proto.constructor?.name ?? "").match(/^(DurableObject|Sql|WebSocket|Durable)/));
+  return (
+    proto === Object.prototype || (proto !== null && !String(proto.constructor?.name ?? "").match(/^(DurableObject|Sql|WebSocket|Durable)/))
+  );
 }
 
 /**
