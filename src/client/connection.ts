@@ -1,4 +1,4 @@
-import { BEARER_PREFIX, type ConnectedData, PING_FRAME, type ServerFrame, SUBPROTOCOL } from "../protocol";
+import { BEARER_PREFIX, type ConnectedData, PING_FRAME, type ServerFrame, SKIP_FRAME, type SkipData, SUBPROTOCOL } from "../protocol";
 import { type BackoffOptions, backoffDelay } from "./backoff";
 import { CloseCode, closeAction, DovetailError } from "./codes";
 import { type AckPayload, Requests } from "./requests";
@@ -172,8 +172,8 @@ export class Connection {
     }
     // `skip` stands in for a logged event this socket was excluded from: it takes that
     // seq, so the next event is no gap, and nothing is delivered.
-    const skipped = frame.type === "skip";
-    const seq = skipped ? frame.data?.seq : frame.seq;
+    const skipped = frame.type === SKIP_FRAME;
+    const seq = skipped ? (frame.data as SkipData | undefined)?.seq : frame.seq;
     if (typeof seq === "number") {
       // Never deliver a seq twice, and never skip one silently.
       if (this.lastSeq !== undefined && seq <= this.lastSeq) return;
