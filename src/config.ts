@@ -53,6 +53,13 @@ export interface HubConfig {
   batchReportMs: number;
   /** Durable Streams limits (docs/streams.md#limits). */
   streams: StreamLimits;
+  /** A job not final this long after its creation fails with `lifetime_exceeded`. */
+  jobMaxLifetimeMs: number;
+  /** A batch is deleted this long after its creation, finished or not. */
+  batchMaxLifetimeMs: number;
+  /** A room, or a user, with no socket and no producer event for this long is deleted. */
+  roomIdleTtlMs: number;
+  userIdleTtlMs: number;
   /** Why this configuration must not serve (empty when it may). */
   problems: string[];
 }
@@ -187,6 +194,11 @@ function parseConfig(env: Env): HubConfig {
       maxProducers: intVar(env.STREAM_MAX_PRODUCERS, 1_000, 1, 100_000, "STREAM_MAX_PRODUCERS", problems),
       defaultTtlS: intVar(env.STREAM_DEFAULT_TTL_S, 7 * 86_400, 0, 315_360_000, "STREAM_DEFAULT_TTL_S", problems),
     },
+    // Lifetimes and idle expiry: docs/timers-and-batches.md#lifetimes.
+    jobMaxLifetimeMs: intVar(env.JOB_MAX_LIFETIME_S, 7 * 86_400, 60, 365 * 86_400, "JOB_MAX_LIFETIME_S", problems) * 1000,
+    batchMaxLifetimeMs: intVar(env.BATCH_MAX_LIFETIME_S, 8 * 86_400, 60, 400 * 86_400, "BATCH_MAX_LIFETIME_S", problems) * 1000,
+    roomIdleTtlMs: intVar(env.ROOM_IDLE_TTL_S, 90 * 86_400, 60, 365 * 86_400, "ROOM_IDLE_TTL_S", problems) * 1000,
+    userIdleTtlMs: intVar(env.USER_IDLE_TTL_S, 90 * 86_400, 60, 365 * 86_400, "USER_IDLE_TTL_S", problems) * 1000,
     problems,
   };
 }

@@ -41,6 +41,10 @@ declare global {
     STREAM_MAX_LIVE_READERS?: string;
     STREAM_MAX_PRODUCERS?: string;
     STREAM_DEFAULT_TTL_S?: string;
+    JOB_MAX_LIFETIME_S?: string;
+    BATCH_MAX_LIFETIME_S?: string;
+    ROOM_IDLE_TTL_S?: string;
+    USER_IDLE_TTL_S?: string;
   }
   interface Env extends DovetailSecrets {}
   namespace Cloudflare {
