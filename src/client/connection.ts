@@ -1,4 +1,4 @@
-import { BEARER_PREFIX, type ConnectedData, PING_FRAME, type ServerFrame, SUBPROTOCOL } from "../protocol";
+import { BEARER_PREFIX, type ConnectedData, PING_FRAME, type ServerFrame, SKIP_FRAME, type SkipData, SUBPROTOCOL } from "../protocol";
 import { type BackoffOptions, backoffDelay } from "./backoff";
 import { CloseCode, closeAction, DovetailError } from "./codes";
 import { type AckPayload, Requests } from "./requests";
@@ -181,16 +181,20 @@ export class Connection {
         if (this.requests.settle(frame)) return;
         break;
     }
-    if (typeof frame.seq === "number") {
+    // `skip` stands in for a logged event this socket was excluded from: it takes that
+    // seq, so the next event is no gap, and nothing is delivered.
+    const skipped = frame.type === SKIP_FRAME;
+    const seq = skipped ? (frame.data as SkipData | undefined)?.seq : frame.seq;
+    if (typeof seq === "number") {
       // Never deliver a seq twice, and never skip one silently.
-      if (this.lastSeq !== undefined && frame.seq <= this.lastSeq) return;
-      if (this.lastSeq !== undefined && frame.seq !== this.lastSeq + 1) {
-        this.abandon(`gap: expected seq ${this.lastSeq + 1}, got ${frame.seq}`);
+      if (this.lastSeq !== undefined && seq <= this.lastSeq) return;
+      if (this.lastSeq !== undefined && seq !== this.lastSeq + 1) {
+        this.abandon(`gap: expected seq ${this.lastSeq + 1}, got ${seq}`);
         return;
       }
-      this.lastSeq = frame.seq;
+      this.lastSeq = seq;
     }
-    this.hooks.frame(frame);
+    if (!skipped) this.hooks.frame(frame);
   }
 
   private onConnected(data: ConnectedData): void {

@@ -126,8 +126,8 @@ export abstract class HubCore<Events extends object = Record<never, never>> exte
   protected abstract beat(): void;
 
   /**
-   * The one alarm: runs every due timer. Safe to run twice for the same time (each row
-   * is gone once it ran) and after a crash (a row that did not commit runs again).
+   * The one alarm: runs every due timer. Safe to run twice for the same time (a running
+   * row is leased into the future) and after a crash (its lease runs out, it runs again).
    */
   override async alarm(): Promise<void> {
     await this.timers.runDue(this.now(), (timer) => {

@@ -2,7 +2,7 @@
 // each serialized once and the same string sent to every socket.
 import { asHubError, HubError } from "../errors";
 import { log } from "../log";
-import type { ConnectedData, ServerFrame } from "../protocol";
+import { type ConnectedData, type ServerFrame, SKIP_FRAME, type SkipData } from "../protocol";
 import type { Attachment, Connections } from "./connections";
 import type { ChannelCounters } from "./counters";
 import type { EventLog, LoggedEvent } from "./event-log";
@@ -16,11 +16,15 @@ export class Publisher {
     private readonly trimmer: LogTrimmer,
   ) {}
 
-  /** Logs an event and sends it to every open socket but those `except` picks (they still get it on replay). */
+  /**
+   * Logs an event and sends it to every open socket but those `except` picks: they get a
+   * `skip` frame for its seq instead (so they see no gap), and the event itself on replay.
+   */
   publish(type: string, data: unknown, now: number, except?: (who: Attachment) => boolean): LoggedEvent {
     const event = this.events.append(type, data, now);
     this.trimmer.noteAppend(now);
-    this.counters.addPublished(this.sockets.broadcast(event.frame, except));
+    const skip = except ? this.frame(SKIP_FRAME, { seq: event.seq } satisfies SkipData, now) : undefined;
+    this.counters.addPublished(this.sockets.broadcast(event.frame, except, skip));
     return event;
   }
 

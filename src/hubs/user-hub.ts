@@ -51,10 +51,16 @@ export class UserHub extends Hub<UserSnapshot, UserEvents> {
     };
   }
 
-  /** Succeeds the first time a ticket id is presented, and never again. */
+  /**
+   * Succeeds the first time a ticket id is presented, and never again. A ticket expired by
+   * this hub's clock is refused here too: rows are forgotten by this clock, so accepting
+   * one the Worker's clock still found valid could redeem it a second time.
+   */
   redeemTicket(jti: string, expiresAt: number): Outcome<null> {
     this.ensureStorage();
-    this.sql.exec("DELETE FROM used_tickets WHERE expires_at < ?", this.now());
+    const now = this.now();
+    if (expiresAt <= now) return fail("unauthorized", "ticket expired");
+    this.sql.exec("DELETE FROM used_tickets WHERE expires_at < ?", now);
     const inserted = this.sql.exec("INSERT INTO used_tickets (jti, expires_at) VALUES (?, ?) ON CONFLICT(jti) DO NOTHING", jti, expiresAt);
     return inserted.rowsWritten > 0 ? ok(null) : fail("unauthorized", "ticket already used");
   }

@@ -31,7 +31,11 @@ describe("a like on a post", () => {
       title: "Liam liked your post",
       data: { post, by: liker.id },
     });
-    await produceOk(`/v1/rooms/${post}/events`, { type: "like:updated", data: { post, likes: 1 }, exclude_user: liker.id });
+    const liked = await produceOk<{ seq: number }>(`/v1/rooms/${post}/events`, {
+      type: "like:updated",
+      data: { post, likes: 1 },
+      exclude_user: liker.id,
+    });
 
     for (const device of [phone, laptop]) {
       const frame = await device.next("notification");
@@ -45,6 +49,8 @@ describe("a like on a post", () => {
     await userSentinel(bystander.id, [elsewhere]);
     await roomSentinel(`post-${bystander.id}`, [otherRoom]);
     expect(count(likerInRoom, "like:updated")).toBe(0);
+    // In its place, the liker's socket got a skip for that seq: no gap, nothing to show.
+    expect(likerInRoom.frames.filter((f) => f.type === "skip").map((f) => [f.seq, f.data])).toEqual([[undefined, { seq: liked.seq }]]);
     expect(count(elsewhere, "notification") + count(elsewhere, "like:updated")).toBe(0);
     expect(count(otherRoom, "like:updated")).toBe(0);
     expect(count(inRoom, "notification")).toBe(0);
