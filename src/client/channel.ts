@@ -1,8 +1,8 @@
 import type { ConnectedData, ServerFrame, UserRef } from "../protocol";
-import { Connection, type ConnectionContext } from "./connection";
+import { Connection } from "./connection";
 import { Emitter } from "./emitter";
 import type { AckPayload } from "./requests";
-import type { Status, StatusChange } from "./types";
+import type { ConnectionContext, Status, StatusChange } from "./types";
 
 /** Events every channel emits besides its server events. */
 export interface BaseEvents<State> {

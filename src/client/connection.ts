@@ -1,33 +1,9 @@
 import { BEARER_PREFIX, type ConnectedData, PING_FRAME, type ServerFrame, SKIP_FRAME, type SkipData, SUBPROTOCOL } from "../protocol";
-import { type BackoffOptions, backoffDelay } from "./backoff";
+import { backoffDelay } from "./backoff";
 import { CloseCode, closeAction, DovetailError } from "./codes";
 import { type AckPayload, Requests } from "./requests";
-import { type TokenCache, TokenRefresher } from "./tokens";
-import type { SocketFactory, SocketLike, Status, StatusChange, Timers } from "./types";
-
-/** Everything a connection needs from its client, resolved from the options. */
-export interface ConnectionContext {
-  baseUrl: string;
-  tokens: TokenCache;
-  WebSocket: SocketFactory;
-  backoff: BackoffOptions;
-  rateLimitedMinMs: number;
-  pingIntervalMs: number;
-  pongTimeoutMs: number;
-  sendTimeoutMs: number;
-  timers: Timers;
-  random: () => number;
-  /** Milliseconds since the epoch: when a token's exp comes. */
-  now: () => number;
-}
-
-export interface ConnectionHooks {
-  /** The `connected` frame; `data.resumed` false means rebuild from `data.snapshot`. */
-  connected(data: ConnectedData): void;
-  /** Every other frame, each logged seq exactly once and in order. */
-  frame(frame: ServerFrame): void;
-  status(change: StatusChange): void;
-}
+import { TokenRefresher } from "./tokens";
+import type { ConnectionContext, ConnectionHooks, SocketLike, Status, StatusChange } from "./types";
 
 const OPEN = 1;
 

@@ -4,9 +4,8 @@
 import { DEFAULT_BACKOFF } from "./backoff";
 import type { Channel } from "./channel";
 import { BatchChannel, JobChannel, type ProductEvents, RoomChannel, UserChannel } from "./channels";
-import type { ConnectionContext } from "./connection";
 import { TokenCache } from "./tokens";
-import type { ClientOptions, SocketFactory, Timers } from "./types";
+import type { ClientOptions, ConnectionContext, SocketFactory, Timers } from "./types";
 
 export type {
   BatchEvents,

@@ -1,4 +1,6 @@
+import type { ConnectedData, ServerFrame } from "../protocol";
 import type { BackoffOptions } from "./backoff";
+import type { TokenCache } from "./tokens";
 
 /** setTimeout/clearTimeout, injectable so tests move time without sleeping. */
 export interface Timers {
@@ -62,3 +64,27 @@ export interface StatusChange {
 
 // Channel payloads are the wire types themselves: one definition, in src/protocol/.
 export type { BatchView, Notification, RoomMessage, RoomSnapshot, UserSnapshot } from "../protocol";
+
+/** Everything a connection needs from its client, resolved from the options. */
+export interface ConnectionContext {
+  baseUrl: string;
+  tokens: TokenCache;
+  WebSocket: SocketFactory;
+  backoff: BackoffOptions;
+  rateLimitedMinMs: number;
+  pingIntervalMs: number;
+  pongTimeoutMs: number;
+  sendTimeoutMs: number;
+  timers: Timers;
+  random: () => number;
+  /** Milliseconds since the epoch: when a token's exp comes. */
+  now: () => number;
+}
+
+export interface ConnectionHooks {
+  /** The `connected` frame; `data.resumed` false means rebuild from `data.snapshot`. */
+  connected(data: ConnectedData): void;
+  /** Every other frame, each logged seq exactly once and in order. */
+  frame(frame: ServerFrame): void;
+  status(change: StatusChange): void;
+}
