@@ -19,10 +19,13 @@ function tablesOf(stub: DurableObjectStub): Promise<number> {
 }
 
 describe("no object for nothing", () => {
-  it("300 reads and sockets on never-created jobs and batches answer 404/4004 and store nothing", { timeout: 90_000 }, async () => {
+  it("300 reads and sockets on never-created jobs and batches (and 60 stream reads) answer 404/4004 and store nothing", {
+    timeout: 120_000,
+  }, async () => {
     const token = await mintToken(uniqueId("mallory"));
     const jobs: string[] = [];
     const batches: string[] = [];
+    const streams: string[] = [];
     for (let i = 0; i < 60; i++) {
       const job = uniqueId("ghost-job");
       const batch = uniqueId("ghost-batch");
@@ -33,6 +36,9 @@ describe("no object for nothing", () => {
       expect((await produce(`/v1/jobs/${job}/events`, { progress: 5 })).status).toBe(404);
       expect((await (await connect(`/v1/ws/job/${job}`, { token })).closed()).code).toBe(4004);
       expect((await (await connect(`/v1/ws/batch/${batch}`, { token })).closed()).code).toBe(4004);
+      const stream = `jobs/${uniqueId("ghost-stream")}/output`;
+      streams.push(stream);
+      expect((await produce(`/v1/stream/${stream}?offset=-1`, undefined, { method: "GET" })).status).toBe(404);
     }
     // Locally, every object a request reached is listed, stored or not (workerd opens its
     // SQLite file when the object starts); what matters is that none of them holds anything:
@@ -41,7 +47,12 @@ describe("no object for nothing", () => {
     const ghosts = new Map<string, DurableObjectStub>();
     for (const job of jobs) ghosts.set(String(env.JOB_HUB.idFromName(job)), env.JOB_HUB.getByName(job));
     for (const batch of batches) ghosts.set(String(env.BATCH_HUB.idFromName(batch)), env.BATCH_HUB.getByName(batch));
-    const listed = [...(await listDurableObjectIds(env.JOB_HUB)), ...(await listDurableObjectIds(env.BATCH_HUB))].map(String);
+    for (const stream of streams) ghosts.set(String(env.STREAM_HUB.idFromName(stream)), env.STREAM_HUB.getByName(stream));
+    const listed = [
+      ...(await listDurableObjectIds(env.JOB_HUB)),
+      ...(await listDurableObjectIds(env.BATCH_HUB)),
+      ...(await listDurableObjectIds(env.STREAM_HUB)),
+    ].map(String);
     const touched = listed.filter((id) => ghosts.has(id));
     expect(touched.length).toBeGreaterThan(0);
     for (const id of touched) {
