@@ -53,11 +53,16 @@ export class UserHub extends Hub<UserSnapshot, UserEvents> {
     return inserted.rowsWritten > 0 ? ok(null) : fail("unauthorized", "ticket already used");
   }
 
-  /** POST /v1/users/:id/notifications. The same `id` again is acknowledged, not delivered twice. */
+  /**
+   * POST /v1/users/:id/notifications. The same `id` again is acknowledged, not delivered
+   * twice, for as long as any event_id is remembered (7 days), whether or not the
+   * notification is still in the inbox (the inbox answers with its read state).
+   */
   notify(userId: string, input: NotificationInput): Outcome<Delivered & { notification: Notification }> {
     this.bindChannel(`user:${userId}`);
     if (input.id !== undefined) {
-      const seen = this.inbox.find(input.id);
+      const seen =
+        this.inbox.find(input.id) ?? this.eventIds.recall<{ notification: Notification; seq: number }>(notificationKey(input.id));
       if (seen) return ok({ notification: seen.notification, seq: seen.seq, duplicate: true });
     }
     const now = this.now();
@@ -72,6 +77,7 @@ export class UserHub extends Hub<UserSnapshot, UserEvents> {
     };
     const { seq } = this.publish(UserEvent.Notification, notification);
     this.inbox.add(notification, seq, now);
+    if (input.id !== undefined) this.eventIds.remember(notificationKey(input.id), { notification, seq }, now);
     return ok({ notification, seq });
   }
 
@@ -126,4 +132,12 @@ export class UserHub extends Hub<UserSnapshot, UserEvents> {
     const others = this.sockets.attachments().filter((other) => other.cid !== who.cid).length;
     if (others === 0) this.events.writeMeta("last_seen", new Date(this.now()).toISOString());
   }
+}
+
+/**
+ * Notification ids share the event_id memory under a prefix of their own: "/" is not an
+ * id character, so no product event_id can collide with one.
+ */
+function notificationKey(id: string): string {
+  return `notification/${id}`;
 }
