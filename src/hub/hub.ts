@@ -265,7 +265,9 @@ export abstract class Hub<Snapshot = unknown, Events extends object = Record<nev
     const beat = this.frame("heartbeat", { interval_ms: this.config.heartbeatMs });
     const open = this.heartbeats.beat(this.now(), beat, (ws, reason) => this.dropSocket(ws, CloseCode.GoingAway, reason));
     // Keeps this channel current in /v1/stats while it is only watched, not written to.
-    if (open > 0) this.reportStats();
+    // None open: sockets went without a close (a restart drops them all), so say so now,
+    // or the totals would show them until the channel goes stale.
+    this.reportStats(open === 0);
   }
 
   /**
