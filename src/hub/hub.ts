@@ -264,9 +264,8 @@ export abstract class Hub<Snapshot = unknown, Events extends object = Record<nev
   private heartbeat(): void {
     const beat = this.frame("heartbeat", { interval_ms: this.config.heartbeatMs });
     const open = this.heartbeats.beat(this.now(), beat, (ws, reason) => this.dropSocket(ws, CloseCode.GoingAway, reason));
-    // Keeps this channel current in /v1/stats while it is only watched, not written to.
-    // None open: sockets went without a close (a restart drops them all), so say so now,
-    // or the totals would show them until the channel goes stale.
+    // Keeps /v1/stats current while only watched; with none open (a restart dropped them
+    // without a close) at once, or the totals would show ghost sockets.
     this.reportStats(open === 0);
   }
 
@@ -278,8 +277,7 @@ export abstract class Hub<Snapshot = unknown, Events extends object = Record<nev
     for (const ws of this.sockets.open()) this.dropSocket(ws, CloseCode.NotFound, reason);
     await this.ctx.storage.deleteAll();
     this.timers.forget();
-    // Tables are gone too; recreate them empty so this instance can keep serving (404s).
-    this.migrateAll();
+    this.migrateAll(); // the tables went too: empty ones let this instance keep serving (404s)
     this.events.reload();
     this.onWiped();
   }

@@ -2,7 +2,7 @@ import type { Identity } from "../auth/jwt";
 import { fail, type Outcome, ok } from "../errors";
 import type { Attachment, Refusal } from "../hub/connections";
 import { moveIntoEventIds } from "../hub/event-ids";
-import { Hub } from "../hub/hub";
+import { IdleExpiringHub } from "../hub/idle-hub";
 import type { ClientFrame } from "../hub/intake";
 import type { ComponentSchema } from "../hub/migrations";
 import { newId } from "../ids";
@@ -20,7 +20,11 @@ const SNAPSHOT_UNREAD_MAX = 50;
  * inbox. It also redeems the user's one-time socket tickets, since a ticket must be used
  * once across all channels.
  */
-export class UserHub extends Hub<UserSnapshot, UserEvents> {
+export class UserHub extends IdleExpiringHub<UserSnapshot, UserEvents> {
+  protected idleTtlMs(): number {
+    return this.config.userIdleTtlMs;
+  }
+
   private readonly inbox: Inbox;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -50,6 +54,7 @@ export class UserHub extends Hub<UserSnapshot, UserEvents> {
     if (expiresAt <= now) return fail("unauthorized", "ticket expired");
     this.sql.exec("DELETE FROM used_tickets WHERE expires_at < ?", now);
     const inserted = this.sql.exec("INSERT INTO used_tickets (jti, expires_at) VALUES (?, ?) ON CONFLICT(jti) DO NOTHING", jti, expiresAt);
+    this.touchIdle(); // used rows go with the channel once idle, even if it was never bound
     return inserted.rowsWritten > 0 ? ok(null) : fail("unauthorized", "ticket already used");
   }
 
@@ -128,7 +133,8 @@ export class UserHub extends Hub<UserSnapshot, UserEvents> {
     this.ack(ws, ref, { ids: changed, ...(seq !== undefined ? { seq } : {}) });
   }
 
-  protected override onLeave(_ws: WebSocket, who: Attachment): void {
+  protected override onLeave(ws: WebSocket, who: Attachment): void {
+    super.onLeave(ws, who);
     const others = this.sockets.attachments().filter((other) => other.cid !== who.cid).length;
     if (others === 0) this.events.writeMeta("last_seen", new Date(this.now()).toISOString());
   }
