@@ -52,6 +52,11 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     current: () => (this.job ? this.memberReport(this.job) : null),
   });
 
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.timers.mayGiveUp(JobTimer.Stage, { afterAttempts: 5, why: "planned stages are cosmetic; the producer's next event plans the rest" });
+  }
+
   protected schema(): ComponentSchema {
     return {
       component: "job",

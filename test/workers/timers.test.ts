@@ -111,4 +111,21 @@ describe("timer leases", () => {
       error: { code: "stalled" },
     });
   });
+
+  it("gives up a planned stage that keeps failing after 5 runs, and the job carries on", async () => {
+    const owner = uniqueId("alice");
+    const job = uniqueId("job");
+    const stub = env.JOB_HUB.getByName(job);
+    const clock = await installClock([stub]);
+    await createJob(owner, { id: job, stages: [{ name: "Rendering", progress: 50, duration_ms: 1_000 }] });
+    await produceOk(`/v1/jobs/${job}/events`, { status: "running" });
+    const fault = await failMethod(stub, "playStage", { times: Number.POSITIVE_INFINITY });
+    for (let i = 0; i < 6; i++) {
+      clock.advance(RETRY_CAP_MS);
+      await runDurableObjectAlarm(stub);
+    }
+    expect(fault.failed).toBe(5);
+    expect(await timerNames(stub)).not.toContain("stage");
+    expect(await produceOk(`/v1/jobs/${job}/events`, { status: "completed" })).toMatchObject({ state: { status: "completed" } });
+  });
 });
