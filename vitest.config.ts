@@ -11,8 +11,17 @@ export const TEST_BINDINGS = {
   LOG_RETENTION: "50",
   // Small bounds so tests can reach them.
   INBOX_MAX: "5",
-  MAX_SOCKETS_PER_USER: "4",
+  MAX_SOCKETS_PER_USER: "12",
+  MAX_SOCKETS_PER_CHANNEL: "4",
   ROOM_HISTORY: "30",
+  // Lifetimes past the 7-day log age, so the trimming tests see no lifetime run out.
+  JOB_MAX_LIFETIME_S: "2592000",
+  BATCH_MAX_LIFETIME_S: "2678400",
+  // Stream limits small enough to reach (the 1 MiB append still fits, twice).
+  STREAM_MAX_BYTES: "2097152",
+  STREAM_MAX_LIVE_READERS: "2",
+  STREAM_MAX_PRODUCERS: "3",
+  STREAM_LONG_POLL_TIMEOUT_MS: "1000",
 };
 
 export default defineConfig({
@@ -39,6 +48,17 @@ export default defineConfig({
           include: ["test/e2e/**/*.test.ts"],
           environment: "node",
           testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: "conformance",
+          include: ["test/conformance/**/*.test.ts"],
+          environment: "node",
+          // Alone, after every other project: its TTL and long-poll tests measure time.
+          sequence: { groupOrder: 1 },
+          testTimeout: 30_000,
           hookTimeout: 60_000,
         },
       },

@@ -2,7 +2,7 @@ import { BEARER_PREFIX, type ConnectedData, PING_FRAME, type ServerFrame, SKIP_F
 import { type BackoffOptions, backoffDelay } from "./backoff";
 import { CloseCode, closeAction, DovetailError } from "./codes";
 import { type AckPayload, Requests } from "./requests";
-import type { TokenCache } from "./tokens";
+import { type TokenCache, TokenRefresher } from "./tokens";
 import type { SocketFactory, SocketLike, Status, StatusChange, Timers } from "./types";
 
 /** Everything a connection needs from its client, resolved from the options. */
@@ -17,6 +17,8 @@ export interface ConnectionContext {
   sendTimeoutMs: number;
   timers: Timers;
   random: () => number;
+  /** Milliseconds since the epoch: when a token's exp comes. */
+  now: () => number;
 }
 
 export interface ConnectionHooks {
@@ -49,6 +51,8 @@ export class Connection {
   private pingTimer: unknown;
   private watchdog: unknown;
   private readonly requests: Requests;
+  /** Replaces the token on the open socket (an `auth` frame) before it expires. */
+  private readonly refresher: TokenRefresher;
 
   constructor(
     private readonly path: string,
@@ -56,6 +60,13 @@ export class Connection {
     private readonly hooks: ConnectionHooks,
   ) {
     this.requests = new Requests(ctx.timers);
+    this.refresher = new TokenRefresher(
+      ctx,
+      (token) => this.request("auth", { token }),
+      (token) => {
+        this.usedToken = token;
+      },
+    );
   }
 
   start(): void {
@@ -197,6 +208,7 @@ export class Connection {
     this.setStatus({ status: "open", reason: data.resumed ? "resumed" : "connected" });
     this.requests.flush((text) => this.ws?.send(text));
     this.schedulePing();
+    if (this.usedToken !== undefined) this.refresher.schedule(this.usedToken);
   }
 
   private schedulePing(): void {
@@ -278,6 +290,7 @@ export class Connection {
   private detach(): SocketLike | undefined {
     const ws = this.ws;
     this.ws = undefined;
+    this.refresher.stop();
     this.clearTimer("pingTimer");
     this.clearTimer("watchdog");
     if (ws) {

@@ -38,6 +38,12 @@ export interface Attachment extends Liveness {
   cid: string;
   user: UserRef;
   at: number;
+  /** When the socket's token expires, on the hub's clock (ms); it closes with 4001 after a grace. */
+  exp?: number;
+  /** The token's `jti`, for revocation by token id. */
+  jti?: string;
+  /** Admitted by the token's `rooms` claim, which a room PUT cannot take away. */
+  claim?: true;
   /** Set when the hub closed this socket itself, so its leave is not handled twice. */
   left?: true;
 }

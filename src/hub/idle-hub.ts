@@ -13,6 +13,11 @@ export abstract class IdleExpiringHub<Snapshot, Events extends object> extends H
   /** How long the channel may stay idle (ROOM_IDLE_TTL_S, USER_IDLE_TTL_S). */
   protected abstract idleTtlMs(): number;
 
+  /** A time before which the channel must be kept whatever its activity (0: none). */
+  protected idleHold(_now: number): number {
+    return 0;
+  }
+
   protected override bindChannel(channel: string): void {
     super.bindChannel(channel);
     this.touchIdle();
@@ -39,7 +44,8 @@ export abstract class IdleExpiringHub<Snapshot, Events extends object> extends H
     const ttl = this.idleTtlMs();
     if (this.sockets.count() > 0) return this.timers.set(IDLE_TIMER, now + ttl);
     const last = Math.max(this.events.newestAt() ?? 0, Number(this.events.readMeta(LAST_ACTIVE) ?? 0));
-    if (now < last + ttl) return this.timers.set(IDLE_TIMER, last + ttl);
+    const until = Math.max(last + ttl, this.idleHold(now));
+    if (now < until) return this.timers.set(IDLE_TIMER, until);
     return this.wipe(`idle for ${Math.round(ttl / 1000)} s`);
   }
 }

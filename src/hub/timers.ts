@@ -51,9 +51,11 @@ export class Timers {
 
   private readonly giveUps = new Map<string, GiveUp>();
 
+  /** `stored` is false while the hub has no tables (before its first write, after a wipe). */
   constructor(
     private readonly storage: DurableObjectStorage,
     private readonly sql: SqlStorage,
+    private readonly stored: () => boolean = () => true,
   ) {}
 
   /** Lets timer `name` stop after a number of failed runs (see GiveUp). */
@@ -86,6 +88,7 @@ export class Timers {
   }
 
   get<P = unknown>(name: string): Timer<P> | null {
+    if (!this.stored()) return null;
     const row = this.sql.exec<Row>("SELECT name, due, payload, attempts FROM timers WHERE name = ?", name).toArray()[0];
     return row ? toTimer<P>(row) : null;
   }
@@ -101,7 +104,8 @@ export class Timers {
     // The alarm that woke us is gone; forget what we thought was armed.
     this.armed = undefined;
     let ran = 0;
-    for (;;) {
+    // A handler may wipe the hub (expiry): its tables are gone, and so is every timer.
+    while (this.stored()) {
       const row = this.sql
         .exec<Row>("SELECT name, due, payload, attempts FROM timers WHERE due <= ? ORDER BY due, name LIMIT 1", now)
         .toArray()[0];
@@ -124,6 +128,8 @@ export class Timers {
   }
 
   private deleteLeased(name: string, lease: { due: number; attempts: number }): void {
+    // A handler may have wiped the hub (expiry): the row went with the table.
+    if (!this.stored()) return;
     this.sql.exec("DELETE FROM timers WHERE name = ? AND due = ? AND attempts = ?", name, lease.due, lease.attempts);
   }
 
@@ -139,7 +145,7 @@ export class Timers {
 
   /** Points the alarm at the earliest row, or removes it when there is none. */
   arm(): void {
-    const earliest = this.sql.exec<{ due: number | null }>("SELECT MIN(due) AS due FROM timers").one().due;
+    const earliest = this.stored() ? this.sql.exec<{ due: number | null }>("SELECT MIN(due) AS due FROM timers").one().due : null;
     if (earliest === this.armed) return;
     this.armed = earliest;
     const done = earliest === null ? this.storage.deleteAlarm() : this.storage.setAlarm(earliest);

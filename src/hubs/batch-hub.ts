@@ -60,6 +60,7 @@ export class BatchHub extends Hub<BatchView | null, BatchEvents> {
   }
 
   private row(): BatchRow | undefined {
+    if (!this.stored) return undefined;
     return this.sql.exec<BatchRow>("SELECT id, spec, owner, viewers, completed_at, gen, created_at FROM batch").toArray()[0];
   }
 
@@ -165,14 +166,15 @@ export class BatchHub extends Hub<BatchView | null, BatchEvents> {
     const row = this.row();
     if (!row) return fail("not_found", "batch not found");
     if (viewer === null) return ok(this.state());
-    if (!mayWatch(row, viewer.id)) return fail("forbidden", "not the batch's owner or a viewer");
+    // A stranger hears exactly what an unknown id answers: ids cannot be probed.
+    if (!mayWatch(row, viewer.id)) return fail("not_found", "batch not found");
     return ok(this.view(true));
   }
 
   protected admit(identity: Identity): Refusal | null {
     const row = this.row();
     if (!row) return { code: CloseCode.NotFound, reason: "batch not found" };
-    if (!mayWatch(row, identity.id)) return { code: CloseCode.Forbidden, reason: "not the batch's owner or a viewer" };
+    if (!mayWatch(row, identity.id)) return { code: CloseCode.NotFound, reason: "batch not found" };
     return null;
   }
 

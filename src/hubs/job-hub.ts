@@ -11,7 +11,7 @@ import { CancelFrame, type JobSpec, type JobUpdate } from "../schemas";
 import { stableStringify } from "../stable-json";
 import { parseWith } from "../validation";
 import { BatchOutbox, JOB_BATCHES_GENERATION, JOB_BATCHES_TABLE, type MemberReport } from "./batch-outbox";
-import { EXPIRY_HOLD_MAX_MS, type ExpiryPlan, etaFrom, JobTimer, nextStageIndex, type StageCursor } from "./job-plan";
+import { EXPIRY_HOLD_MAX_MS, type ExpiryPlan, etaFrom, JobTimer, nextStageIndex, STAGE_GIVE_UP, type StageCursor } from "./job-plan";
 import { JOB_TABLE, type JobPlan, type JobRecord, JobRecords, planOf } from "./job-record";
 import {
   applyUpdate,
@@ -54,7 +54,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.timers.mayGiveUp(JobTimer.Stage, { afterAttempts: 5, why: "planned stages are cosmetic; the producer's next event plans the rest" });
+    this.timers.mayGiveUp(JobTimer.Stage, STAGE_GIVE_UP);
   }
 
   protected schema(): ComponentSchema {
@@ -72,6 +72,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
   }
 
   private get job(): JobRecord | null {
+    if (!this.stored) return null;
     return this.records.current();
   }
 
@@ -140,7 +141,8 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     const job = this.job;
     if (!job) return fail("not_found", "job not found");
     if (viewer === null) return ok(this.stateOf(job));
-    if (!mayWatch(job, viewer.id)) return fail("forbidden", "not the job's owner or a viewer");
+    // A stranger hears exactly what an unknown id answers: ids cannot be probed.
+    if (!mayWatch(job, viewer.id)) return fail("not_found", "job not found");
     return ok(job.view);
   }
 
@@ -158,7 +160,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
   protected admit(identity: Identity): Refusal | null {
     const job = this.job;
     if (!job) return { code: CloseCode.NotFound, reason: "job not found" };
-    if (!mayWatch(job, identity.id)) return { code: CloseCode.Forbidden, reason: "not the job's owner or a viewer" };
+    if (!mayWatch(job, identity.id)) return { code: CloseCode.NotFound, reason: "job not found" };
     return null;
   }
 

@@ -12,6 +12,8 @@ export const PONG_FRAME = '{"type":"pong"}';
 export const CloseCode = {
   Normal: 1000,
   GoingAway: 1001,
+  /** A binary frame: the hub speaks JSON text only. */
+  UnsupportedData: 1003,
   Policy: 1008,
   TooBig: 1009,
   Internal: 1011,
@@ -71,11 +73,15 @@ export const ERROR_CODES = [
   "not_found",
   "conflict",
   "job_finished",
+  "stream_closed",
+  "gone",
   "validation_failed",
   "payload_too_large",
+  "unsupported_media_type",
   "unsupported_data",
   "rate_limited",
   "upgrade_required",
+  "method_not_allowed",
   "misconfigured",
   "internal",
 ] as const;

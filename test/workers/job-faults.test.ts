@@ -6,7 +6,7 @@ import { failRpc, storedRows } from "./faults";
 import { connect, createJob, mintToken, produce, produceOk, uniqueId } from "./helpers";
 
 /** Runs the job's alarm after moving its clock: the way time passes for a hub in these tests. */
-async function elapse(clock: TestClock, ms: number, stub: DurableObjectStub): Promise<void> {
+async function advanceAndRun(clock: TestClock, ms: number, stub: DurableObjectStub): Promise<void> {
   clock.advance(ms);
   await runDurableObjectAlarm(stub);
 }
@@ -44,7 +44,7 @@ describe("the stall watchdog and a cancel", () => {
     const clock = await installClock([stub]);
     await createJob(owner, { id: job, stall_timeout_s: 10 });
     await ownerCancels(job, owner);
-    await elapse(clock, 11_000, stub);
+    await advanceAndRun(clock, 11_000, stub);
     expect(await produceOk(`/v1/jobs/${job}`, undefined, { method: "GET" })).toMatchObject({
       status: "failed",
       error: { code: "stalled" },
@@ -64,7 +64,7 @@ describe("a job's expiry and its batches", () => {
     // The batch is unreachable for four tries: longer than the job's whole ttl.
     const outage = await failRpc(stub, "BATCH_HUB", "memberChanged", { times: 4 });
     await produceOk(`/v1/jobs/${job}/events`, { status: "completed" });
-    for (let i = 0; i < 8 && (await storedRows(stub)) > 0; i++) await elapse(clock, 60_000, stub);
+    for (let i = 0; i < 8 && (await storedRows(stub)) > 0; i++) await advanceAndRun(clock, 60_000, stub);
     expect(outage.failed).toBe(4);
     expect(await produceOk(`/v1/batches/${batch}`, undefined, { method: "GET" })).toMatchObject({ total: 1, completed: 1 });
     // And then it did expire: nothing of it is left.
@@ -82,9 +82,9 @@ describe("a job's expiry and its batches", () => {
     await failRpc(stub, "BATCH_HUB", "memberChanged", { times: Number.POSITIVE_INFINITY });
     await produceOk(`/v1/jobs/${job}/events`, { status: "failed" });
     const planned = clock.now + 60_000;
-    await elapse(clock, 60_000, stub);
+    await advanceAndRun(clock, 60_000, stub);
     expect((await produce(`/v1/jobs/${job}`, undefined, { method: "GET" })).status).toBe(200);
-    for (let i = 0; i < 60 && (await storedRows(stub)) > 0; i++) await elapse(clock, 1_800_000, stub);
+    for (let i = 0; i < 60 && (await storedRows(stub)) > 0; i++) await advanceAndRun(clock, 1_800_000, stub);
     expect(clock.now).toBeGreaterThanOrEqual(planned + 86_400_000);
     expect((await produce(`/v1/jobs/${job}`, undefined, { method: "GET" })).status).toBe(404);
   });
@@ -100,13 +100,13 @@ describe("a job's maximum lifetime", () => {
     const batch = uniqueId("batch");
     await produceOk("/v1/batches", { id: batch, owner, jobs: [job] });
     await produceOk(`/v1/jobs/${job}/events`, { status: "running", progress: 40 });
-    await elapse(clock, 7 * 86_400_000, stub);
+    await advanceAndRun(clock, 30 * 86_400_000, stub); // JOB_MAX_LIFETIME_S in the tests
     expect(await produceOk(`/v1/jobs/${job}`, undefined, { method: "GET" })).toMatchObject({
       status: "failed",
       error: { code: "lifetime_exceeded" },
     });
     expect(await produceOk(`/v1/batches/${batch}`, undefined, { method: "GET" })).toMatchObject({ total: 1, failed: 1 });
-    await elapse(clock, 60_000, stub);
+    await advanceAndRun(clock, 60_000, stub);
     expect(await storedRows(stub)).toBe(0);
   });
 });

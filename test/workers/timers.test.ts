@@ -1,7 +1,8 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { RETRY_CAP_MS, retryDelayMs, type Timer, Timers } from "../../src/hub/timers";
+import { migrate } from "../../src/hub/migrations";
+import { RETRY_CAP_MS, retryDelayMs, TIMERS_SCHEMA, type Timer, Timers } from "../../src/hub/timers";
 import { installClock, timerNames } from "./clock";
 import { failMethod, failRpc } from "./faults";
 import { createJob, produceOk, uniqueId } from "./helpers";
@@ -12,6 +13,7 @@ type Row = { name: string; due: number; attempts: number };
 function withTimers<R>(body: (timers: Timers, rows: () => Row[]) => Promise<R>): Promise<R> {
   return runInDurableObject(env.ROOM_HUB.getByName(uniqueId("timers")), async (_instance, state) => {
     const rows = () => state.storage.sql.exec<Row>("SELECT name, due, attempts FROM timers ORDER BY name").toArray();
+    migrate(state.storage, "timers", TIMERS_SCHEMA); // a room that never stored has no tables yet
     const result = await body(new Timers(state.storage, state.storage.sql), rows);
     await state.storage.deleteAll();
     return result;

@@ -194,7 +194,7 @@ describe("user presence and the socket cap", () => {
   it("reports online, connections and last_seen", async () => {
     const user = await person("Pia");
     const presence = () => produceOk<any>(`/v1/users/${user.id}/presence`, undefined, { method: "GET" });
-    expect(await presence()).toEqual({ user: user.id, online: false, connections: 0, last_seen: null });
+    expect(await presence()).toEqual({ user: user.id, online: false, connections: 0, last_seen: null, channels: [] });
     const a = (await join("/v1/ws/user", user)).socket;
     const b = (await join("/v1/ws/user", user)).socket;
     expect(await presence()).toMatchObject({ online: true, connections: 2 });
@@ -209,7 +209,7 @@ describe("user presence and the socket cap", () => {
     expect(Date.parse(after.last_seen)).toBeGreaterThan(Date.now() - 60_000);
   });
 
-  it("closes the socket over MAX_SOCKETS_PER_USER (4 in tests) with 4009 and keeps the others", async () => {
+  it("closes the socket over MAX_SOCKETS_PER_CHANNEL (4 in tests) with 4009 and keeps the others", async () => {
     const user = await person("Cap");
     const open = [];
     for (let i = 0; i < 4; i++) open.push((await join("/v1/ws/user", user)).socket);
