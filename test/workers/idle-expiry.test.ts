@@ -51,4 +51,18 @@ describe("idle expiry (ROOM_IDLE_TTL_S, USER_IDLE_TTL_S: 90 days)", () => {
     const presence = await (await produce(`/v1/users/${user}/presence`, undefined, { method: "GET" })).json();
     expect(presence).toMatchObject({ online: false, last_seen: null });
   });
+
+  it("keeps a user's channel while the user has a socket open on another channel", async () => {
+    const user = uniqueId("alice");
+    const stub = env.USER_HUB.getByName(user);
+    const clock = await installClock([stub]);
+    await produceOk(`/v1/users/${user}/notifications`, { id: "n1", kind: "hello" });
+    const job = uniqueId("job");
+    await produceOk("/v1/jobs", { id: job, owner: user });
+    const socket = await connect(`/v1/ws/job/${job}`, { token: await mintToken(user) });
+    await socket.next("connected");
+    await pass(clock, 91 * DAY, stub);
+    expect(await storedRows(stub)).toBeGreaterThan(0);
+    socket.hangUp();
+  });
 });
