@@ -14,6 +14,9 @@ export const TEST_BINDINGS = {
   MAX_SOCKETS_PER_USER: "12",
   MAX_SOCKETS_PER_CHANNEL: "4",
   ROOM_HISTORY: "30",
+  // Lifetimes past the 7-day log age, so the trimming tests see no lifetime run out.
+  JOB_MAX_LIFETIME_S: "2592000",
+  BATCH_MAX_LIFETIME_S: "2678400",
   // Stream limits small enough to reach (the 1 MiB append still fits, twice).
   STREAM_MAX_BYTES: "2097152",
   STREAM_MAX_LIVE_READERS: "2",

@@ -115,6 +115,11 @@ export class EventLog {
     return this.sql.exec<{ at: number | null }>("SELECT MIN(at) AS at FROM events WHERE seq < ?", this.seq).one().at;
   }
 
+  /** When the newest event was logged, or null (trimming always keeps the newest). */
+  newestAt(): number | null {
+    return this.sql.exec<{ at: number | null }>("SELECT MAX(at) AS at FROM events").one().at;
+  }
+
   /** Re-reads seq and epoch after the storage under the log was wiped: a new epoch follows. */
   reload(): void {
     this.cachedChannel = undefined;

@@ -163,8 +163,9 @@ export abstract class Hub<Snapshot = unknown, Events extends object = Record<nev
     const frame = this.frame("heartbeat", { interval_ms: this.config.heartbeatMs });
     const reap = (ws: WebSocket, reason: string) => this.dropSocket(ws, CloseCode.GoingAway, reason);
     const open = this.heartbeats.beat(this.now(), frame, reap, (ws) => this.dropSocket(ws, CloseCode.Unauthorized, "token expired"));
-    // Keeps this channel current in /v1/stats while it is only watched, not written to.
-    if (open > 0) this.reportStats();
+    // Keeps /v1/stats current while only watched; with none open (a restart dropped them
+    // without a close) at once, or the totals would show ghost sockets.
+    this.reportStats(open === 0);
   }
 
   /**

@@ -2,7 +2,7 @@
 // per REPORT_EVERY_MS, never once per event. Deltas held back by coalescing are flushed by
 // a timer, so a burst followed by quiet is still counted.
 import { log } from "../log";
-import type { ChannelCounters } from "./counters";
+import { type ChannelCounters, REPORT_EVERY_MS } from "./counters";
 import type { Timers } from "./timers";
 
 export const STATS_TIMER = "stats";
@@ -25,10 +25,19 @@ export class StatsReporter {
       this.timers.setIfAbsent(STATS_TIMER, decision.laterAt);
       return;
     }
+    const { delta } = decision.report;
     this.ctx.waitUntil(
       this.env.STATS_HUB.getByName("global")
         .report(decision.report)
-        .catch((err: unknown) => log("stats.report_failed", { channel, error: String(err) })),
+        .then(
+          () => this.counters.acknowledged(delta),
+          (err: unknown) => {
+            this.counters.notAcknowledged();
+            // Deltas are stored: the timer brings them back with the next report.
+            this.timers.setIfAbsent(STATS_TIMER, now + REPORT_EVERY_MS);
+            log("stats.report_failed", { channel, error: String(err) });
+          },
+        ),
     );
   }
 }

@@ -11,7 +11,7 @@ import { CancelFrame, type JobSpec, type JobUpdate } from "../schemas";
 import { stableStringify } from "../stable-json";
 import { parseWith } from "../validation";
 import { BatchOutbox, JOB_BATCHES_GENERATION, JOB_BATCHES_TABLE, type MemberReport } from "./batch-outbox";
-import { EXPIRY_HOLD_MAX_MS, type ExpiryPlan, etaFrom, JobTimer, nextStageIndex, type StageCursor } from "./job-plan";
+import { EXPIRY_HOLD_MAX_MS, type ExpiryPlan, etaFrom, JobTimer, nextStageIndex, STAGE_GIVE_UP, type StageCursor } from "./job-plan";
 import { JOB_TABLE, type JobPlan, type JobRecord, JobRecords, planOf } from "./job-record";
 import {
   applyUpdate,
@@ -51,6 +51,11 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     now: () => this.now(),
     current: () => (this.job ? this.memberReport(this.job) : null),
   });
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.timers.mayGiveUp(JobTimer.Stage, STAGE_GIVE_UP);
+  }
 
   protected schema(): ComponentSchema {
     return {

@@ -1,3 +1,4 @@
+import type { GiveUp } from "../hub/timers";
 import type { JobStage, JobView } from "../protocol";
 
 /** Timers a job sets on its hub's alarm. */
@@ -21,6 +22,9 @@ export const EXPIRY_HOLD_MAX_MS = 24 * 3_600_000;
 export interface ExpiryPlan {
   planned: number;
 }
+
+/** The one timer of a job that may stop retrying. */
+export const STAGE_GIVE_UP: GiveUp = { afterAttempts: 5, why: "planned stages are cosmetic; the producer's next event plans the rest" };
 
 export interface StageCursor {
   index: number;

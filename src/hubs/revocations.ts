@@ -45,4 +45,9 @@ export class Revocations {
     if (jti !== undefined && rows.length > 0) return REVOKED_TOKEN;
     return null;
   }
+
+  /** When the last revocation runs out (0: none): the hub must be kept until then. */
+  lastUntil(): number {
+    return this.sql.exec<{ until: number | null }>("SELECT MAX(until) AS until FROM revocations").one().until ?? 0;
+  }
 }

@@ -4,7 +4,7 @@ import { type Outcome, ok } from "../errors";
 import type { Attachment, Refusal } from "../hub/connections";
 import { moveIntoEventIds } from "../hub/event-ids";
 import { recentData } from "../hub/event-log";
-import { Hub } from "../hub/hub";
+import { IdleExpiringHub } from "../hub/idle-hub";
 import type { ClientFrame } from "../hub/intake";
 import type { ComponentSchema } from "../hub/migrations";
 import { newId } from "../ids";
@@ -43,7 +43,11 @@ export function claimGrants(claim: readonly string[], roomId: string): boolean {
  * is online, and who is typing. Presence is derived from the sockets' attachments, so it
  * is right after hibernation without any bookkeeping of its own.
  */
-export class RoomHub extends Hub<RoomSnapshot, RoomEvents> {
+export class RoomHub extends IdleExpiringHub<RoomSnapshot, RoomEvents> {
+  protected idleTtlMs(): number {
+    return this.config.roomIdleTtlMs;
+  }
+
   private visibilityCache: RoomVisibility | null | undefined;
   private readonly limits = new RoomLimits(this.config);
   private readonly shares = new MessageShares(this.sql, {
@@ -86,9 +90,15 @@ export class RoomHub extends Hub<RoomSnapshot, RoomEvents> {
     return this.visibilityCache;
   }
 
+  // A room deleted for idleness is as if never configured: forget the cached visibility too.
+  protected override onWiped(): void {
+    this.visibilityCache = undefined;
+  }
+
   /** PUT /v1/rooms/:id. Replaces visibility and the member list (absent = no members). */
   configure(roomId: string, settings: RoomSettings): Outcome<RoomAccess> {
     this.bindChannel(`room:${roomId}`);
+    this.noteActivity();
     const now = this.now();
     this.sql.exec(
       "INSERT INTO room (singleton, visibility, updated_at) VALUES (1, ?, ?) ON CONFLICT(singleton) DO UPDATE SET visibility = excluded.visibility, updated_at = excluded.updated_at",
@@ -212,7 +222,8 @@ export class RoomHub extends Hub<RoomSnapshot, RoomEvents> {
     this.sockets.broadcast(this.frame(RoomEvent.PresenceJoin, { user: who.user }), (other) => other.user.id === who.user.id);
   }
 
-  protected override onLeave(_ws: WebSocket, who: Attachment): void {
+  protected override onLeave(ws: WebSocket, who: Attachment): void {
+    super.onLeave(ws, who);
     if (otherConnections(this.sockets.attachments(), who.user.id, who) > 0) return;
     this.limits.forget(who.user.id);
     if (this.sql.exec("DELETE FROM announced WHERE user_id = ?", who.user.id).rowsWritten === 0) return;

@@ -2,7 +2,7 @@ import type { Identity } from "../auth/jwt";
 import { fail, type Outcome, ok } from "../errors";
 import type { Attachment, Refusal } from "../hub/connections";
 import { moveIntoEventIds } from "../hub/event-ids";
-import { Hub } from "../hub/hub";
+import { IdleExpiringHub } from "../hub/idle-hub";
 import type { ClientFrame } from "../hub/intake";
 import type { ComponentSchema } from "../hub/migrations";
 import type { SessionRegistryStub } from "../hub/session-control";
@@ -25,7 +25,16 @@ const SNAPSHOT_UNREAD_MAX = 50;
  * registry (where the user has sockets, and the caps), the deny-list, and the one-time
  * socket tickets already used.
  */
-export class UserHub extends Hub<UserSnapshot, UserEvents> {
+export class UserHub extends IdleExpiringHub<UserSnapshot, UserEvents> {
+  protected idleTtlMs(): number {
+    return this.config.userIdleTtlMs;
+  }
+
+  /** Kept while the user has sockets on other channels, and while a revocation holds. */
+  protected override idleHold(now: number): number {
+    return Math.max(this.registry.total() > 0 ? now + this.idleTtlMs() : 0, this.revocations.lastUntil());
+  }
+
   private readonly inbox: Inbox;
   private readonly registry: SessionRegistry;
   private readonly revocations: Revocations;
@@ -57,19 +66,25 @@ export class UserHub extends Hub<UserSnapshot, UserEvents> {
    * one the Worker's clock still found valid could redeem it a second time.
    */
   redeemTicket(jti: string, expiresAt: number): Outcome<null> {
-    this.ensureStorage();
     const now = this.now();
     if (expiresAt <= now) return fail("unauthorized", "ticket expired");
+    this.ensureStorage();
     this.sql.exec("DELETE FROM used_tickets WHERE expires_at < ?", now);
     const inserted = this.sql.exec("INSERT INTO used_tickets (jti, expires_at) VALUES (?, ?) ON CONFLICT(jti) DO NOTHING", jti, expiresAt);
+    this.touchIdle(); // used rows go with the channel once idle, even if it was never bound
     return inserted.rowsWritten > 0 ? ok(null) : fail("unauthorized", "ticket already used");
   }
 
-  /** POST /v1/users/:id/notifications. The same `id` again is acknowledged, not delivered twice. */
+  /**
+   * POST /v1/users/:id/notifications. The same `id` again is acknowledged, not delivered
+   * twice, for as long as any event_id is remembered (7 days), whether or not the
+   * notification is still in the inbox (the inbox answers with its read state).
+   */
   notify(userId: string, input: NotificationInput): Outcome<Delivered & { notification: Notification }> {
     this.bindChannel(`user:${userId}`);
     if (input.id !== undefined) {
-      const seen = this.inbox.find(input.id);
+      const seen =
+        this.inbox.find(input.id) ?? this.eventIds.recall<{ notification: Notification; seq: number }>(notificationKey(input.id));
       if (seen) return ok({ notification: seen.notification, seq: seen.seq, duplicate: true });
     }
     const now = this.now();
@@ -84,6 +99,7 @@ export class UserHub extends Hub<UserSnapshot, UserEvents> {
     };
     const { seq } = this.publish(UserEvent.Notification, notification);
     this.inbox.add(notification, seq, now);
+    if (input.id !== undefined) this.eventIds.remember(notificationKey(input.id), { notification, seq }, now);
     return ok({ notification, seq });
   }
 
@@ -202,4 +218,12 @@ export class UserHub extends Hub<UserSnapshot, UserEvents> {
     const seq = changed.length > 0 ? this.publish(UserEvent.NotificationRead, { ids: changed }).seq : undefined;
     this.ack(ws, ref, { ids: changed, ...(seq !== undefined ? { seq } : {}) });
   }
+}
+
+/**
+ * Notification ids share the event_id memory under a prefix of their own: "/" is not an
+ * id character, so no product event_id can collide with one.
+ */
+function notificationKey(id: string): string {
+  return `notification/${id}`;
 }

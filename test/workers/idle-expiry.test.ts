@@ -24,7 +24,11 @@ describe("idle expiry (ROOM_IDLE_TTL_S, USER_IDLE_TTL_S: 90 days)", () => {
     const socket = await connect(`/v1/ws/room/${room}`, { token: await mintToken(uniqueId("bob")) });
     await socket.next("connected");
     socket.hangUp();
-    await socket.closed();
+    for (let i = 0; i < 100; i++) {
+      const presence = await produceOk<{ online: unknown[] }>(`/v1/rooms/${room}/presence`, undefined, { method: "GET" });
+      if (presence.online.length === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     await pass(clock, 45 * DAY, stub); // 95 days after the event, 45 after the socket left
     expect(await storedRows(stub)).toBeGreaterThan(0);
     await pass(clock, 46 * DAY, stub);
@@ -46,5 +50,19 @@ describe("idle expiry (ROOM_IDLE_TTL_S, USER_IDLE_TTL_S: 90 days)", () => {
     expect(await storedRows(stub)).toBe(0);
     const presence = await (await produce(`/v1/users/${user}/presence`, undefined, { method: "GET" })).json();
     expect(presence).toMatchObject({ online: false, last_seen: null });
+  });
+
+  it("keeps a user's channel while the user has a socket open on another channel", async () => {
+    const user = uniqueId("alice");
+    const stub = env.USER_HUB.getByName(user);
+    const clock = await installClock([stub]);
+    await produceOk(`/v1/users/${user}/notifications`, { id: "n1", kind: "hello" });
+    const job = uniqueId("job");
+    await produceOk("/v1/jobs", { id: job, owner: user });
+    const socket = await connect(`/v1/ws/job/${job}`, { token: await mintToken(user) });
+    await socket.next("connected");
+    await pass(clock, 91 * DAY, stub);
+    expect(await storedRows(stub)).toBeGreaterThan(0);
+    socket.hangUp();
   });
 });

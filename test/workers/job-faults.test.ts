@@ -100,7 +100,7 @@ describe("a job's maximum lifetime", () => {
     const batch = uniqueId("batch");
     await produceOk("/v1/batches", { id: batch, owner, jobs: [job] });
     await produceOk(`/v1/jobs/${job}/events`, { status: "running", progress: 40 });
-    await advanceAndRun(clock, 7 * 86_400_000, stub);
+    await advanceAndRun(clock, 30 * 86_400_000, stub); // JOB_MAX_LIFETIME_S in the tests
     expect(await produceOk(`/v1/jobs/${job}`, undefined, { method: "GET" })).toMatchObject({
       status: "failed",
       error: { code: "lifetime_exceeded" },

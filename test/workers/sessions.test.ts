@@ -72,7 +72,7 @@ describe("token expiry on open sockets", () => {
   it("keeps the JWT's own exp on a socket opened with a ticket", async () => {
     const user = uniqueId("alice");
     const stub = env.USER_HUB.getByName(user);
-    // On the real time: the user's hub checks the ticket's expiry by its own clock too.
+    // On the Worker's time: the hub refuses a ticket already expired by its own clock.
     const clock = await installClock([stub], Date.now());
     const token = await mintToken(user, { expiresIn: "20s" });
     const res = await call("/v1/tickets", { method: "POST", headers: { Authorization: `Bearer ${token}` } });

@@ -1,7 +1,8 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { RETRY_CAP_MS, retryDelayMs, type Timer, Timers } from "../../src/hub/timers";
+import { migrate } from "../../src/hub/migrations";
+import { RETRY_CAP_MS, retryDelayMs, TIMERS_SCHEMA, type Timer, Timers } from "../../src/hub/timers";
 import { installClock, timerNames } from "./clock";
 import { failMethod, failRpc } from "./faults";
 import { createJob, produceOk, uniqueId } from "./helpers";
@@ -12,6 +13,7 @@ type Row = { name: string; due: number; attempts: number };
 function withTimers<R>(body: (timers: Timers, rows: () => Row[]) => Promise<R>): Promise<R> {
   return runInDurableObject(env.ROOM_HUB.getByName(uniqueId("timers")), async (_instance, state) => {
     const rows = () => state.storage.sql.exec<Row>("SELECT name, due, attempts FROM timers ORDER BY name").toArray();
+    migrate(state.storage, "timers", TIMERS_SCHEMA); // a room that never stored has no tables yet
     const result = await body(new Timers(state.storage, state.storage.sql), rows);
     await state.storage.deleteAll();
     return result;
@@ -110,5 +112,22 @@ describe("timer leases", () => {
       status: "failed",
       error: { code: "stalled" },
     });
+  });
+
+  it("gives up a planned stage that keeps failing after 5 runs, and the job carries on", async () => {
+    const owner = uniqueId("alice");
+    const job = uniqueId("job");
+    const stub = env.JOB_HUB.getByName(job);
+    const clock = await installClock([stub]);
+    await createJob(owner, { id: job, stages: [{ name: "Rendering", progress: 50, duration_ms: 1_000 }] });
+    await produceOk(`/v1/jobs/${job}/events`, { status: "running" });
+    const fault = await failMethod(stub, "playStage", { times: Number.POSITIVE_INFINITY });
+    for (let i = 0; i < 6; i++) {
+      clock.advance(RETRY_CAP_MS);
+      await runDurableObjectAlarm(stub);
+    }
+    expect(fault.failed).toBe(5);
+    expect(await timerNames(stub)).not.toContain("stage");
+    expect(await produceOk(`/v1/jobs/${job}/events`, { status: "completed" })).toMatchObject({ state: { status: "completed" } });
   });
 });
