@@ -51,6 +51,28 @@ describe("the official client against Dovetail", () => {
   }, 60_000);
 });
 
+describe("an append over the limit", () => {
+  it("is answered 413 even while the client is still uploading it (no reset)", async () => {
+    const hub = await startHub();
+    try {
+      const path = `big/${Date.now()}`;
+      await send(hub, path, { method: "PUT", headers: { "Content-Type": "application/octet-stream" } });
+      const statuses: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const body = new Uint8Array(5 * 1_048_576);
+        const status = await send(hub, path, { method: "POST", headers: { "Content-Type": "application/octet-stream" }, body }).then(
+          (res) => String(res.status),
+          (err: Error & { cause?: { code?: string } }) => err.cause?.code ?? err.message,
+        );
+        statuses.push(status);
+      }
+      expect(statuses).toEqual(["413", "413", "413", "413", "413"]);
+    } finally {
+      await hub.stop();
+    }
+  }, 60_000);
+});
+
 describe("a stream across a restart on persisted storage", () => {
   const dir = mkdtempSync(join(tmpdir(), "dovetail-streams-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
