@@ -100,7 +100,10 @@ async function readText(request: Request, limit: number): Promise<string> {
 export async function readBytes(request: Request, limit: number): Promise<Uint8Array> {
   const tooLarge = () => new HubError("payload_too_large", `body larger than ${limit} bytes`);
   const declared = Number(request.headers.get("Content-Length"));
-  if (declared > limit) throw tooLarge();
+  if (declared > limit) {
+    await discardBody(request.body);
+    throw tooLarge();
+  }
   if (!request.body) return new Uint8Array(0);
   // Content-Length can be absent (chunked) or wrong: count what actually arrives.
   const reader = request.body.getReader();
@@ -111,10 +114,36 @@ export async function readBytes(request: Request, limit: number): Promise<Uint8A
     if (done) break;
     size += value.byteLength;
     if (size > limit) {
-      await reader.cancel();
+      await discard(reader, size);
       throw tooLarge();
     }
     chunks.push(value);
   }
   return concatBytes(chunks);
+}
+
+/**
+ * Many HTTP clients (and proxies) cannot read an answer that arrives while they are still
+ * uploading: they see a reset instead of the 413. So a refused body is read to its end
+ * and dropped, up to this much; a larger one is cut off.
+ */
+const DISCARD_LIMIT_BYTES = 16 * 1_048_576;
+
+/** Reads the rest of a refused body without keeping it (see DISCARD_LIMIT_BYTES). */
+export async function discardBody(body: ReadableStream<Uint8Array> | null): Promise<void> {
+  if (body && !body.locked) await discard(body.getReader(), 0);
+}
+
+async function discard(reader: ReadableStreamDefaultReader<Uint8Array>, alreadyRead: number): Promise<void> {
+  let size = alreadyRead;
+  try {
+    while (size <= DISCARD_LIMIT_BYTES) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      size += value.byteLength;
+    }
+    await reader.cancel();
+  } catch {
+    // The client went away: nothing left to read.
+  }
 }
