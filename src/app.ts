@@ -14,6 +14,7 @@ import { socketRoutes } from "./routes/sockets";
 import { statsRoutes } from "./routes/stats";
 import { ticketRoutes } from "./routes/tickets";
 import { userRoutes } from "./routes/users";
+import { webhookRoutes } from "./routes/webhooks";
 
 export const app = new Hono<AppEnv>();
 
@@ -45,6 +46,7 @@ app.route("/v1", roomRoutes);
 app.route("/v1", publishRoutes);
 app.route("/v1", socketRoutes);
 app.route("/v1", statsRoutes);
+app.route("/v1", webhookRoutes);
 app.route("/dev", devRoutes);
 
 app.notFound((c) => c.json({ error: { code: "not_found", message: "no such route" } }, 404));

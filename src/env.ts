@@ -24,6 +24,11 @@ declare global {
     LOG_MAX_AGE_S?: string;
     JOB_TTL_S?: string;
     BATCH_REPORT_INTERVAL_MS?: string;
+    WEBHOOK_URL?: string;
+    WEBHOOK_SECRET?: string;
+    WEBHOOK_RETRY_BASE_MS?: string;
+    MAX_EMITS_PER_S?: string;
+    EMIT_BURST?: string;
   }
   interface Env extends DovetailSecrets {}
   namespace Cloudflare {

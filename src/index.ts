@@ -5,5 +5,6 @@ export { JobHub } from "./hubs/job-hub";
 export { RoomHub } from "./hubs/room-hub";
 export { StatsHub } from "./hubs/stats-hub";
 export { UserHub } from "./hubs/user-hub";
+export { DeadLetters } from "./webhooks/dead-letters";
 
 export default app;

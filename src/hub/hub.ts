@@ -16,6 +16,9 @@ import {
   type UserRef,
 } from "../protocol";
 import { closeQuietly, upgradeHeaders } from "../sockets";
+import { ChannelWebhooks, OUTBOX_SCHEMA, WEBHOOK_TIMER } from "../webhooks/channel-webhooks";
+import type { DeadLetterEntry } from "../webhooks/dead-letters";
+import { EMIT_FRAME, queueClientEvent } from "../webhooks/emit";
 import { ChannelCounters, type ChannelStats, COUNTER_SCHEMA } from "./counters";
 import { EVENT_LOG_SCHEMA, EventLog, type LoggedEvent } from "./event-log";
 import { FrameRateLimiter } from "./frame-rate";
@@ -71,6 +74,9 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
   protected readonly counters: ChannelCounters;
   private channelName: string | undefined;
   protected readonly timers: Timers;
+  /** This channel's webhooks: its outbox, and delivery from the alarm. */
+  protected readonly webhooks: ChannelWebhooks;
+  private readonly emitRate: FrameRateLimiter;
   /** Milliseconds since the epoch. Replaced in tests to move time without sleeping. */
   now: () => number = () => Date.now();
 
@@ -84,6 +90,16 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
     this.timers = new Timers(ctx.storage, this.sql);
     this.frameRate = new FrameRateLimiter(this.config.frameRate);
     this.counters = new ChannelCounters(this.sql, () => this.channel !== "");
+    this.webhooks = new ChannelWebhooks({
+      sql: this.sql,
+      timers: this.timers,
+      config: this.config,
+      env,
+      now: () => this.now(),
+      channel: () => this.channel,
+      waitUntil: (promise) => ctx.waitUntil(promise),
+    });
+    this.emitRate = new FrameRateLimiter(this.config.webhooks.emitRate);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
   }
 
@@ -91,6 +107,7 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
     migrate(this.ctx.storage, "hub", EVENT_LOG_SCHEMA);
     migrate(this.ctx.storage, "timers", TIMERS_SCHEMA);
     migrate(this.ctx.storage, "counters", COUNTER_SCHEMA);
+    migrate(this.ctx.storage, "webhooks", OUTBOX_SCHEMA);
     const own = this.schema();
     migrate(this.ctx.storage, own.component, own.steps);
   }
@@ -227,10 +244,26 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
       return;
     }
     try {
+      if (type === EMIT_FRAME) return this.emit(ws, frame);
       await this.onClientFrame(ws, this.attachmentOf(ws), frame as ClientEnvelope & Record<string, unknown>);
     } catch (err) {
       this.sendError(ws, ref, err);
     }
+  }
+
+  /** `emit`: on any channel the socket may watch, with its own rate budget; acked once in the outbox. */
+  private emit(ws: WebSocket, frame: unknown): void {
+    const who = this.attachmentOf(ws);
+    if (this.emitRate.check(who.cid, this.now()) !== "ok") {
+      throw new HubError("rate_limited", `more than ${this.config.webhooks.emitRate.perSecond} emits per second`);
+    }
+    const id = queueClientEvent(frame, who, this.webhooks);
+    this.ack(ws, (frame as ClientEnvelope).ref, { id });
+  }
+
+  /** A replayed dead letter comes back to its channel's outbox. */
+  requeueWebhook(entry: Pick<DeadLetterEntry, "id" | "type" | "body">): void {
+    this.webhooks.requeue(entry);
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -260,6 +293,7 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
   private leave(ws: WebSocket, code: number): void {
     const who = this.attachmentOf(ws);
     this.frameRate.forget(who.cid);
+    this.emitRate.forget(who.cid);
     this.onLeave(ws, who);
     this.counters.add("closes");
     if (this.openSockets().length === 0) {
@@ -307,6 +341,8 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
           return this.trimLog();
         case STATS_TIMER:
           return this.reportStats(true);
+        case WEBHOOK_TIMER:
+          return this.webhooks.onTimer();
         default:
           return this.onTimer(timer);
       }
@@ -356,6 +392,8 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
    * is as if it never existed, and a new use of the id starts a new epoch.
    */
   protected async wipe(reason: string): Promise<void> {
+    // Webhooks not yet delivered outlive the channel as dead letters (throws, and so retries, if they cannot).
+    await this.webhooks.evacuate(`not delivered before the channel was deleted (${reason})`);
     for (const ws of this.openSockets()) this.dropSocket(ws, CloseCode.NotFound, reason);
     await this.ctx.storage.deleteAll();
     this.timers.forget();

@@ -122,6 +122,7 @@ export class JobHub extends Hub<JobView | null> {
     const record: JobRecord = { view, viewers: spec.viewers ?? [], spec: canonical };
     this.bindChannel(`job:${spec.id}`);
     this.save(record);
+    if (spec.webhook_url !== undefined) this.webhooks.configure(spec.webhook_url);
     this.publish(JobEvent.Created, view);
     return ok({ created: true, job: this.stateOf(record) });
   }

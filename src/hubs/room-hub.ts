@@ -98,6 +98,7 @@ export class RoomHub extends Hub<RoomSnapshot> {
     this.sql.exec("DELETE FROM members");
     for (const member of new Set(settings.members ?? [])) this.sql.exec("INSERT INTO members (user_id) VALUES (?)", member);
     this.visibilityCache = settings.visibility;
+    this.webhooks.configure(settings.webhook_url ?? null);
     const members = this.sql
       .exec<{ user_id: string }>("SELECT user_id FROM members ORDER BY user_id")
       .toArray()
