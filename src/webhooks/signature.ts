@@ -51,10 +51,11 @@ export function generateSecret(): string {
 }
 
 function hmacKey(secret: string, usage: "sign" | "verify"): Promise<CryptoKey> {
-  return crypto.subtle.importKey("raw", decodeSecret(secret), { name: "HMAC", hash: "SHA-256" }, false, [usage]);
+  // decodeSecret's bytes are always a fresh ArrayBuffer; its declared type stays plain for older TypeScript.
+  return crypto.subtle.importKey("raw", decodeSecret(secret) as Uint8Array<ArrayBuffer>, { name: "HMAC", hash: "SHA-256" }, false, [usage]);
 }
 
-function signedContent(id: string, timestampS: number, body: string): Uint8Array {
+function signedContent(id: string, timestampS: number, body: string): Uint8Array<ArrayBuffer> {
   return new TextEncoder().encode(`${id}.${timestampS}.${body}`);
 }
 
@@ -127,7 +128,7 @@ function toBase64(bytes: Uint8Array): string {
   return btoa(String.fromCharCode(...bytes));
 }
 
-function fromBase64(text: string): Uint8Array | null {
+function fromBase64(text: string): Uint8Array<ArrayBuffer> | null {
   try {
     return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
   } catch {
