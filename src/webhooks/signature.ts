@@ -56,7 +56,7 @@ function hmacKey(secret: string, usage: "sign" | "verify"): Promise<CryptoKey> {
 }
 
 function signedContent(id: string, timestampS: number, body: string): Uint8Array<ArrayBuffer> {
-  return new TextEncoder().encode(`${id}.${timestampS}.${body}`);
+  return new TextEncoder().encode(`${id}.${timestampS}.${body}`) as Uint8Array<ArrayBuffer>;
 }
 
 /** The `webhook-signature` value: one `v1,<base64>` per secret, so either side of a rotation verifies. */
