@@ -13,6 +13,8 @@ export const TEST_BINDINGS = {
   INBOX_MAX: "5",
   MAX_SOCKETS_PER_USER: "4",
   ROOM_HISTORY: "30",
+  // Signed webhooks are possible (no WEBHOOK_URL: only channels given a webhook_url send any).
+  WEBHOOK_SECRET: "whsec_dGVzdF93ZWJob29rX3NlY3JldF8wMTIzNDU2Nzg5YWJjZGVm",
 };
 
 export default defineConfig({

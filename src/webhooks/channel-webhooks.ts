@@ -205,7 +205,8 @@ export class ChannelWebhooks {
     const channel = this.host.channel();
     const entries: DeadLetterEntry[] = batch.map((e) => ({
       id: e.id,
-      channel,
+      // From the body: a replay into an expired channel has no channel name of its own any more.
+      channel: (JSON.parse(e.body) as WebhookPayload).channel,
       type: e.type,
       body: e.body,
       queuedAt: e.queuedAt,

@@ -179,6 +179,39 @@ describe("client events to the backend", () => {
   });
 });
 
+describe("a job that expires with webhooks still queued", () => {
+  let receiver: Receiver;
+  let hub: RunningHub;
+  beforeAll(async () => {
+    receiver = await startReceiver(SECRET);
+    receiver.respond = () => 503;
+    hub = await startHub({ vars: hubVars(receiver, 60_000) });
+  });
+  afterAll(async () => {
+    await hub?.stop();
+    await receiver?.close();
+  });
+
+  it("hands them to the dead letters before its storage is deleted, so a replay can still send them", async () => {
+    const job = uniqueRoom("expiring");
+    expect((await hub.produce("/v1/jobs", { id: job, owner: "alice", ttl_s: 1 })).status).toBe(201);
+    const socket = new RecordingSocket((r) => hub.wsUrl(`/v1/ws/job/${job}?${r}`), ["dovetail.v1", `bearer.${await hub.token("alice")}`]);
+    await socket.open();
+    const { data } = await emit(socket, "ai_generation_start", { prompt: "fox" }, "x1");
+    await receiver.until("the first (failed) attempt", () => receiver.received.some((w) => w.id === data.id));
+    await hub.produce(`/v1/jobs/${job}/events`, { status: "completed" });
+    const failed = await until(async () => {
+      const list = await (await hub.produce(`/v1/webhooks/failed?channel=job:${job}`, undefined, "GET")).json();
+      return list.failed.length === 1 && list.failed[0];
+    }, "the evacuated webhook");
+    expect(failed).toMatchObject({ id: data.id, attempts: 1, last_error: expect.stringContaining("before the channel was deleted") });
+    expect((await hub.produce(`/v1/jobs/${job}`, undefined, "GET")).status).toBe(404);
+    receiver.respond = () => 204;
+    expect((await hub.produce(`/v1/webhooks/failed/${data.id}/replay`, {})).status).toBe(202);
+    await receiver.until("the replayed webhook", () => receiver.delivered(`job:${job}`).length === 1);
+  });
+});
+
 describe("a receiver down for the whole retry window", () => {
   let receiver: Receiver;
   let hub: RunningHub;
