@@ -54,6 +54,15 @@ export default defineConfig({
       },
       {
         test: {
+          name: "producer",
+          include: ["test/producer/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
           name: "browser",
           include: ["test/browser/**/*.test.ts"],
           environment: "node",

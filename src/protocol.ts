@@ -329,3 +329,16 @@ export type WebhookPayload<T extends WebhookEventType = WebhookEventType> = {
 
 /** A client frame that reaches the backend as a `client.event` webhook. `data` is at most 16 KiB of JSON. */
 export const EMIT_DATA_MAX_BYTES = 16_384;
+
+/** A webhook the hub gave up on, as GET /v1/webhooks/failed lists it. */
+export interface DeadLetter {
+  /** The `webhook-id` it was sent with; a replay sends it with the same id. */
+  id: string;
+  channel: string;
+  type: WebhookEventType;
+  payload: WebhookPayload;
+  queued_at: string;
+  failed_at: string;
+  attempts: number;
+  last_error: string;
+}

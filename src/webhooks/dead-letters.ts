@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { migrate } from "../hub/schema";
+import type { DeadLetter, WebhookEventType, WebhookPayload } from "../protocol";
 
 /** Dead letters kept, across all channels; the oldest go first past it. */
 export const DEAD_LETTERS_MAX = 10_000;
@@ -17,18 +18,6 @@ export interface DeadLetterEntry {
   failedAt: number;
   attempts: number;
   lastError: string;
-}
-
-/** What GET /v1/webhooks/failed lists. */
-export interface DeadLetter {
-  id: string;
-  channel: string;
-  type: string;
-  payload: unknown;
-  queued_at: string;
-  failed_at: string;
-  attempts: number;
-  last_error: string;
 }
 
 type Row = {
@@ -122,8 +111,8 @@ function toDeadLetter(row: Row): DeadLetter {
   return {
     id: row.id,
     channel: row.channel,
-    type: row.type,
-    payload: JSON.parse(row.body),
+    type: row.type as WebhookEventType,
+    payload: JSON.parse(row.body) as WebhookPayload,
     queued_at: new Date(row.queued_at).toISOString(),
     failed_at: new Date(row.failed_at).toISOString(),
     attempts: row.attempts,

@@ -8,6 +8,7 @@ import { Webhook } from "standardwebhooks";
 export interface ReceivedWebhook {
   id: string;
   timestamp: number;
+  headers: Record<string, string>;
   body: string;
   payload: any;
   /** Why standardwebhooks refused it, or null when it verified. */
@@ -74,6 +75,7 @@ export async function startReceiver(secret: string): Promise<Receiver> {
     const webhook: ReceivedWebhook = {
       id: headers["webhook-id"] ?? "",
       timestamp: Number(headers["webhook-timestamp"]),
+      headers,
       body,
       payload,
       refusal,
