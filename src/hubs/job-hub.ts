@@ -15,6 +15,7 @@ import {
   type JobView,
   type PlannedData,
   STALLED_ERROR_CODE,
+  WebhookEvent,
 } from "../protocol";
 import type { JobSpec, JobUpdate } from "../schemas";
 import { stableStringify } from "../stable-json";
@@ -278,6 +279,7 @@ export class JobHub extends Hub<JobView | null> {
     };
     this.save({ ...job, view });
     this.publish(JobEvent.Failed, view);
+    this.webhooks.queue(WebhookEvent.Stalled, { job: view });
     this.afterChange(job.view, view);
   }
 
