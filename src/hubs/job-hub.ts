@@ -2,7 +2,7 @@ import * as v from "valibot";
 import type { Identity } from "../auth/jwt";
 import { fail, HubError, type Outcome, ok } from "../errors";
 import { parseFrame } from "../hub/frames";
-import { type ComponentSchema, Hub, type Refusal } from "../hub/hub";
+import { type Attachment, type ComponentSchema, Hub, type Refusal } from "../hub/hub";
 import type { Timer } from "../hub/timers";
 import { log } from "../log";
 import {
@@ -188,7 +188,7 @@ export class JobHub extends Hub<JobView | null> {
     return this.job?.view ?? null;
   }
 
-  protected override onClientFrame(ws: WebSocket, from: { user: { id: string } }, frame: unknown): void {
+  protected override onClientFrame(ws: WebSocket, from: Attachment, frame: unknown): void {
     const { ref } = parseFrame(CancelFrame, frame);
     const job = this.job;
     if (!job) throw new HubError("not_found", "job not found");
@@ -198,6 +198,8 @@ export class JobHub extends Hub<JobView | null> {
       const view: JobView = { ...job.view, cancel_requested: true, updated_at: new Date(this.now()).toISOString() };
       this.save({ ...job, view });
       this.publish(JobEvent.Update, view);
+      // The backend hears of it now, not at its next POST (a stage may run for minutes).
+      this.webhooks.queue(WebhookEvent.CancelRequested, { job: view, by: from.user });
       // The producer decides when the job ends; the plan stops pretending it progresses.
       this.timers.clear(JobTimer.Stage);
     }

@@ -18,6 +18,7 @@ import {
   type RoomVisibility,
   TYPING_EXPIRES_MS,
   type TypingData,
+  WebhookEvent,
 } from "../protocol";
 import { Json, type RoomProductEvent, type RoomSettings } from "../schemas";
 import type { Delivered } from "./user-hub";
@@ -55,6 +56,30 @@ export function claimGrants(claim: readonly string[], roomId: string): boolean {
 export class RoomHub extends Hub<RoomSnapshot> {
   private visibilityCache: RoomVisibility | null | undefined;
 
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    // Waking with no socket at all (not even a closing one) after having some means a
+    // restart dropped them without close events.
+    if (ctx.getWebSockets().length === 0 && this.channel) this.forgetDropped([]);
+  }
+
+  private get roomId(): string {
+    return this.channel.slice("room:".length);
+  }
+
+  /** Members announced but without a socket now, and the room itself if nobody is left, are told gone. */
+  private forgetDropped(present: Attachment[]): void {
+    const online = new Set(present.map((a) => a.user.id));
+    for (const { user_id, name } of this.sql
+      .exec<{ user_id: string; name: string | null }>("SELECT user_id, name FROM announced")
+      .toArray()) {
+      if (online.has(user_id)) continue;
+      this.sql.exec("DELETE FROM announced WHERE user_id = ?", user_id);
+      this.webhooks.queue(WebhookEvent.MemberLeft, { room: this.roomId, user: name === null ? { id: user_id } : { id: user_id, name } });
+    }
+    if (present.length === 0) this.webhooks.lastSocket(WebhookEvent.RoomVacated);
+  }
+
   protected schema(): ComponentSchema {
     return {
       component: "room",
@@ -68,6 +93,8 @@ export class RoomHub extends Hub<RoomSnapshot> {
         // the leave to one.
         "CREATE TABLE announced (user_id TEXT PRIMARY KEY)",
         PUBLISHED_EVENTS_TABLE,
+        // The name too, so a member_left webhook sent after a restart still carries it.
+        "ALTER TABLE announced ADD COLUMN name TEXT",
       ],
     };
   }
@@ -184,16 +211,25 @@ export class RoomHub extends Hub<RoomSnapshot> {
   protected override onJoin(_ws: WebSocket, who: Attachment): void {
     // Sockets dropped without a close event (a restart) leave stale rows: forget anyone
     // with no open socket besides this new one before deciding.
-    const online = new Set(onlineUsers(this.attachments(), who).map((u) => u.user.id));
-    for (const { user_id } of this.sql.exec<{ user_id: string }>("SELECT user_id FROM announced").toArray()) {
-      if (!online.has(user_id)) this.sql.exec("DELETE FROM announced WHERE user_id = ?", user_id);
-    }
-    if (this.sql.exec("INSERT INTO announced (user_id) VALUES (?) ON CONFLICT DO NOTHING", who.user.id).rowsWritten === 0) return;
+    this.forgetDropped(this.attachments().filter((a) => a.cid !== who.cid));
+    this.webhooks.firstSocket(WebhookEvent.RoomOccupied, { room: this.roomId });
+    const added = this.sql.exec(
+      "INSERT INTO announced (user_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING",
+      who.user.id,
+      who.user.name ?? null,
+    );
+    if (added.rowsWritten === 0) return;
     const data: PresenceChange = { user: who.user };
     this.broadcast(this.frame(RoomEvent.PresenceJoin, data), (other) => other.user.id === who.user.id);
+    this.webhooks.queue(WebhookEvent.MemberJoined, { room: this.roomId, user: who.user });
   }
 
-  protected override onLeave(_ws: WebSocket, who: Attachment): void {
+  protected override onLeave(ws: WebSocket, who: Attachment): void {
+    this.announceLeave(ws, who);
+    if (this.attachments().every((a) => a.cid === who.cid)) this.webhooks.lastSocket(WebhookEvent.RoomVacated, { room: this.roomId });
+  }
+
+  private announceLeave(_ws: WebSocket, who: Attachment): void {
     if (otherConnections(this.attachments(), who.user.id, who) > 0) return;
     if (this.sql.exec("DELETE FROM announced WHERE user_id = ?", who.user.id).rowsWritten === 0) return;
     const typing = this.sql.exec<{ until: number }>("SELECT until FROM typing WHERE user_id = ?", who.user.id).toArray()[0];
@@ -203,6 +239,7 @@ export class RoomHub extends Hub<RoomSnapshot> {
       this.broadcast(this.frame(RoomEvent.Typing, { user: who.user, typing: false, expires_in_ms: 0 } satisfies TypingData), isLeaving);
     const data: PresenceChange = { user: who.user };
     this.broadcast(this.frame(RoomEvent.PresenceLeave, data), isLeaving);
+    this.webhooks.queue(WebhookEvent.MemberLeft, { room: this.roomId, user: who.user });
   }
 
   private attachments(): Attachment[] {

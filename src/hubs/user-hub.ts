@@ -6,7 +6,7 @@ import { type Attachment, type ComponentSchema, Hub, type Refusal } from "../hub
 import { INBOX_SCHEMA, Inbox } from "../hub/inbox";
 import { PUBLISHED_EVENTS_TABLE, publishedSeq, rememberPublished } from "../hub/product-events";
 import { newId } from "../ids";
-import { CloseCode, type Notification, UserEvent, type UserPresence, type UserSnapshot } from "../protocol";
+import { CloseCode, type Notification, UserEvent, type UserPresence, type UserSnapshot, WebhookEvent } from "../protocol";
 import { Id, type NotificationInput, type ProductEvent } from "../schemas";
 
 /** The snapshot carries at most this many unread notifications; `unread_count` counts all. */
@@ -34,6 +34,8 @@ export class UserHub extends Hub<UserSnapshot> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.inbox = new Inbox(this.sql, { max: this.config.inboxMax, ttlMs: this.config.inboxTtlMs });
+    // Waking with no socket at all after the backend was told "online" means a restart dropped them.
+    if (ctx.getWebSockets().length === 0) this.webhooks.lastSocket(WebhookEvent.UserOffline);
   }
 
   protected schema(): ComponentSchema {
@@ -125,8 +127,15 @@ export class UserHub extends Hub<UserSnapshot> {
     this.ack(ws, ref, { ids: changed, ...(seq !== undefined ? { seq } : {}) });
   }
 
+  /** user.online / user.offline: the first socket across every device, and the last. */
+  protected override onJoin(_ws: WebSocket, who: Attachment): void {
+    this.webhooks.firstSocket(WebhookEvent.UserOnline, { user: who.user });
+  }
+
   protected override onLeave(_ws: WebSocket, who: Attachment): void {
     const others = this.openSockets().filter((ws) => this.attachmentOf(ws).cid !== who.cid).length;
-    if (others === 0) this.log.writeMeta("last_seen", new Date(this.now()).toISOString());
+    if (others > 0) return;
+    this.log.writeMeta("last_seen", new Date(this.now()).toISOString());
+    this.webhooks.lastSocket(WebhookEvent.UserOffline, { user: who.user });
   }
 }

@@ -75,6 +75,25 @@ export class ChannelWebhooks {
     return { queued: true, id };
   }
 
+  /**
+   * Queues `type` when the channel gains its first socket, and `lastSocket` queues its
+   * pair when the last one goes: each once, however many sockets race, because what the
+   * backend was told is stored, not derived from a socket count. The first event's data
+   * is kept, so the pair can still be sent after a restart that lost every socket.
+   */
+  firstSocket<T extends WebhookEventType>(type: T, data: WebhookData[T]): void {
+    if (this.outbox.setting("occupied") !== undefined) return;
+    // Only what the backend was actually told gets its pair later.
+    if (this.queue(type, data).queued) this.outbox.setSetting("occupied", JSON.stringify(data));
+  }
+
+  lastSocket<T extends WebhookEventType>(type: T, data?: WebhookData[T]): void {
+    const told = this.outbox.setting("occupied");
+    if (told === undefined) return;
+    this.outbox.setSetting("occupied", null);
+    this.queue(type, data ?? (JSON.parse(told) as WebhookData[T]));
+  }
+
   /** Puts a dead letter back in the queue (a replay), and re-enables the channel. */
   requeue(entry: Pick<DeadLetterEntry, "id" | "type" | "body">): void {
     this.outbox.setSetting("disabled", null);

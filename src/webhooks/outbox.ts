@@ -39,6 +39,9 @@ type Row = {
 };
 const COLUMNS = "id, type, body, queued_at, next_at, failures, last_error, failed_at";
 
+/** `url`: the channel's own webhook_url; `disabled`: set by a 410; `occupied`: the backend was told the channel has sockets. */
+type SettingKey = "url" | "disabled" | "occupied";
+
 export class Outbox {
   constructor(private readonly sql: SqlStorage) {}
 
@@ -107,11 +110,11 @@ export class Outbox {
     );
   }
 
-  setting(key: "url" | "disabled"): string | undefined {
+  setting(key: SettingKey): string | undefined {
     return this.sql.exec<{ value: string }>("SELECT value FROM webhook_settings WHERE key = ?", key).toArray()[0]?.value;
   }
 
-  setSetting(key: "url" | "disabled", value: string | null): void {
+  setSetting(key: SettingKey, value: string | null): void {
     if (value === null) this.sql.exec("DELETE FROM webhook_settings WHERE key = ?", key);
     else
       this.sql.exec(

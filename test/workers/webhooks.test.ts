@@ -106,7 +106,9 @@ describe("emit", () => {
     socket.hangUp();
     await evictDurableObject(stub);
     const rows = await runInDurableObject(stub, (_i, state) =>
-      state.storage.sql.exec<{ id: string; type: string; body: string }>("SELECT id, type, body FROM webhook_outbox").toArray(),
+      state.storage.sql
+        .exec<{ id: string; type: string; body: string }>("SELECT id, type, body FROM webhook_outbox WHERE type = 'client.event'")
+        .toArray(),
     );
     expect(rows.map((r) => r.id)).toEqual([reply.data.id]);
     expect(JSON.parse(rows[0]!.body)).toMatchObject({
