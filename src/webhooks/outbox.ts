@@ -27,6 +27,8 @@ export interface QueuedWebhook {
   failedAt: number | null;
 }
 
+type NewWebhook = { id: string; type: string; body: string };
+
 type Row = {
   id: string;
   type: string;
@@ -46,8 +48,13 @@ export class Outbox {
   constructor(private readonly sql: SqlStorage) {}
 
   /** False when the channel already holds OUTBOX_MAX undelivered events. */
-  add(event: { id: string; type: string; body: string }, now: number): boolean {
+  add(event: NewWebhook, now: number): boolean {
     if (this.pendingCount() >= OUTBOX_MAX) return false;
+    this.insert(event, now);
+    return true;
+  }
+
+  private insert(event: NewWebhook, now: number): void {
     this.sql.exec(
       "INSERT INTO webhook_outbox (id, type, body, queued_at, next_at) VALUES (?, ?, ?, ?, ?)",
       event.id,
@@ -56,7 +63,6 @@ export class Outbox {
       now,
       now,
     );
-    return true;
   }
 
   /** The oldest event not given up on: the only one that may be sent (per-channel order). */
@@ -98,16 +104,9 @@ export class Outbox {
   }
 
   /** Puts an event back at the end of the queue, to be tried at once with a fresh window. */
-  requeue(event: { id: string; type: string; body: string }, now: number): void {
+  requeue(event: NewWebhook, now: number): void {
     this.sql.exec("DELETE FROM webhook_outbox WHERE id = ?", event.id);
-    this.sql.exec(
-      "INSERT INTO webhook_outbox (id, type, body, queued_at, next_at) VALUES (?, ?, ?, ?, ?)",
-      event.id,
-      event.type,
-      event.body,
-      now,
-      now,
-    );
+    this.insert(event, now);
   }
 
   setting(key: SettingKey): string | undefined {
