@@ -1,14 +1,21 @@
 import type { HubConfig } from "../config";
+import { HubError, unwrap } from "../errors";
+import type { Attachment } from "../hub/connections";
+import { FrameRateLimiter } from "../hub/frame-rate";
+import type { ClientFrame } from "../hub/intake";
 import type { Timers } from "../hub/timers";
 import { log } from "../log";
 import type { WebhookData, WebhookEventType, WebhookPayload } from "../protocol";
 import type { DeadLetterEntry } from "./dead-letters";
-import { OUTBOX_SCHEMA, Outbox, type QueuedWebhook } from "./outbox";
+import { queueClientEvent } from "./emit";
+import { Outbox, type QueuedWebhook } from "./outbox";
 import { afterFailure } from "./retry";
 import { signWebhook } from "./signature";
 
-export { OUTBOX_SCHEMA };
+export { EMIT_FRAME } from "./emit";
 export const WEBHOOK_TIMER = "webhooks";
+/** What a replay hands back to a channel. */
+export type Requeue = Pick<DeadLetterEntry, "id" | "type" | "body">;
 /** One attempt waits this long for the receiver's answer. */
 export const ATTEMPT_TIMEOUT_MS = 10_000;
 /** While a delivery runs, the timer is kept this far ahead, so a delivery cut short (eviction) resumes. */
@@ -17,17 +24,6 @@ const BACKSTOP_MS = ATTEMPT_TIMEOUT_MS + 5_000;
 const HANDOVER_RETRY_MS = 30_000;
 /** Dead letters handed over per call. */
 const HANDOVER_BATCH = 100;
-
-/** What a hub lends its webhooks. */
-export interface WebhookHost {
-  sql: SqlStorage;
-  timers: Timers;
-  config: HubConfig;
-  env: Env;
-  now(): number;
-  channel(): string;
-  waitUntil(promise: Promise<unknown>): void;
-}
 
 export type QueueResult = { queued: true; id: string } | { queued: false; reason: "off" | "full" };
 
@@ -41,11 +37,38 @@ type Attempt = { ok: true } | { ok: false; gone: boolean; error: string };
  */
 export class ChannelWebhooks {
   readonly outbox: Outbox;
+  private readonly host: { config: HubConfig; timers: Timers; env: Env; now: () => number; channel: () => string };
+  private readonly emitRate: FrameRateLimiter;
   private running: Promise<void> | null = null;
   private again = false;
 
-  constructor(private readonly host: WebhookHost) {
-    this.outbox = new Outbox(host.sql);
+  constructor(
+    private readonly ctx: DurableObjectState,
+    env: Env,
+    config: HubConfig,
+    timers: Timers,
+    now: () => number,
+    channel: () => string,
+  ) {
+    this.outbox = new Outbox(ctx.storage.sql);
+    this.host = { config, timers, env, now, channel };
+    this.emitRate = new FrameRateLimiter(config.webhooks.emitRate);
+  }
+
+  /**
+   * A client's `emit` frame, on any channel its socket is on, with a rate budget of its
+   * own. Answers the webhook id once the event is in the outbox; the caller acks with it.
+   */
+  emit(frame: ClientFrame, from: Attachment): string {
+    if (this.emitRate.check(from.cid, this.host.now()) !== "ok") {
+      throw new HubError("rate_limited", `more than ${this.host.config.webhooks.emitRate.perSecond} emits per second`);
+    }
+    return queueClientEvent(frame, from, this);
+  }
+
+  /** A socket left: its emit budget goes with it. */
+  forget(cid: string): void {
+    this.emitRate.forget(cid);
   }
 
   /** Where this channel's webhooks go now; null when nowhere (no URL, no secret, or disabled by a 410). */
@@ -95,7 +118,7 @@ export class ChannelWebhooks {
   }
 
   /** Puts a dead letter back in the queue (a replay), and re-enables the channel. */
-  requeue(entry: Pick<DeadLetterEntry, "id" | "type" | "body">): void {
+  requeue(entry: Requeue): void {
     this.outbox.setSetting("disabled", null);
     const now = this.host.now();
     this.outbox.requeue(entry, now);
@@ -105,7 +128,7 @@ export class ChannelWebhooks {
   /** The alarm's part: start a delivery without holding up the hub's other timers. */
   onTimer(): void {
     this.host.timers.set(WEBHOOK_TIMER, this.host.now() + BACKSTOP_MS);
-    this.host.waitUntil(this.deliver());
+    this.ctx.waitUntil(this.deliver());
   }
 
   /** Sends what is due, one delivery at a time; a call during a delivery makes it go round once more. */
@@ -133,7 +156,7 @@ export class ChannelWebhooks {
    * caller's timer tries again rather than lose them.
    */
   async evacuate(reason: string): Promise<void> {
-    this.outbox.giveUp(undefined, reason, this.host.now());
+    this.outbox.giveUp(undefined, `not delivered before the channel was deleted (${reason})`, this.host.now());
     while (this.outbox.givenUp(1).length > 0) {
       if (!(await this.handOver())) throw new Error("dead letters unreachable");
     }
@@ -234,7 +257,7 @@ export class ChannelWebhooks {
       lastError: e.lastError ?? "unknown",
     }));
     try {
-      await this.host.env.DEAD_LETTERS.getByName("global").record(entries);
+      unwrap(await this.host.env.DEAD_LETTERS.getByName("global").record(entries));
     } catch (err) {
       log("webhook.handover_failed", { channel, count: entries.length, error: String(err) });
       return false;

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
-import { migrate } from "../hub/schema";
+import { fail, type Outcome, ok } from "../errors";
+import { migrate } from "../hub/migrations";
 import type { DeadLetter, WebhookEventType, WebhookPayload } from "../protocol";
 
 /** Dead letters kept, across all channels; the oldest go first past it. */
@@ -48,7 +49,7 @@ export class DeadLetters extends DurableObject<Env> {
     ]);
   }
 
-  record(entries: DeadLetterEntry[]): void {
+  record(entries: DeadLetterEntry[]): Outcome<{ recorded: number }> {
     for (const e of entries) {
       this.sql.exec(
         `INSERT INTO dead_letters (id, channel, type, body, queued_at, failed_at, attempts, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -69,10 +70,11 @@ export class DeadLetters extends DurableObject<Env> {
       "DELETE FROM dead_letters WHERE n IN (SELECT n FROM dead_letters ORDER BY n LIMIT MAX(0, (SELECT COUNT(*) FROM dead_letters) - ?))",
       DEAD_LETTERS_MAX,
     );
+    return ok({ recorded: entries.length });
   }
 
   /** Oldest first; `after` is the last id of the previous page. */
-  list(options: { channel?: string; after?: string; limit: number }): { failed: DeadLetter[]; total: number; next?: string } {
+  list(options: { channel?: string; after?: string; limit: number }): Outcome<{ failed: DeadLetter[]; total: number; next?: string }> {
     const after = options.after
       ? this.sql.exec<{ n: number }>("SELECT n FROM dead_letters WHERE id = ?", options.after).toArray()[0]?.n
       : 0;
@@ -84,13 +86,13 @@ export class DeadLetters extends DurableObject<Env> {
     const total = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM dead_letters WHERE 1 = 1 ${byChannel}`, ...params).one().n;
     const page = rows.slice(0, options.limit).map(toDeadLetter);
     const last = page[page.length - 1];
-    return { failed: page, total, ...(rows.length > options.limit && last ? { next: last.id } : {}) };
+    return ok({ failed: page, total, ...(rows.length > options.limit && last ? { next: last.id } : {}) });
   }
 
-  find(id: string): DeadLetterEntry | null {
+  find(id: string): Outcome<DeadLetterEntry> {
     const row = this.sql.exec<Row>("SELECT * FROM dead_letters WHERE id = ?", id).toArray()[0];
-    if (!row) return null;
-    return {
+    if (!row) return fail("not_found", "no such dead letter");
+    return ok({
       id: row.id,
       channel: row.channel,
       type: row.type,
@@ -99,11 +101,11 @@ export class DeadLetters extends DurableObject<Env> {
       failedAt: row.failed_at,
       attempts: row.attempts,
       lastError: row.last_error,
-    };
+    });
   }
 
-  remove(id: string): void {
-    this.sql.exec("DELETE FROM dead_letters WHERE id = ?", id);
+  remove(id: string): Outcome<{ removed: boolean }> {
+    return ok({ removed: this.sql.exec("DELETE FROM dead_letters WHERE id = ?", id).rowsWritten > 0 });
   }
 }
 

@@ -25,8 +25,10 @@ export interface Receiver {
   received: ReceivedWebhook[];
   /** Chooses the status for a request; the default answers 204 to everything. */
   respond: (webhook: ReceivedWebhook, attemptOfThisId: number) => number;
-  /** Requests answered 2xx, optionally for one channel only. */
-  delivered(channel?: string): ReceivedWebhook[];
+  /** Requests answered 2xx, optionally for one channel (and one type) only. */
+  delivered(channel?: string, type?: string): ReceivedWebhook[];
+  /** Every attempt for one channel (and one type), answered or not. */
+  attempts(channel: string, type?: string): ReceivedWebhook[];
   until<T>(what: string, check: () => T | undefined | false, timeoutMs?: number): Promise<T>;
   close(): Promise<void>;
 }
@@ -38,7 +40,8 @@ export async function startReceiver(secret: string): Promise<Receiver> {
     url: "",
     received: [],
     respond: () => 204,
-    delivered: (channel) => receiver.received.filter((w) => w.status < 300 && (channel === undefined || w.payload?.channel === channel)),
+    delivered: (channel, type) => receiver.received.filter((w) => w.status < 300 && matches(w, channel, type)),
+    attempts: (channel, type) => receiver.received.filter((w) => matches(w, channel, type)),
     until: (what, check, timeoutMs = 10_000) =>
       new Promise((resolve, reject) => {
         const test = () => {
@@ -92,6 +95,10 @@ export async function startReceiver(secret: string): Promise<Receiver> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`;
   return receiver;
+}
+
+function matches(w: ReceivedWebhook, channel?: string, type?: string): boolean {
+  return (channel === undefined || w.payload?.channel === channel) && (type === undefined || w.payload?.type === type);
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

@@ -100,7 +100,7 @@ describe("the TypeScript producer SDK on a real hub", () => {
     socket.ws.send(JSON.stringify({ type: "emit", event: "log_event", data: { level: "info" }, ref: "e1" }));
     const [hook] = await receiver.until(
       "the client.event",
-      () => receiver.delivered(`room:${room}`).length > 0 && receiver.delivered(`room:${room}`),
+      () => receiver.delivered(`room:${room}`, "client.event").length > 0 && receiver.delivered(`room:${room}`, "client.event"),
     );
     const payload = await verifyWebhook(hook!.body, hook!.headers, SECRET);
     expect(payload).toMatchObject({ type: "client.event", channel: `room:${room}`, data: { event: "log_event", user: { id: "carol" } } });

@@ -1,8 +1,8 @@
 // @dovetail/producer: the hub from a backend's side. No dependencies: fetch and WebCrypto
 // (Node 20+, Workers, Bun, Deno).
 
-export type { ClientEventData, DeadLetter, WebhookData, WebhookEventType, WebhookPayload } from "../../../src/protocol.js";
-export { WebhookEvent } from "../../../src/protocol.js";
+export type { ClientEventData, DeadLetter, WebhookData, WebhookEventType, WebhookPayload } from "../../../src/protocol/index.js";
+export { WebhookEvent } from "../../../src/protocol/index.js";
 export {
   generateSecret,
   type HeaderSource,

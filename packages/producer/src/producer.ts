@@ -1,4 +1,4 @@
-import type { DeadLetter } from "../../../src/protocol.js";
+import type { DeadLetter } from "../../../src/protocol/index.js";
 import { Streams } from "./streams.js";
 import { DEFAULT_RETRY, type RetryOptions, sendJson, type TransportOptions } from "./transport.js";
 import type {

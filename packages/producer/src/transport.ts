@@ -3,7 +3,7 @@
 // 4xx is the caller's mistake and is thrown at once. A body is built once, so an
 // `event_id` or `id` in it is the same on every attempt and the hub dedupes the retries.
 import { backoffDelay } from "../../../src/client/backoff.js";
-import type { ErrorCode } from "../../../src/protocol.js";
+import type { ErrorCode } from "../../../src/protocol/index.js";
 
 export interface RetryOptions {
   /** Attempts in all, the first included. Default 5; 1 turns retries off. */

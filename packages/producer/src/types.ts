@@ -11,7 +11,7 @@ import type {
   RoomPresence,
   RoomVisibility,
   UserPresence,
-} from "../../../src/protocol.js";
+} from "../../../src/protocol/index.js";
 
 export interface JobSpec {
   /** Generated when omitted, once, so a retried create is recognised as the same job. */

@@ -1,0 +1,46 @@
+import { OUTBOX_SCHEMA } from "../webhooks/outbox";
+import { COUNTER_SCHEMA } from "./counters";
+import { EVENT_ID_SCHEMA } from "./event-ids";
+import { EVENT_LOG_SCHEMA } from "./event-log";
+import { TIMERS_SCHEMA } from "./timers";
+
+/** One component's migrations: entry i of `steps` brings it from version i to i+1. */
+export interface ComponentSchema {
+  component: string;
+  steps: readonly string[];
+}
+
+/**
+ * Forward-only schema migrations, one list per component ("hub", "job", ...). Entry i
+ * brings the component from version i to i+1. SQL here is synchronous and runs inside
+ * one transaction, so a crash mid-migration leaves the previous version intact.
+ */
+export function migrate(storage: DurableObjectStorage, component: string, steps: readonly string[]): void {
+  const sql = storage.sql;
+  sql.exec("CREATE TABLE IF NOT EXISTS schema_version (component TEXT PRIMARY KEY, version INTEGER NOT NULL)");
+  const row = sql.exec<{ version: number }>("SELECT version FROM schema_version WHERE component = ?", component).toArray()[0];
+  const current = row?.version ?? 0;
+  if (current >= steps.length) return;
+  storage.transactionSync(() => {
+    for (let version = current; version < steps.length; version++) sql.exec(steps[version] as string);
+    sql.exec(
+      "INSERT INTO schema_version (component, version) VALUES (?, ?) ON CONFLICT(component) DO UPDATE SET version = excluded.version",
+      component,
+      steps.length,
+    );
+  });
+}
+
+/** The tables of the components every hub has; a subclass adds its own (Hub.schema()). */
+const BASE_SCHEMAS: ComponentSchema[] = [
+  { component: "hub", steps: EVENT_LOG_SCHEMA },
+  { component: "timers", steps: TIMERS_SCHEMA },
+  { component: "counters", steps: COUNTER_SCHEMA },
+  { component: "event_ids", steps: EVENT_ID_SCHEMA },
+  { component: "webhooks", steps: OUTBOX_SCHEMA },
+];
+
+/** Every component of a hub, base first, then the hub's own. */
+export function migrateHub(storage: DurableObjectStorage, own: ComponentSchema): void {
+  for (const { component, steps } of [...BASE_SCHEMAS, own]) migrate(storage, component, steps);
+}
