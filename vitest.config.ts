@@ -13,6 +13,11 @@ export const TEST_BINDINGS = {
   INBOX_MAX: "5",
   MAX_SOCKETS_PER_USER: "4",
   ROOM_HISTORY: "30",
+  // Stream limits small enough to reach (the 1 MiB append still fits, twice).
+  STREAM_MAX_BYTES: "2097152",
+  STREAM_MAX_LIVE_READERS: "2",
+  STREAM_MAX_PRODUCERS: "3",
+  STREAM_LONG_POLL_TIMEOUT_MS: "1000",
   // Signed webhooks are possible (no WEBHOOK_URL: only channels given a webhook_url send any).
   WEBHOOK_SECRET: "whsec_dGVzdF93ZWJob29rX3NlY3JldF8wMTIzNDU2Nzg5YWJjZGVm",
 };
@@ -41,6 +46,17 @@ export default defineConfig({
           include: ["test/e2e/**/*.test.ts"],
           environment: "node",
           testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: "conformance",
+          include: ["test/conformance/**/*.test.ts"],
+          environment: "node",
+          // Alone, after every other project: its TTL and long-poll tests measure time.
+          sequence: { groupOrder: 1 },
+          testTimeout: 30_000,
           hookTimeout: 60_000,
         },
       },

@@ -152,7 +152,7 @@ describe("client events to the backend", () => {
         expect(tries.every((w) => w.refusal === null)).toBe(true);
         // Backoff: each wait at least 50 ms x 4^k less the 20% jitter (a loaded machine only adds to it).
         const gaps = tries.slice(1, 4).map((w, i) => w.at - (tries[i] as { at: number }).at);
-        gaps.forEach((gap, k) => expect(gap).toBeGreaterThanOrEqual(0.8 * 50 * 4 ** k - 5));
+        for (const [k, gap] of gaps.entries()) expect(gap).toBeGreaterThanOrEqual(0.8 * 50 * 4 ** k - 5);
       }
       for (const socket of sockets) socket.ws.close();
     } finally {
