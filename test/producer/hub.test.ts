@@ -93,6 +93,21 @@ describe("the TypeScript producer SDK on a real hub", () => {
     socket.ws.close();
   });
 
+  it("creates, appends to, reads and deletes a Durable Stream, a retried append landing once", async () => {
+    const path = `sdk/${unique("stream")}/log`;
+    expect(await producer.streams.create(path, { contentType: "text/plain" })).toMatchObject({
+      contentType: expect.stringContaining("text/plain"),
+    });
+    await producer.streams.append(path, "hello ");
+    const tail = await producer.streams.append(path, "world");
+    const chunk = await producer.streams.read(path);
+    expect(chunk).toMatchObject({ data: "hello world", upToDate: true, nextOffset: tail });
+    expect((await producer.streams.read(path, { offset: tail })).data).toBe("");
+    expect((await producer.streams.head(path))?.nextOffset).toBe(tail);
+    await producer.streams.delete(path);
+    expect(await producer.streams.head(path)).toBeNull();
+  });
+
   it("verifies a real webhook from the hub with the SDK's verifier, and refuses a tampered one", async () => {
     const room = unique("hooks");
     await producer.rooms.configure(room, { visibility: "public" });

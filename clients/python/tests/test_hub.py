@@ -88,3 +88,15 @@ def test_bad_input_is_refused_without_retries(producer):
     with pytest.raises(ProducerError) as denied:
         wrong.jobs.get("x")
     assert (denied.value.code, denied.value.status) == ("unauthorized", 401)
+
+
+def test_a_durable_stream_is_created_appended_read_and_deleted(producer):
+    path = f"sdk/{unique('stream')}/log"
+    assert producer.streams.create(path, "text/plain")["content_type"].startswith("text/plain")
+    producer.streams.append(path, "hello ")
+    tail = producer.streams.append(path, "world")
+    chunk = producer.streams.read(path)
+    assert (chunk["data"], chunk["up_to_date"], chunk["next_offset"]) == ("hello world", True, tail)
+    assert producer.streams.head(path)["next_offset"] == tail
+    producer.streams.delete(path)
+    assert producer.streams.head(path) is None
