@@ -60,6 +60,14 @@ export abstract class Channel<State, Server extends object = Record<never, never
     return this.connection.request(type, body, options.timeoutMs);
   }
 
+  /**
+   * An event for the backend (`ai_generation_start`, `log_event`, ...), delivered to it as
+   * a `client.event` webhook. Resolves once the hub has stored it, with the webhook's `id`.
+   */
+  emitEvent(event: string, data?: unknown): Promise<AckPayload & { id?: string }> {
+    return this.send("emit", data === undefined ? { event } : { event, data });
+  }
+
   /** Stops this channel for good: no more reconnects; pending sends reject with "closed". */
   close(): void {
     this.connection.close();

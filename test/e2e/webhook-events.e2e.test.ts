@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createClient } from "../../src/client/index";
 import { generateSecret } from "../../src/webhooks/signature";
 import { RecordingSocket } from "./client-socket";
 import { type RunningHub, startHub } from "./harness";
@@ -144,6 +145,28 @@ describe("webhooks for what happens on channels", () => {
     const [[type, data]] = (await hooks(`job:${job}`, 1)) as [[string, any]];
     expect([type, data]).toMatchObject(["client.event", { event: "ai_generation_start", data: { prompt: "fox" }, user: { id: "alice" } }]);
     owner.ws.close();
+  });
+});
+
+describe("the client SDK's emit", () => {
+  it("resolves with the webhook id once stored, and the backend gets the client.event", async () => {
+    const room = unique("sdk-emit");
+    await hub.produce(`/v1/rooms/${room}`, { visibility: "public" }, "PUT");
+    const token = await hub.token("fay", { name: "Fay" });
+    const client = createClient({ url: hub.url.origin, token, lifecycle: false });
+    try {
+      const ack = await client.room(room).emitEvent("log_event", { level: "info" });
+      expect(ack.id).toMatch(/^msg_[0-9a-f]{32}$/);
+      const [hook] = await receiver.until(
+        "the emitted event",
+        () => receiver.delivered(`room:${room}`, "client.event").length > 0 && receiver.delivered(`room:${room}`, "client.event"),
+      );
+      expect(hook!.id).toBe(ack.id);
+      expect(hook!.payload.data).toMatchObject({ event: "log_event", data: { level: "info" }, user: { id: "fay", name: "Fay" } });
+      await expect(client.room(room).emitEvent("Not Valid", {})).rejects.toMatchObject({ code: "validation_failed" });
+    } finally {
+      client.close();
+    }
   });
 });
 
