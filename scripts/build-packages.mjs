@@ -10,6 +10,7 @@ import { build } from "esbuild";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PACKAGES = {
+  client: { entries: { index: "packages/client/src/index.ts", react: "packages/client/src/react.ts" }, external: ["react"] },
   producer: { entries: { index: "packages/producer/src/index.ts" }, external: [] },
 };
 

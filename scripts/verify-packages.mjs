@@ -5,7 +5,7 @@
 // fresh venv, and drive the hub from it.
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,7 +15,10 @@ import { E2E_PRODUCER_KEY, startHub } from "../test/e2e/harness.ts";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const node = process.execPath;
 const python = process.env.DOVETAIL_PYTHON ?? "/usr/bin/python3";
-const PACKAGES = ["producer"];
+const PACKAGES = ["client", "producer"];
+const reactTypes = JSON.parse(execFileSync("npm", ["ls", "@types/react", "--json"], { cwd: root, encoding: "utf8" })).dependencies[
+  "@types/react"
+].version;
 const work = mkdtempSync(join(tmpdir(), "dovetail-packages-"));
 const run = (cmd, args, options = {}) => execFileSync(cmd, args, { stdio: "inherit", ...options });
 /** Like run, but without blocking this process: the hub's dev server lives in it. */
@@ -61,9 +64,11 @@ try {
   run("mkdir", ["-p", app]);
   writeFileSync(join(app, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
   run("npm", ["install", "--no-audit", "--no-fund", "--offline", ...tarballs], { cwd: app });
-  const installed = JSON.parse(execFileSync("npm", ["ls", "--all", "--json"], { cwd: app, encoding: "utf8" }));
-  for (const [name, dep] of Object.entries(installed.dependencies ?? {})) {
-    if (Object.keys(dep.dependencies ?? {}).length > 0) throw new Error(`${name} brought runtime dependencies`);
+  // Only for typechecking the React hook's entry (react is the client's optional peer).
+  run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--save-dev", `@types/react@${reactTypes}`], { cwd: app });
+  for (const name of PACKAGES) {
+    const manifest = JSON.parse(readFileSync(join(app, "node_modules/@dovetail", name, "package.json"), "utf8"));
+    if (Object.keys(manifest.dependencies ?? {}).length > 0) throw new Error(`@dovetail/${name} has runtime dependencies`);
   }
   copyFileSync(join(root, "test/packages/consumer-plain.mjs"), join(app, "plain.mjs"));
   copyFileSync(join(root, "test/packages/consumer-strict.ts"), join(app, "strict.ts"));
@@ -83,6 +88,7 @@ try {
       ...process.env,
       HUB_URL: hub.url.origin,
       PRODUCER_KEY: E2E_PRODUCER_KEY,
+      USER_TOKEN: await hub.token("pack-check"),
       WEBHOOK_SECRET: secret,
       RECEIVER_PORT: String(receiverPort),
     };

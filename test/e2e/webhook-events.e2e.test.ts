@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClient } from "../../src/client/index";
+import { createClient } from "../../packages/client/src/index";
 import { generateSecret } from "../../src/webhooks/signature";
 import { RecordingSocket } from "./client-socket";
 import { type RunningHub, startHub } from "./harness";

@@ -2,8 +2,9 @@
 // 5xx are retried with full-jitter backoff, 429 waits what Retry-After says, any other
 // 4xx is the caller's mistake and is thrown at once. A body is built once, so an
 // `event_id` or `id` in it is the same on every attempt and the hub dedupes the retries.
-import { backoffDelay } from "../../../src/client/backoff.js";
+
 import type { ErrorCode } from "../../../src/protocol/index.js";
+import { backoffDelay } from "../../client/src/backoff.js";
 
 export interface RetryOptions {
   /** Attempts in all, the first included. Default 5; 1 turns retries off. */

@@ -1,4 +1,4 @@
-import type { BackoffOptions } from "./backoff";
+import type { BackoffOptions } from "./backoff.js";
 
 /** setTimeout/clearTimeout, injectable so tests move time without sleeping. */
 export interface Timers {
@@ -56,4 +56,4 @@ export interface StatusChange {
 }
 
 // Channel payloads are the wire types themselves: one definition, in src/protocol/.
-export type { BatchView, Notification, RoomMessage, RoomSnapshot, UserSnapshot } from "../protocol";
+export type { BatchView, Notification, RoomMessage, RoomSnapshot, UserSnapshot } from "../../../src/protocol/index.js";

@@ -1,8 +1,8 @@
-import type { ConnectedData, ServerFrame, UserRef } from "../protocol";
-import { Connection, type ConnectionContext } from "./connection";
-import { Emitter } from "./emitter";
-import type { AckPayload } from "./requests";
-import type { Status, StatusChange } from "./types";
+import type { ConnectedData, ServerFrame, UserRef } from "../../../src/protocol/index.js";
+import { Connection, type ConnectionContext } from "./connection.js";
+import { Emitter } from "./emitter.js";
+import type { AckPayload } from "./requests.js";
+import type { Status, StatusChange } from "./types.js";
 
 /** Events every channel emits besides its server events. */
 export interface BaseEvents<State> {

@@ -1,4 +1,4 @@
-import { DovetailError } from "./codes";
+import { DovetailError } from "./codes.js";
 
 /** One token for every channel of a client; one fetch however many channels hit a 4001. */
 export class TokenCache {

@@ -1,9 +1,9 @@
-import { BEARER_PREFIX, type ConnectedData, PING_FRAME, type ServerFrame, SUBPROTOCOL } from "../protocol";
-import { type BackoffOptions, backoffDelay } from "./backoff";
-import { CloseCode, closeAction, DovetailError } from "./codes";
-import { type AckPayload, Requests } from "./requests";
-import type { TokenCache } from "./tokens";
-import type { SocketFactory, SocketLike, Status, StatusChange, Timers } from "./types";
+import { BEARER_PREFIX, type ConnectedData, PING_FRAME, type ServerFrame, SUBPROTOCOL } from "../../../src/protocol/index.js";
+import { type BackoffOptions, backoffDelay } from "./backoff.js";
+import { CloseCode, closeAction, DovetailError } from "./codes.js";
+import { type AckPayload, Requests } from "./requests.js";
+import type { TokenCache } from "./tokens.js";
+import type { SocketFactory, SocketLike, Status, StatusChange, Timers } from "./types.js";
 
 /** Everything a connection needs from its client, resolved from the options. */
 export interface ConnectionContext {
