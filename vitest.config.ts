@@ -11,7 +11,8 @@ export const TEST_BINDINGS = {
   LOG_RETENTION: "50",
   // Small bounds so tests can reach them.
   INBOX_MAX: "5",
-  MAX_SOCKETS_PER_USER: "4",
+  MAX_SOCKETS_PER_USER: "12",
+  MAX_SOCKETS_PER_CHANNEL: "4",
   ROOM_HISTORY: "30",
   // Stream limits small enough to reach (the 1 MiB append still fits, twice).
   STREAM_MAX_BYTES: "2097152",

@@ -21,7 +21,9 @@ import {
 } from "../protocol";
 import { MessageFrame, type RoomProductEvent, type RoomSettings, TypingFrame } from "../schemas";
 import { parseWith } from "../validation";
+import { HISTORY_ROWS_FACTOR, MESSAGE_SHARE_SCHEMA, MessageShares } from "./message-shares";
 import { type Delivered, PUBLISHED_EVENTS_TABLE, publishOnce } from "./product-events";
+import { RoomLimits } from "./room-limits";
 import { onlineUsers, otherConnections } from "./room-presence";
 
 /** Who may join a room, as a producer's PUT set it. */
@@ -44,6 +46,11 @@ export function claimGrants(claim: readonly string[], roomId: string): boolean {
  */
 export class RoomHub extends Hub<RoomSnapshot, RoomEvents> {
   private visibilityCache: RoomVisibility | null | undefined;
+  private readonly limits = new RoomLimits(this.config);
+  private readonly shares = new MessageShares(this.sql, {
+    history: this.config.roomHistory,
+    perMember: Math.max(1, Math.floor((this.config.roomHistory * this.config.roomMemberSharePct) / 100)),
+  });
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -83,6 +90,7 @@ export class RoomHub extends Hub<RoomSnapshot, RoomEvents> {
         "CREATE TABLE announced (user_id TEXT PRIMARY KEY)",
         PUBLISHED_EVENTS_TABLE,
         ...moveIntoEventIds("published_events", "json_object('seq', seq)"),
+        ...MESSAGE_SHARE_SCHEMA,
         // The name too, so a member_left webhook sent after a restart still carries it.
         "ALTER TABLE announced ADD COLUMN name TEXT",
       ],
@@ -90,12 +98,14 @@ export class RoomHub extends Hub<RoomSnapshot, RoomEvents> {
   }
 
   // The room's history is its event log: resume and the snapshot's messages both read it.
+  // It keeps rows for eviction stubs too (message-shares.ts); full messages stay at ROOM_HISTORY.
   protected override retention(): number {
-    return this.config.roomHistory;
+    return this.config.roomHistory * HISTORY_ROWS_FACTOR;
   }
 
   /** Null until a producer has PUT the room: such a room admits only `rooms` claims. */
   private get visibility(): RoomVisibility | null {
+    if (!this.stored) return null;
     if (this.visibilityCache === undefined) {
       const row = this.sql.exec<{ visibility: string }>("SELECT visibility FROM room").toArray()[0];
       this.visibilityCache = (row?.visibility as RoomVisibility | undefined) ?? null;
@@ -120,6 +130,14 @@ export class RoomHub extends Hub<RoomSnapshot, RoomEvents> {
       .exec<{ user_id: string }>("SELECT user_id FROM members ORDER BY user_id")
       .toArray()
       .map((r) => r.user_id);
+    // Revocation by PUT: a removed member, or an outsider of a room turned private, goes now.
+    const allowed = new Set(members);
+    for (const ws of this.sockets.open()) {
+      const who = this.sockets.attachmentOf(ws);
+      if (settings.visibility !== "public" && !who.claim && !allowed.has(who.user.id)) {
+        this.dropSocket(ws, CloseCode.Forbidden, "no longer a member of this room");
+      }
+    }
     return ok({ id: roomId, visibility: settings.visibility, members, updated_at: new Date(now).toISOString() });
   }
 
@@ -150,12 +168,20 @@ export class RoomHub extends Hub<RoomSnapshot, RoomEvents> {
     return { code: CloseCode.Forbidden, reason: "not a member of this room" };
   }
 
+  /** A socket let in by the token's `rooms` claim keeps its place whatever a PUT says. */
+  protected override attachmentExtras(identity: Identity, channel: string): Partial<Attachment> {
+    return claimGrants(identity.rooms, this.roomIdOf(channel)) ? { claim: true } : {};
+  }
+
   protected snapshot(): RoomSnapshot {
+    const recent = recentData<RoomMessage>(this.sql, RoomEvent.Message, this.config.roomSnapshotMessages);
+    const { messages, trimmed } = this.limits.fitSnapshot(recent);
     return {
       id: this.roomIdOf(this.channel),
       visibility: this.visibility ?? "private",
       online: onlineUsers(this.sockets.attachments()).map((u) => u.user),
-      messages: recentData<RoomMessage>(this.sql, RoomEvent.Message, this.config.roomSnapshotMessages),
+      messages,
+      ...(trimmed > 0 ? { messages_trimmed: trimmed } : {}),
     };
   }
 
@@ -166,6 +192,7 @@ export class RoomHub extends Hub<RoomSnapshot, RoomEvents> {
   }
 
   private sendMessage(ws: WebSocket, from: Attachment, frame: MessageFrame): void {
+    this.limits.takeMessage(from.user.id, this.now());
     const message: RoomMessage = {
       id: newId(),
       from: from.user.id,
@@ -174,11 +201,14 @@ export class RoomHub extends Hub<RoomSnapshot, RoomEvents> {
       ...(frame.data !== undefined ? { data: frame.data } : {}),
       ts: new Date(this.now()).toISOString(),
     };
+    this.limits.checkStored(message);
     const { seq } = this.publish(RoomEvent.Message, message);
+    this.shares.noteMessage(seq, from.user.id);
     this.ack(ws, frame.ref, { id: message.id, seq });
   }
 
   private setTyping(ws: WebSocket, from: Attachment, frame: TypingFrame): void {
+    this.limits.takeTyping(from.user.id, this.now());
     if (frame.typing) {
       this.sql.exec(
         "INSERT INTO typing (user_id, until) VALUES (?, ?) ON CONFLICT(user_id) DO UPDATE SET until = excluded.until",
@@ -188,7 +218,8 @@ export class RoomHub extends Hub<RoomSnapshot, RoomEvents> {
     } else {
       this.sql.exec("DELETE FROM typing WHERE user_id = ?", from.user.id);
     }
-    this.sendTyping(from, frame.typing);
+    // The others hear one typing frame per user per second at most, however many tabs type.
+    if (this.limits.typingGoesOut(from.user.id, this.now())) this.sendTyping(from, frame.typing);
     if (frame.ref !== undefined) this.ack(ws, frame.ref);
   }
 
@@ -221,6 +252,7 @@ export class RoomHub extends Hub<RoomSnapshot, RoomEvents> {
 
   private announceLeave(_ws: WebSocket, who: Attachment): void {
     if (otherConnections(this.sockets.attachments(), who.user.id, who) > 0) return;
+    this.limits.forget(who.user.id);
     if (this.sql.exec("DELETE FROM announced WHERE user_id = ?", who.user.id).rowsWritten === 0) return;
     const typing = this.sql.exec<{ until: number }>("SELECT until FROM typing WHERE user_id = ?", who.user.id).toArray()[0];
     this.sql.exec("DELETE FROM typing WHERE user_id = ?", who.user.id);

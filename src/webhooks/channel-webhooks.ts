@@ -27,6 +27,14 @@ const HANDOVER_BATCH = 100;
 
 export type QueueResult = { queued: true; id: string } | { queued: false; reason: "off" | "full" };
 
+/** What the hub lends: its clock, its channel, and its storage, which exists only after a first write. */
+export interface WebhookHost {
+  now(): number;
+  channel(): string;
+  stored(): boolean;
+  ensureStorage(): void;
+}
+
 type Attempt = { ok: true } | { ok: false; gone: boolean; error: string };
 
 /**
@@ -37,7 +45,7 @@ type Attempt = { ok: true } | { ok: false; gone: boolean; error: string };
  */
 export class ChannelWebhooks {
   readonly outbox: Outbox;
-  private readonly host: { config: HubConfig; timers: Timers; env: Env; now: () => number; channel: () => string };
+  private readonly host: WebhookHost & { config: HubConfig; timers: Timers; env: Env };
   private readonly emitRate: FrameRateLimiter;
   private running: Promise<void> | null = null;
   private again = false;
@@ -47,11 +55,10 @@ export class ChannelWebhooks {
     env: Env,
     config: HubConfig,
     timers: Timers,
-    now: () => number,
-    channel: () => string,
+    hub: WebhookHost,
   ) {
-    this.outbox = new Outbox(ctx.storage.sql);
-    this.host = { config, timers, env, now, channel };
+    this.outbox = new Outbox(ctx.storage.sql, hub.stored);
+    this.host = { ...hub, config, timers, env };
     this.emitRate = new FrameRateLimiter(config.webhooks.emitRate);
   }
 
@@ -80,6 +87,7 @@ export class ChannelWebhooks {
 
   /** A room's or job's own `webhook_url` (null: the hub's WEBHOOK_URL). Setting it re-enables a disabled channel. */
   configure(url: string | null): void {
+    this.host.ensureStorage();
     this.outbox.setSetting("url", url);
     this.outbox.setSetting("disabled", null);
   }
@@ -87,6 +95,7 @@ export class ChannelWebhooks {
   /** Queues an event for the backend. Synchronous, so it commits with the caller's own writes. */
   queue<T extends WebhookEventType>(type: T, data: WebhookData[T]): QueueResult {
     if (this.target() === null) return { queued: false, reason: "off" };
+    this.host.ensureStorage();
     const now = this.host.now();
     const id = `msg_${crypto.randomUUID().replaceAll("-", "")}`;
     const payload = { type, timestamp: new Date(now).toISOString(), channel: this.host.channel(), data } as WebhookPayload;
@@ -119,6 +128,7 @@ export class ChannelWebhooks {
 
   /** Puts a dead letter back in the queue (a replay), and re-enables the channel. */
   requeue(entry: Requeue): void {
+    this.host.ensureStorage();
     this.outbox.setSetting("disabled", null);
     const now = this.host.now();
     this.outbox.requeue(entry, now);
@@ -156,6 +166,7 @@ export class ChannelWebhooks {
    * caller's timer tries again rather than lose them.
    */
   async evacuate(reason: string): Promise<void> {
+    if (!this.host.stored()) return;
     this.outbox.giveUp(undefined, `not delivered before the channel was deleted (${reason})`, this.host.now());
     while (this.outbox.givenUp(1).length > 0) {
       if (!(await this.handOver())) throw new Error("dead letters unreachable");
@@ -163,6 +174,7 @@ export class ChannelWebhooks {
   }
 
   private async deliverDue(): Promise<void> {
+    if (!this.host.stored()) return;
     for (;;) {
       const head = this.outbox.head();
       const now = this.host.now();

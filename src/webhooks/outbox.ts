@@ -45,7 +45,11 @@ const COLUMNS = "id, type, body, queued_at, next_at, failures, last_error, faile
 type SettingKey = "url" | "disabled" | "occupied";
 
 export class Outbox {
-  constructor(private readonly sql: SqlStorage) {}
+  /** `stored`: the hub's tables exist (they are created on its first write); before that, reads find nothing. */
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly stored: () => boolean,
+  ) {}
 
   /** False when the channel already holds OUTBOX_MAX undelivered events. */
   add(event: NewWebhook, now: number): boolean {
@@ -110,6 +114,7 @@ export class Outbox {
   }
 
   setting(key: SettingKey): string | undefined {
+    if (!this.stored()) return undefined;
     return this.sql.exec<{ value: string }>("SELECT value FROM webhook_settings WHERE key = ?", key).toArray()[0]?.value;
   }
 

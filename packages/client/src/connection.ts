@@ -1,8 +1,16 @@
-import { BEARER_PREFIX, type ConnectedData, PING_FRAME, type ServerFrame, SUBPROTOCOL } from "../../../src/protocol/index.js";
+import {
+  BEARER_PREFIX,
+  type ConnectedData,
+  PING_FRAME,
+  type ServerFrame,
+  SKIP_FRAME,
+  type SkipData,
+  SUBPROTOCOL,
+} from "../../../src/protocol/index.js";
 import { type BackoffOptions, backoffDelay } from "./backoff.js";
 import { CloseCode, closeAction, DovetailError } from "./codes.js";
 import { type AckPayload, Requests } from "./requests.js";
-import type { TokenCache } from "./tokens.js";
+import { type TokenCache, TokenRefresher } from "./tokens.js";
 import type { SocketFactory, SocketLike, Status, StatusChange, Timers } from "./types.js";
 
 /** Everything a connection needs from its client, resolved from the options. */
@@ -17,6 +25,8 @@ export interface ConnectionContext {
   sendTimeoutMs: number;
   timers: Timers;
   random: () => number;
+  /** Milliseconds since the epoch: when a token's exp comes. */
+  now: () => number;
 }
 
 export interface ConnectionHooks {
@@ -49,6 +59,8 @@ export class Connection {
   private pingTimer: unknown;
   private watchdog: unknown;
   private readonly requests: Requests;
+  /** Replaces the token on the open socket (an `auth` frame) before it expires. */
+  private readonly refresher: TokenRefresher;
 
   constructor(
     private readonly path: string,
@@ -56,6 +68,13 @@ export class Connection {
     private readonly hooks: ConnectionHooks,
   ) {
     this.requests = new Requests(ctx.timers);
+    this.refresher = new TokenRefresher(
+      ctx,
+      (token) => this.request("auth", { token }),
+      (token) => {
+        this.usedToken = token;
+      },
+    );
   }
 
   start(): void {
@@ -170,16 +189,20 @@ export class Connection {
         if (this.requests.settle(frame)) return;
         break;
     }
-    if (typeof frame.seq === "number") {
+    // `skip` stands in for a logged event this socket was excluded from: it takes that
+    // seq, so the next event is no gap, and nothing is delivered.
+    const skipped = frame.type === SKIP_FRAME;
+    const seq = skipped ? (frame.data as SkipData | undefined)?.seq : frame.seq;
+    if (typeof seq === "number") {
       // Never deliver a seq twice, and never skip one silently.
-      if (this.lastSeq !== undefined && frame.seq <= this.lastSeq) return;
-      if (this.lastSeq !== undefined && frame.seq !== this.lastSeq + 1) {
-        this.abandon(`gap: expected seq ${this.lastSeq + 1}, got ${frame.seq}`);
+      if (this.lastSeq !== undefined && seq <= this.lastSeq) return;
+      if (this.lastSeq !== undefined && seq !== this.lastSeq + 1) {
+        this.abandon(`gap: expected seq ${this.lastSeq + 1}, got ${seq}`);
         return;
       }
-      this.lastSeq = frame.seq;
+      this.lastSeq = seq;
     }
-    this.hooks.frame(frame);
+    if (!skipped) this.hooks.frame(frame);
   }
 
   private onConnected(data: ConnectedData): void {
@@ -193,6 +216,7 @@ export class Connection {
     this.setStatus({ status: "open", reason: data.resumed ? "resumed" : "connected" });
     this.requests.flush((text) => this.ws?.send(text));
     this.schedulePing();
+    if (this.usedToken !== undefined) this.refresher.schedule(this.usedToken);
   }
 
   private schedulePing(): void {
@@ -274,6 +298,7 @@ export class Connection {
   private detach(): SocketLike | undefined {
     const ws = this.ws;
     this.ws = undefined;
+    this.refresher.stop();
     this.clearTimer("pingTimer");
     this.clearTimer("watchdog");
     if (ws) {

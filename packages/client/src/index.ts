@@ -56,6 +56,7 @@ export class DovetailClient {
       sendTimeoutMs: options.sendTimeoutMs ?? 10_000,
       timers: options.timers ?? realTimers,
       random: options.random ?? Math.random,
+      now: options.now ?? (() => Date.now()),
     };
     if (options.lifecycle !== false) this.watchLifecycle();
   }
