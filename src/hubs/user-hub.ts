@@ -123,7 +123,10 @@ export class UserHub extends Hub<UserSnapshot, UserEvents> {
   async openSession(userId: string, channel: string, socketsHere: number, jti: string | null): Promise<Refusal | null> {
     const refusal = await this.admitSession(userId, channel, socketsHere, jti);
     // user.online: the user's first socket anywhere (any channel, any device).
-    if (refusal === null) this.webhooks.firstSocket(WebhookEvent.UserOnline, { user: { id: userId } });
+    if (refusal === null) {
+      this.bindChannel(`user:${userId}`);
+      this.webhooks.firstSocket(WebhookEvent.UserOnline, { user: { id: userId } });
+    }
     return refusal;
   }
 
