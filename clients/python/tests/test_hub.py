@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from dovetail import AsyncProducer, Producer, ProducerError, verify_webhook
+from dovetail import AsyncProducer, Producer, ProducerError, WebhookVerificationError, generate_secret, verify_webhook
 
 
 def unique(prefix: str) -> str:
@@ -100,3 +100,22 @@ def test_a_durable_stream_is_created_appended_read_and_deleted(producer):
     assert producer.streams.head(path)["next_offset"] == tail
     producer.streams.delete(path)
     assert producer.streams.head(path) is None
+
+
+def test_a_real_webhook_from_the_hub_verifies(producer, hub, receiver):
+    job = producer.jobs.create(unique("gus"), stall_timeout_s=1)
+    producer.jobs.update(job["id"], status="running", progress=5)
+
+    def stalled(received):
+        for hook in received:
+            event = verify_webhook(hook["body"], hook["headers"], hub["webhook_secret"])
+            if event["type"] == "job.stalled" and event["data"]["job"]["id"] == job["id"]:
+                return hook, event
+        return None
+
+    hook, event = receiver.wait_for("the job.stalled webhook", stalled)
+    assert event["channel"] == f"job:{job['id']}" and event["data"]["job"]["error"]["code"] == "stalled"
+    # A rotated-out secret alone does not verify it; a list with the right one does.
+    with pytest.raises(WebhookVerificationError):
+        verify_webhook(hook["body"], hook["headers"], generate_secret())
+    assert verify_webhook(hook["body"], hook["headers"], [generate_secret(), hub["webhook_secret"]])["type"] == "job.stalled"
