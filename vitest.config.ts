@@ -22,6 +22,8 @@ export const TEST_BINDINGS = {
   STREAM_MAX_LIVE_READERS: "2",
   STREAM_MAX_PRODUCERS: "3",
   STREAM_LONG_POLL_TIMEOUT_MS: "1000",
+  // Signed webhooks are possible (no WEBHOOK_URL: only channels given a webhook_url send any).
+  WEBHOOK_SECRET: "whsec_dGVzdF93ZWJob29rX3NlY3JldF8wMTIzNDU2Nzg5YWJjZGVm",
 };
 
 export default defineConfig({
@@ -76,6 +78,15 @@ export default defineConfig({
           include: ["test/client/**/*.test.ts"],
           environment: "node",
           testTimeout: 10_000,
+        },
+      },
+      {
+        test: {
+          name: "producer",
+          include: ["test/producer/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
         },
       },
       {

@@ -16,6 +16,7 @@ import { statsRoutes } from "./routes/stats";
 import { streamCors, streamRoutes } from "./routes/streams";
 import { ticketRoutes } from "./routes/tickets";
 import { userRoutes } from "./routes/users";
+import { webhookRoutes } from "./routes/webhooks";
 
 export const app = new Hono<AppEnv>();
 
@@ -52,6 +53,7 @@ app.route("/v1", publishRoutes);
 app.route("/v1", socketRoutes);
 app.route("/v1", statsRoutes);
 app.route("/v1", streamRoutes);
+app.route("/v1", webhookRoutes);
 // The dev routes drive the demo through the public API, so they get this app to call.
 app.route(
   "/dev",

@@ -4,6 +4,7 @@
 import type { Outcome } from "./errors";
 import type { ChannelStats } from "./hub/counters";
 import type { ChannelKind, CloseCode } from "./protocol";
+import type { Requeue } from "./webhooks/channel-webhooks";
 
 /** What the Worker calls on a hub of any kind. */
 export interface HubStub {
@@ -12,6 +13,7 @@ export interface HubStub {
   /** The session registry's questions: how many sockets a user holds there, and closing them. */
   userSockets(userId: string): Promise<number>;
   closeUserSockets(userId: string, jti: string | null, code: CloseCode, reason: string): Promise<number>;
+  requeueWebhook(entry: Requeue): Promise<Outcome<{ requeued: true }>>;
 }
 
 export interface ChannelKindSpec {

@@ -1,6 +1,8 @@
 import "./env";
 import { type OriginRule, parseOriginRules } from "./auth/origin";
 import type { FrameRateLimit } from "./hub/frame-rate";
+import { decodeSecret } from "./webhooks/signature";
+import { webhookUrlProblem } from "./webhooks/url";
 
 export interface HubConfig {
   devMode: boolean;
@@ -60,6 +62,7 @@ export interface HubConfig {
   /** A room, or a user, with no socket and no producer event for this long is deleted. */
   roomIdleTtlMs: number;
   userIdleTtlMs: number;
+  webhooks: WebhookConfig;
   /** Why this configuration must not serve (empty when it may). */
   problems: string[];
 }
@@ -79,6 +82,17 @@ export interface StreamLimits {
 export interface TicketKeySource {
   secret: string;
   derived: boolean;
+}
+
+export interface WebhookConfig {
+  /** Where events go unless a room or job names its own `webhook_url`. */
+  url?: string;
+  /** `whsec_...` secrets; every webhook is signed with each, so receivers can rotate. */
+  secrets: string[];
+  /** The first retry's delay; the whole retry schedule is a multiple of it. */
+  retryBaseMs: number;
+  /** Client `emit` frames per socket, a budget of their own next to the frame rate. */
+  emitRate: FrameRateLimit;
 }
 
 const DEV_MARKER = "not_for_production";
@@ -134,6 +148,8 @@ function parseConfig(env: Env): HubConfig {
 
   const origins = parseOriginRules(env.ALLOWED_ORIGINS ?? "");
   problems.push(...origins.problems);
+
+  const webhooks = parseWebhooks(env, devMode, problems);
 
   return {
     devMode,
@@ -200,8 +216,38 @@ function parseConfig(env: Env): HubConfig {
     batchMaxLifetimeMs: intVar(env.BATCH_MAX_LIFETIME_S, 8 * 86_400, 60, 400 * 86_400, "BATCH_MAX_LIFETIME_S", problems) * 1000,
     roomIdleTtlMs: intVar(env.ROOM_IDLE_TTL_S, 90 * 86_400, 60, 365 * 86_400, "ROOM_IDLE_TTL_S", problems) * 1000,
     userIdleTtlMs: intVar(env.USER_IDLE_TTL_S, 90 * 86_400, 60, 365 * 86_400, "USER_IDLE_TTL_S", problems) * 1000,
+    webhooks,
     problems,
   };
+}
+
+function parseWebhooks(env: Env, devMode: boolean, problems: string[]): WebhookConfig {
+  const url = env.WEBHOOK_URL || undefined;
+  const urlProblem = url === undefined ? null : webhookUrlProblem(url, devMode);
+  if (urlProblem) problems.push(`WEBHOOK_URL ${urlProblem}`);
+  const secrets = (env.WEBHOOK_SECRET ?? "").split(/[\s,]+/).filter(Boolean);
+  if (secrets.some((secret) => !isSecret(secret))) problems.push("WEBHOOK_SECRET must be whsec_ secrets of 24-64 base64 bytes");
+  if (url !== undefined && secrets.length === 0) problems.push("WEBHOOK_URL needs WEBHOOK_SECRET: webhooks are always signed");
+  return {
+    ...(url !== undefined && !urlProblem ? { url } : {}),
+    secrets,
+    retryBaseMs: intVar(env.WEBHOOK_RETRY_BASE_MS, 5_000, 1, 3_600_000, "WEBHOOK_RETRY_BASE_MS", problems),
+    emitRate: {
+      perSecond: intVar(env.MAX_EMITS_PER_S, 5, 1, 1_000, "MAX_EMITS_PER_S", problems),
+      burst: intVar(env.EMIT_BURST, 10, 1, 1_000, "EMIT_BURST", problems),
+      // Refused emits are answered with an error; the frame rate's own strikes close floods.
+      strikes: Number.POSITIVE_INFINITY,
+    },
+  };
+}
+
+function isSecret(secret: string): boolean {
+  try {
+    decodeSecret(secret);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function list(raw: string | undefined): string[] {

@@ -45,6 +45,11 @@ declare global {
     BATCH_MAX_LIFETIME_S?: string;
     ROOM_IDLE_TTL_S?: string;
     USER_IDLE_TTL_S?: string;
+    WEBHOOK_URL?: string;
+    WEBHOOK_SECRET?: string;
+    WEBHOOK_RETRY_BASE_MS?: string;
+    MAX_EMITS_PER_S?: string;
+    EMIT_BURST?: string;
   }
   interface Env extends DovetailSecrets {}
   namespace Cloudflare {

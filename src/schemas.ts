@@ -11,12 +11,14 @@ import {
   PRODUCT_EVENT_TYPE,
   PUBLISH_MAX_ITEMS,
 } from "./protocol";
+import { WEBHOOK_URL_MAX_CHARS } from "./webhooks/url";
 
 export const Id = v.pipe(
   v.string(),
   v.check((s: string) => isValidId(s), "must be 1-128 characters of A-Z a-z 0-9 _ . : -"),
 );
 const Text = (max: number) => v.pipe(v.string(), v.maxLength(max));
+const WebhookUrl = v.pipe(v.string(), v.maxLength(WEBHOOK_URL_MAX_CHARS));
 /** Deeper producer JSON is refused: nothing real needs it, and deep values cost stack later. */
 export const MAX_JSON_DEPTH = 32;
 
@@ -66,6 +68,8 @@ export const JobSpec = v.strictObject({
   /** Delete the job this long after its final state (default JOB_TTL_S). */
   ttl_s: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(30 * 86_400))),
   metadata: v.optional(Metadata),
+  /** This job's webhooks go here instead of WEBHOOK_URL (checked by checkWebhookUrl). */
+  webhook_url: v.optional(WebhookUrl),
 });
 export type JobSpec = v.InferOutput<typeof JobSpec>;
 
@@ -131,6 +135,8 @@ export type RoomProductEvent = v.InferOutput<typeof RoomProductEvent>;
 export const RoomSettings = v.strictObject({
   visibility: v.picklist(["private", "public"]),
   members: v.optional(v.pipe(v.array(Id), v.maxLength(1_000))),
+  /** This room's webhooks go here instead of WEBHOOK_URL; absent means WEBHOOK_URL. */
+  webhook_url: v.optional(WebhookUrl),
 });
 export type RoomSettings = v.InferOutput<typeof RoomSettings>;
 
@@ -199,4 +205,12 @@ export type MessageFrame = v.InferOutput<typeof MessageFrame>;
 
 /** Room channel: typing on or off (ephemeral). */
 export const TypingFrame = v.strictObject({ type: v.literal("typing"), typing: v.boolean(), ref: Ref });
+
+/** Any channel: an event for the backend, delivered as a `client.event` webhook. */
+export const EmitFrame = v.strictObject({
+  type: v.literal("emit"),
+  event: v.pipe(v.string(), v.regex(PRODUCT_EVENT_TYPE, "event must match ^[a-z][a-z0-9_.:-]{0,63}$")),
+  data: v.optional(Json),
+  ref: Ref,
+});
 export type TypingFrame = v.InferOutput<typeof TypingFrame>;

@@ -3,6 +3,7 @@ import { type HubConfig, readConfig } from "../config";
 import { fail, type Outcome, ok } from "../errors";
 import { log } from "../log";
 import { type HubFrames, type Json, PING_FRAME, PONG_FRAME } from "../protocol";
+import { ChannelWebhooks, type Requeue, WEBHOOK_TIMER } from "../webhooks/channel-webhooks";
 import { type Attachment, Connections } from "./connections";
 import { ChannelCounters, type ChannelStats } from "./counters";
 import { EventIdMemory } from "./event-ids";
@@ -33,6 +34,8 @@ export abstract class HubCore<Events extends object = Record<never, never>> exte
   protected readonly heartbeats: Heartbeats;
   protected readonly publisher: Publisher;
   protected readonly tables: LazySchema;
+  /** This channel's webhooks: the outbox, client `emit`s, delivery from the alarm. */
+  protected readonly webhooks: ChannelWebhooks;
   private readonly stats: StatsReporter;
   private readonly trimmer: LogTrimmer;
   /** Milliseconds since the epoch. Replaced in tests to move time without sleeping. */
@@ -53,6 +56,12 @@ export abstract class HubCore<Events extends object = Record<never, never>> exte
     this.trimmer = new LogTrimmer(this.events, this.timers, this.config.logMaxAgeMs);
     this.publisher = new Publisher(this.events, this.sockets, this.counters, this.trimmer);
     this.stats = new StatsReporter(ctx, env, this.counters, this.timers);
+    this.webhooks = new ChannelWebhooks(ctx, env, this.config, this.timers, {
+      now: () => this.now(),
+      channel: () => this.channel,
+      stored: () => this.tables.stored,
+      ensureStorage: () => this.ensureStorage(),
+    });
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
   }
 
@@ -138,6 +147,8 @@ export abstract class HubCore<Events extends object = Record<never, never>> exte
           return this.trimmer.run(this.now());
         case STATS_TIMER:
           return this.reportStats(true);
+        case WEBHOOK_TIMER:
+          return this.webhooks.onTimer();
         default:
           return this.onTimer(timer);
       }
@@ -145,6 +156,12 @@ export abstract class HubCore<Events extends object = Record<never, never>> exte
   }
 
   // ---- RPC ----
+
+  /** A replayed dead letter comes back to its channel's outbox. */
+  requeueWebhook(entry: Requeue): Outcome<{ requeued: true }> {
+    this.webhooks.requeue(entry);
+    return ok({ requeued: true });
+  }
 
   /** GET /v1/{kind}s/:id/stats: not_found for a channel that never had state or sockets. */
   channelStats(): Outcome<ChannelStats> {

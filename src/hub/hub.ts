@@ -3,6 +3,7 @@ import { errorBody, HubError } from "../errors";
 import { newId } from "../ids";
 import { log } from "../log";
 import { CloseCode, PONG_FRAME, type UserRef } from "../protocol";
+import { EMIT_FRAME } from "../webhooks/channel-webhooks";
 import { closeQuietly, refuseSocket, upgradeHeaders } from "../websocket";
 import { type Attachment, type ConnectRequest, type Refusal, readConnectRequest } from "./connections";
 import { FrameRateLimiter } from "./frame-rate";
@@ -43,7 +44,8 @@ export abstract class Hub<Snapshot = unknown, Events extends object = Record<nev
   protected abstract admit(identity: Identity, channel: string): Refusal | null;
   protected abstract snapshot(identity: Identity): Snapshot;
   /** Handles a client frame that passed intake. Throw HubError to answer with an `error` frame. */
-  protected onClientFrame(_ws: WebSocket, _from: Attachment, frame: ClientFrame): void | Promise<void> {
+  protected onClientFrame(ws: WebSocket, from: Attachment, frame: ClientFrame): void | Promise<void> {
+    if (frame.type === EMIT_FRAME) return this.ack(ws, frame.ref, { id: this.webhooks.emit(frame, from) });
     throw new HubError("validation_failed", `unknown frame type "${frame.type}"`);
   }
   protected onJoin(_ws: WebSocket, _who: Attachment): void {}
@@ -147,6 +149,7 @@ export abstract class Hub<Snapshot = unknown, Events extends object = Record<nev
 
   private leave(ws: WebSocket, who: Attachment, code: number): void {
     this.frameRate.forget(who.cid);
+    this.webhooks.forget(who.cid);
     this.session.left(who, this.channel);
     this.onLeave(ws, who);
     this.counters.add("closes");
@@ -173,6 +176,7 @@ export abstract class Hub<Snapshot = unknown, Events extends object = Record<nev
    * is as if it never existed, and a new use of the id starts a new epoch.
    */
   protected async wipe(reason: string): Promise<void> {
+    await this.webhooks.evacuate(reason); // undelivered webhooks outlive the channel as dead letters
     for (const ws of this.sockets.open()) this.dropSocket(ws, CloseCode.NotFound, reason);
     await this.ctx.storage.deleteAll();
     this.timers.forget();

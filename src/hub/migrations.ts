@@ -1,3 +1,4 @@
+import { OUTBOX_SCHEMA } from "../webhooks/outbox";
 import { COUNTER_SCHEMA } from "./counters";
 import { EVENT_ID_SCHEMA } from "./event-ids";
 import { EVENT_LOG_SCHEMA } from "./event-log";
@@ -36,6 +37,7 @@ const BASE_SCHEMAS: ComponentSchema[] = [
   { component: "timers", steps: TIMERS_SCHEMA },
   { component: "counters", steps: COUNTER_SCHEMA },
   { component: "event_ids", steps: EVENT_ID_SCHEMA },
+  { component: "webhooks", steps: OUTBOX_SCHEMA },
 ];
 
 /**

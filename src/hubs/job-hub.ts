@@ -3,10 +3,11 @@ import { fail, HubError, type Outcome, ok } from "../errors";
 import type { Attachment, Refusal } from "../hub/connections";
 import { moveIntoEventIds } from "../hub/event-ids";
 import { Hub } from "../hub/hub";
+import type { ClientFrame } from "../hub/intake";
 import type { ComponentSchema } from "../hub/migrations";
 import type { Timer } from "../hub/timers";
 import { log } from "../log";
-import { CloseCode, JobEvent, type JobEvents, type JobView, type PlannedData } from "../protocol";
+import { CloseCode, JobEvent, type JobEvents, type JobView, type PlannedData, WebhookEvent } from "../protocol";
 import { CancelFrame, type JobSpec, type JobUpdate } from "../schemas";
 import { stableStringify } from "../stable-json";
 import { parseWith } from "../validation";
@@ -101,6 +102,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     this.bindChannel(`job:${spec.id}`);
     this.save(record);
     this.timers.set(JobTimer.Lifetime, this.now() + this.config.jobMaxLifetimeMs);
+    if (spec.webhook_url !== undefined) this.webhooks.configure(spec.webhook_url);
     this.publish(JobEvent.Created, view);
     return ok({ created: true, job: this.stateOf(record) });
   }
@@ -168,7 +170,8 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     return this.job?.view ?? null;
   }
 
-  protected override onClientFrame(ws: WebSocket, from: Attachment, frame: unknown): void {
+  protected override onClientFrame(ws: WebSocket, from: Attachment, frame: ClientFrame): void | Promise<void> {
+    if (frame.type !== "cancel") return super.onClientFrame(ws, from, frame);
     const { ref } = parseWith(CancelFrame, frame);
     const job = this.job;
     if (!job) throw new HubError("not_found", "job not found");
@@ -178,6 +181,8 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
       const view = requestCancel(job.view, this.nowIso());
       this.save({ ...job, view });
       this.publish(JobEvent.Update, view);
+      // The backend hears of it now, not at its next POST (a stage may run for minutes).
+      this.webhooks.queue(WebhookEvent.CancelRequested, { job: view, by: from.user });
       // The producer decides when the job ends; the plan stops pretending it progresses.
       this.timers.clear(JobTimer.Stage);
       // A queued job had no watchdog yet: a producer that died must not leave it waiting forever.
@@ -246,6 +251,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     const view = stalled(job.view, planOf(job).stall_timeout_s ?? 0, this.nowIso());
     this.save({ ...job, view });
     this.publish(JobEvent.Failed, view);
+    this.webhooks.queue(WebhookEvent.Stalled, { job: view });
     this.afterChange(job.view, view);
   }
 

@@ -17,6 +17,7 @@ import {
   type RoomSnapshot,
   type RoomVisibility,
   TYPING_EXPIRES_MS,
+  WebhookEvent,
 } from "../protocol";
 import { MessageFrame, type RoomProductEvent, type RoomSettings, TypingFrame } from "../schemas";
 import { parseWith } from "../validation";
@@ -55,6 +56,30 @@ export class RoomHub extends IdleExpiringHub<RoomSnapshot, RoomEvents> {
     perMember: Math.max(1, Math.floor((this.config.roomHistory * this.config.roomMemberSharePct) / 100)),
   });
 
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    // Waking with no socket at all (not even a closing one) after having some means a
+    // restart dropped them without close events.
+    if (ctx.getWebSockets().length === 0 && this.channel) this.forgetDropped([]);
+  }
+
+  private get roomId(): string {
+    return this.roomIdOf(this.channel);
+  }
+
+  /** Members announced but without a socket now, and the room itself if nobody is left, are told gone. */
+  private forgetDropped(present: Attachment[]): void {
+    const online = new Set(present.map((a) => a.user.id));
+    for (const { user_id, name } of this.sql
+      .exec<{ user_id: string; name: string | null }>("SELECT user_id, name FROM announced")
+      .toArray()) {
+      if (online.has(user_id)) continue;
+      this.sql.exec("DELETE FROM announced WHERE user_id = ?", user_id);
+      this.webhooks.queue(WebhookEvent.MemberLeft, { room: this.roomId, user: name === null ? { id: user_id } : { id: user_id, name } });
+    }
+    if (present.length === 0) this.webhooks.lastSocket(WebhookEvent.RoomVacated);
+  }
+
   protected schema(): ComponentSchema {
     return {
       component: "room",
@@ -70,6 +95,8 @@ export class RoomHub extends IdleExpiringHub<RoomSnapshot, RoomEvents> {
         PUBLISHED_EVENTS_TABLE,
         ...moveIntoEventIds("published_events", "json_object('seq', seq)"),
         ...MESSAGE_SHARE_SCHEMA,
+        // The name too, so a member_left webhook sent after a restart still carries it.
+        "ALTER TABLE announced ADD COLUMN name TEXT",
       ],
     };
   }
@@ -108,6 +135,7 @@ export class RoomHub extends IdleExpiringHub<RoomSnapshot, RoomEvents> {
     this.sql.exec("DELETE FROM members");
     for (const member of new Set(settings.members ?? [])) this.sql.exec("INSERT INTO members (user_id) VALUES (?)", member);
     this.visibilityCache = settings.visibility;
+    this.webhooks.configure(settings.webhook_url ?? null);
     const members = this.sql
       .exec<{ user_id: string }>("SELECT user_id FROM members ORDER BY user_id")
       .toArray()
@@ -214,16 +242,26 @@ export class RoomHub extends IdleExpiringHub<RoomSnapshot, RoomEvents> {
   protected override onJoin(_ws: WebSocket, who: Attachment): void {
     // Sockets dropped without a close event (a restart) leave stale rows: forget anyone
     // with no open socket besides this new one before deciding.
-    const online = new Set(onlineUsers(this.sockets.attachments(), who).map((u) => u.user.id));
-    for (const { user_id } of this.sql.exec<{ user_id: string }>("SELECT user_id FROM announced").toArray()) {
-      if (!online.has(user_id)) this.sql.exec("DELETE FROM announced WHERE user_id = ?", user_id);
-    }
-    if (this.sql.exec("INSERT INTO announced (user_id) VALUES (?) ON CONFLICT DO NOTHING", who.user.id).rowsWritten === 0) return;
+    this.forgetDropped(this.sockets.attachments().filter((a) => a.cid !== who.cid));
+    this.webhooks.firstSocket(WebhookEvent.RoomOccupied, { room: this.roomId });
+    const added = this.sql.exec(
+      "INSERT INTO announced (user_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING",
+      who.user.id,
+      who.user.name ?? null,
+    );
+    if (added.rowsWritten === 0) return;
     this.sockets.broadcast(this.frame(RoomEvent.PresenceJoin, { user: who.user }), (other) => other.user.id === who.user.id);
+    this.webhooks.queue(WebhookEvent.MemberJoined, { room: this.roomId, user: who.user });
   }
 
   protected override onLeave(ws: WebSocket, who: Attachment): void {
     super.onLeave(ws, who);
+    this.announceLeave(ws, who);
+    const vacated = this.sockets.attachments().every((a) => a.cid === who.cid);
+    if (vacated) this.webhooks.lastSocket(WebhookEvent.RoomVacated, { room: this.roomId });
+  }
+
+  private announceLeave(_ws: WebSocket, who: Attachment): void {
     if (otherConnections(this.sockets.attachments(), who.user.id, who) > 0) return;
     this.limits.forget(who.user.id);
     if (this.sql.exec("DELETE FROM announced WHERE user_id = ?", who.user.id).rowsWritten === 0) return;
@@ -234,6 +272,7 @@ export class RoomHub extends IdleExpiringHub<RoomSnapshot, RoomEvents> {
       this.sockets.broadcast(this.frame(RoomEvent.Typing, { user: who.user, typing: false, expires_in_ms: 0 }), isLeaving);
     }
     this.sockets.broadcast(this.frame(RoomEvent.PresenceLeave, { user: who.user }), isLeaving);
+    this.webhooks.queue(WebhookEvent.MemberLeft, { room: this.roomId, user: who.user });
   }
 
   private roomIdOf(channel: string): string {

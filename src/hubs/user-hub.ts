@@ -7,7 +7,7 @@ import type { ClientFrame } from "../hub/intake";
 import type { ComponentSchema } from "../hub/migrations";
 import type { SessionRegistryStub } from "../hub/session-control";
 import { newId } from "../ids";
-import { CloseCode, type Notification, UserEvent, type UserEvents, type UserPresence, type UserSnapshot } from "../protocol";
+import { CloseCode, type Notification, UserEvent, type UserEvents, type UserPresence, type UserSnapshot, WebhookEvent } from "../protocol";
 import { AckFrame, type NotificationInput, type ProductEvent, REVOCATION_MAX_TTL_S, type RevocationBody } from "../schemas";
 import { parseWith } from "../validation";
 import { INBOX_SCHEMA, Inbox } from "./inbox";
@@ -137,6 +137,16 @@ export class UserHub extends IdleExpiringHub<UserSnapshot, UserEvents> {
 
   /** A socket asks to join `channel`: the deny-list, then the caps (re-counted before refusing). */
   async openSession(userId: string, channel: string, socketsHere: number, jti: string | null): Promise<Refusal | null> {
+    const refusal = await this.admitSession(userId, channel, socketsHere, jti);
+    // user.online: the user's first socket anywhere (any channel, any device).
+    if (refusal === null) {
+      this.bindChannel(`user:${userId}`);
+      this.webhooks.firstSocket(WebhookEvent.UserOnline, { user: { id: userId } });
+    }
+    return refusal;
+  }
+
+  private async admitSession(userId: string, channel: string, socketsHere: number, jti: string | null): Promise<Refusal | null> {
     this.ensureStorage();
     const revoked = this.revocations.refusalFor(jti ?? undefined, this.now());
     if (revoked) return revoked;
@@ -156,7 +166,9 @@ export class UserHub extends IdleExpiringHub<UserSnapshot, UserEvents> {
   async closeSession(channel: string): Promise<void> {
     if (!this.stored) return;
     this.registry.record(channel, 0, this.now());
-    if (this.registry.total() === 0) this.events.writeMeta("last_seen", new Date(this.now()).toISOString());
+    if (this.registry.total() > 0) return;
+    this.events.writeMeta("last_seen", new Date(this.now()).toISOString());
+    this.webhooks.lastSocket(WebhookEvent.UserOffline);
   }
 
   /** The user's sockets on their own channel, counted here; null for any other channel. */
@@ -212,7 +224,8 @@ export class UserHub extends IdleExpiringHub<UserSnapshot, UserEvents> {
    * was offline learns of it on resume, and goes to every socket, the acking one included,
    * so no socket sees a gap in seq.
    */
-  protected override onClientFrame(ws: WebSocket, _from: Attachment, frame: ClientFrame): void {
+  protected override onClientFrame(ws: WebSocket, from: Attachment, frame: ClientFrame): void | Promise<void> {
+    if (frame.type !== "ack") return super.onClientFrame(ws, from, frame);
     const { ids, ref } = parseWith(AckFrame, frame);
     const changed = this.inbox.markRead(ids, this.now());
     const seq = changed.length > 0 ? this.publish(UserEvent.NotificationRead, { ids: changed }).seq : undefined;

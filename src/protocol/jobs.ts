@@ -1,5 +1,5 @@
 // Jobs and batches: what subscribers see, and the events that change it.
-import type { Json } from "./wire";
+import type { Json } from "./wire.js";
 
 export const JOB_STATUSES = ["queued", "running", "completed", "failed", "cancelled"] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];

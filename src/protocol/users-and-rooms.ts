@@ -1,5 +1,5 @@
 // Users and rooms: notifications, product events, chat, typing and presence.
-import type { Json, UserRef } from "./wire";
+import type { Json, UserRef } from "./wire.js";
 
 /** How long a receiver shows "typing" unless a fresh `typing` frame extends it. */
 export const TYPING_EXPIRES_MS = 5_000;

@@ -3,6 +3,7 @@ import { unwrap } from "../errors";
 import { type AppEnv, producerOnly, readJson } from "../http";
 import { parseId } from "../ids";
 import { RoomProductEvent, RoomSettings } from "../schemas";
+import { checkWebhookUrl } from "../webhooks/url";
 
 export const roomRoutes = new Hono<AppEnv>();
 
@@ -10,6 +11,7 @@ export const roomRoutes = new Hono<AppEnv>();
 roomRoutes.put("/rooms/:id", producerOnly, async (c) => {
   const id = parseId(c.req.param("id"), "room id");
   const settings = await readJson(c, RoomSettings);
+  checkWebhookUrl(settings.webhook_url, c.get("config"));
   return c.json(unwrap(await c.env.ROOM_HUB.getByName(id).configure(id, settings)));
 });
 

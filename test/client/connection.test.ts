@@ -1,6 +1,13 @@
 // The client's reconnect, resume and close-code policy, against an in-process fake server.
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import { backoffCeiling, backoffDelay, type ClientOptions, createClient, DovetailError, type StatusChange } from "../../src/client/index";
+import {
+  backoffCeiling,
+  backoffDelay,
+  type ClientOptions,
+  createClient,
+  DovetailError,
+  type StatusChange,
+} from "../../packages/client/src/index";
 import { FakeSocket, FakeTimers } from "./fakes";
 
 let timers: FakeTimers;

@@ -1,8 +1,8 @@
 // The client replaces its token on open sockets before it expires (an `auth` frame), so a
 // long-lived tab never reconnects for a token; against the in-process fake server.
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import { createClient } from "../../src/client/index";
-import { tokenExpiry } from "../../src/client/tokens";
+import { createClient } from "../../packages/client/src/index";
+import { tokenExpiry } from "../../packages/client/src/tokens";
 import { FakeSocket, FakeTimers } from "./fakes";
 
 let timers: FakeTimers;

@@ -1,6 +1,6 @@
 // The client SDK against the real Worker on a real port, over Node's global WebSocket.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ClientOptions, createClient, type JobChannel, type SocketFactory, type StatusChange } from "../../src/client/index";
+import { type ClientOptions, createClient, type JobChannel, type SocketFactory, type StatusChange } from "../../packages/client/src/index";
 import { E2E_PRODUCER_KEY } from "./harness";
 import { type Hub, startHub, uniqueId, until } from "./hub";
 

@@ -1,7 +1,7 @@
 // `exclude_user` with the Dovetail client on a real hub: the excluded user's client gets
 // no copy of the event, sees no gap, and never reconnects for it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClient, type SocketFactory, type StatusChange } from "../../src/client/index";
+import { createClient, type SocketFactory, type StatusChange } from "../../packages/client/src/index";
 import { E2E_PRODUCER_KEY } from "./harness";
 import { type Hub, startHub, uniqueId, until } from "./hub";
 

@@ -1,9 +1,9 @@
 // React binding, a separate entry so the core client stays dependency-free.
 // `react` is an optional peer dependency: only this file imports it.
 import { useEffect, useState } from "react";
-import type { ServerFrame } from "../protocol";
-import type { Channel } from "./channel";
-import type { Status, StatusChange } from "./types";
+import type { ServerFrame } from "../../../src/protocol/index.js";
+import type { Channel } from "./channel.js";
+import type { Status, StatusChange } from "./types.js";
 
 export interface ChannelView<State> {
   state: State | undefined;

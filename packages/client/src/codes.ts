@@ -1,6 +1,6 @@
 // Close codes come from the shared protocol module (a plain `as const` object with no
 // imports), so the browser bundle carries the numbers without duplicating them.
-import { CloseCode } from "../protocol";
+import { CloseCode } from "../../../src/protocol/index.js";
 
 export { CloseCode };
 

@@ -1,9 +1,17 @@
-import { BEARER_PREFIX, type ConnectedData, PING_FRAME, type ServerFrame, SKIP_FRAME, type SkipData, SUBPROTOCOL } from "../protocol";
-import { backoffDelay } from "./backoff";
-import { CloseCode, closeAction, DovetailError } from "./codes";
-import { type AckPayload, Requests } from "./requests";
-import { TokenRefresher } from "./tokens";
-import type { ConnectionContext, ConnectionHooks, SocketLike, Status, StatusChange } from "./types";
+import {
+  BEARER_PREFIX,
+  type ConnectedData,
+  PING_FRAME,
+  type ServerFrame,
+  SKIP_FRAME,
+  type SkipData,
+  SUBPROTOCOL,
+} from "../../../src/protocol/index.js";
+import { backoffDelay } from "./backoff.js";
+import { CloseCode, closeAction, DovetailError } from "./codes.js";
+import { type AckPayload, Requests } from "./requests.js";
+import { TokenRefresher } from "./tokens.js";
+import type { ConnectionContext, ConnectionHooks, SocketLike, Status, StatusChange } from "./types.js";
 
 const OPEN = 1;
 

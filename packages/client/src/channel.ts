@@ -1,8 +1,8 @@
-import type { ConnectedData, ServerFrame, UserRef } from "../protocol";
-import { Connection } from "./connection";
-import { Emitter } from "./emitter";
-import type { AckPayload } from "./requests";
-import type { ConnectionContext, Status, StatusChange } from "./types";
+import type { ConnectedData, ServerFrame, UserRef } from "../../../src/protocol/index.js";
+import { Connection } from "./connection.js";
+import { Emitter } from "./emitter.js";
+import type { AckPayload } from "./requests.js";
+import type { ConnectionContext, Status, StatusChange } from "./types.js";
 
 /** Events every channel emits besides its server events. */
 export interface BaseEvents<State> {
@@ -58,6 +58,14 @@ export abstract class Channel<State, Server extends object = Record<never, never
   /** Sends `{type, ...body, ref}`; resolves with the ack's data, rejects with the error's code. */
   send(type: string, body: Record<string, unknown> = {}, options: { timeoutMs?: number } = {}): Promise<AckPayload> {
     return this.connection.request(type, body, options.timeoutMs);
+  }
+
+  /**
+   * An event for the backend (`ai_generation_start`, `log_event`, ...), delivered to it as
+   * a `client.event` webhook. Resolves once the hub has stored it, with the webhook's `id`.
+   */
+  emitEvent(event: string, data?: unknown): Promise<AckPayload & { id?: string }> {
+    return this.send("emit", data === undefined ? { event } : { event, data });
   }
 
   /** Stops this channel for good: no more reconnects; pending sends reject with "closed". */

@@ -1,6 +1,6 @@
-import type { ConnectedData, ServerFrame } from "../protocol";
-import type { BackoffOptions } from "./backoff";
-import type { TokenCache } from "./tokens";
+import type { ConnectedData, ServerFrame } from "../../../src/protocol/index.js";
+import type { BackoffOptions } from "./backoff.js";
+import type { TokenCache } from "./tokens.js";
 
 /** setTimeout/clearTimeout, injectable so tests move time without sleeping. */
 export interface Timers {
@@ -63,7 +63,7 @@ export interface StatusChange {
 }
 
 // Channel payloads are the wire types themselves: one definition, in src/protocol/.
-export type { BatchView, Notification, RoomMessage, RoomSnapshot, UserSnapshot } from "../protocol";
+export type { BatchView, Notification, RoomMessage, RoomSnapshot, UserSnapshot } from "../../../src/protocol/index.js";
 
 /** Everything a connection needs from its client, resolved from the options. */
 export interface ConnectionContext {

@@ -1,7 +1,17 @@
-import type { BatchEvents, JobEventData, JobEvents, JobView, RoomEvents, ServerFrame, TypingData, UserEvents, UserRef } from "../protocol";
-import { Channel } from "./channel";
-import type { AckPayload } from "./requests";
-import type { BatchView, Notification, RoomMessage, RoomSnapshot, UserSnapshot } from "./types";
+import type {
+  BatchEvents,
+  JobEventData,
+  JobEvents,
+  JobView,
+  RoomEvents,
+  ServerFrame,
+  TypingData,
+  UserEvents,
+  UserRef,
+} from "../../../src/protocol/index.js";
+import { Channel } from "./channel.js";
+import type { AckPayload } from "./requests.js";
+import type { BatchView, Notification, RoomMessage, RoomSnapshot, UserSnapshot } from "./types.js";
 
 // The four kinds of channel: how each one's snapshot and events shape its state.
 

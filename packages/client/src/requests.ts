@@ -1,6 +1,6 @@
-import type { ServerFrame } from "../protocol";
-import { DovetailError } from "./codes";
-import type { Timers } from "./types";
+import type { ServerFrame } from "../../../src/protocol/index.js";
+import { DovetailError } from "./codes.js";
+import type { Timers } from "./types.js";
 
 export type AckPayload = { ref?: string | number } & Record<string, unknown>;
 

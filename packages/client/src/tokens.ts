@@ -1,9 +1,9 @@
 // The client's token: one cache for every channel, and the refresh that replaces it on
 // open sockets before it expires, so a long-lived tab never has to reconnect for it.
 
-import { DovetailError } from "./codes";
-import type { AckPayload } from "./requests";
-import type { ConnectionContext } from "./types";
+import { DovetailError } from "./codes.js";
+import type { AckPayload } from "./requests.js";
+import type { ConnectionContext } from "./types.js";
 
 /** The hub closes a socket at its token's exp (plus a grace): refresh this long ahead, at most. */
 const MAX_LEAD_MS = 60_000;

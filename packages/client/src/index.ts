@@ -1,11 +1,11 @@
 // Dovetail client: one small, dependency-free SDK for browsers and Node >= 22.
 // Wire types come from ../protocol by `import type`; only the close-code table and
 // frame constants are shared at runtime (that module has no imports of its own).
-import { DEFAULT_BACKOFF } from "./backoff";
-import type { Channel } from "./channel";
-import { BatchChannel, JobChannel, type ProductEvents, RoomChannel, UserChannel } from "./channels";
-import { TokenCache } from "./tokens";
-import type { ClientOptions, ConnectionContext, SocketFactory, Timers } from "./types";
+import { DEFAULT_BACKOFF } from "./backoff.js";
+import type { Channel } from "./channel.js";
+import { BatchChannel, JobChannel, type ProductEvents, RoomChannel, UserChannel } from "./channels.js";
+import { TokenCache } from "./tokens.js";
+import type { ClientOptions, ConnectionContext, SocketFactory, Timers } from "./types.js";
 
 export type {
   BatchEvents,
@@ -19,16 +19,16 @@ export type {
   TypingData,
   UserEvents,
   UserRef,
-} from "../protocol";
-export type { BackoffOptions } from "./backoff";
-export { backoffCeiling, backoffDelay, DEFAULT_BACKOFF } from "./backoff";
-export type { BaseEvents, ChannelEvents } from "./channel";
-export { Channel } from "./channel";
-export type { ProductEvents, RoomState, UserState } from "./channels";
-export { BatchChannel, JobChannel, RoomChannel, UserChannel } from "./channels";
-export { CloseCode, closeAction, DovetailError } from "./codes";
-export type { AckPayload } from "./requests";
-export type * from "./types";
+} from "../../../src/protocol/index.js";
+export type { BackoffOptions } from "./backoff.js";
+export { backoffCeiling, backoffDelay, DEFAULT_BACKOFF } from "./backoff.js";
+export type { BaseEvents, ChannelEvents } from "./channel.js";
+export { Channel } from "./channel.js";
+export type { ProductEvents, RoomState, UserState } from "./channels.js";
+export { BatchChannel, JobChannel, RoomChannel, UserChannel } from "./channels.js";
+export { CloseCode, closeAction, DovetailError } from "./codes.js";
+export type { AckPayload } from "./requests.js";
+export type * from "./types.js";
 
 const realTimers: Timers = {
   setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),

@@ -1,4 +1,4 @@
-import type { ServerFrame } from "../protocol";
+import type { ServerFrame } from "../../../src/protocol/index.js";
 
 export type Listener<T> = (payload: T, frame?: ServerFrame) => void;
 
