@@ -13,6 +13,11 @@ export const TEST_BINDINGS = {
   INBOX_MAX: "5",
   MAX_SOCKETS_PER_USER: "4",
   ROOM_HISTORY: "30",
+  // Few shards and a small room threshold, so tests reach them.
+  STATS_SHARDS: "4",
+  DIRECTORY_SHARDS: "4",
+  CHANNEL_SHARD_SOCKETS: "50",
+  METRICS_TOKEN: "test_metrics_token_0123456789abcdef",
 };
 
 export default defineConfig({

@@ -11,7 +11,7 @@ import { jobRoutes } from "./routes/jobs";
 import { publishRoutes } from "./routes/publish";
 import { roomRoutes } from "./routes/rooms";
 import { socketRoutes } from "./routes/sockets";
-import { statsRoutes } from "./routes/stats";
+import { metricsRoutes, statsRoutes } from "./routes/stats";
 import { ticketRoutes } from "./routes/tickets";
 import { userRoutes } from "./routes/users";
 
@@ -46,6 +46,7 @@ app.route("/v1", publishRoutes);
 app.route("/v1", socketRoutes);
 app.route("/v1", statsRoutes);
 app.route("/dev", devRoutes);
+app.route("/", metricsRoutes);
 
 app.notFound((c) => c.json({ error: { code: "not_found", message: "no such route" } }, 404));
 

@@ -3,7 +3,7 @@ import { app } from "./app";
 export { BatchHub } from "./hubs/batch-hub";
 export { JobHub } from "./hubs/job-hub";
 export { RoomHub } from "./hubs/room-hub";
-export { StatsHub } from "./hubs/stats-hub";
 export { UserHub } from "./hubs/user-hub";
+export { StatsShard } from "./stats/stats-shard";
 
 export default app;

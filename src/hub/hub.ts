@@ -16,6 +16,7 @@ import {
   type UserRef,
 } from "../protocol";
 import { closeQuietly, upgradeHeaders } from "../sockets";
+import { statsShardFor } from "../stats/totals";
 import { ChannelCounters, type ChannelStats, COUNTER_SCHEMA } from "./counters";
 import { EVENT_LOG_SCHEMA, EventLog, type LoggedEvent } from "./event-log";
 import { FrameRateLimiter } from "./frame-rate";
@@ -391,7 +392,7 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
     };
   }
 
-  /** Sends coalesced counter deltas to the global StatsHub (fire and forget). */
+  /** Sends coalesced counter deltas to this channel's stats shard (fire and forget). */
   protected reportStats(force = false): void {
     const decision = this.counters.decide(this.channel, () => this.openSockets().length, this.now(), force);
     if (!decision) return;
@@ -400,7 +401,7 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
       return;
     }
     this.ctx.waitUntil(
-      this.env.STATS_HUB.getByName("global")
+      statsShardFor(this.env, decision.report.channel, this.config.statsShards)
         .report(decision.report)
         .catch((err: unknown) => log("stats.report_failed", { channel: this.channel, error: String(err) })),
     );
