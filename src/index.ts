@@ -1,5 +1,6 @@
 import { app } from "./app";
 
+export { DirectoryShard } from "./broadcast/directory-shard";
 export { BatchHub } from "./hubs/batch-hub";
 export { JobHub } from "./hubs/job-hub";
 export { RoomHub } from "./hubs/room-hub";

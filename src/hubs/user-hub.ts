@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import type { Identity } from "../auth/jwt";
+import { listInDirectory } from "../broadcast/directory";
 import { type Outcome, ok } from "../errors";
 import { type ClientEnvelope, parseFrame } from "../hub/frames";
 import { type Attachment, type ComponentSchema, Hub, type Refusal } from "../hub/hub";
@@ -7,7 +8,7 @@ import { INBOX_SCHEMA, Inbox } from "../hub/inbox";
 import { PUBLISHED_EVENTS_TABLE, publishedSeq, rememberPublished } from "../hub/product-events";
 import { newId } from "../ids";
 import { CloseCode, type Notification, UserEvent, type UserPresence, type UserSnapshot } from "../protocol";
-import { Id, type NotificationInput, type ProductEvent } from "../schemas";
+import { type BroadcastInput, Id, type NotificationInput, type ProductEvent } from "../schemas";
 
 /** The snapshot carries at most this many unread notifications; `unread_count` counts all. */
 const SNAPSHOT_UNREAD_MAX = 50;
@@ -84,6 +85,19 @@ export class UserHub extends Hub<UserSnapshot> {
     return ok({ seq });
   }
 
+  /**
+   * From a directory shard: a broadcast reaching this user. With `notify` it is kept in the
+   * inbox (its id is the event_id) even if the last socket just closed; otherwise only
+   * open sockets get it. Both dedupe by event_id, so a shard's retry delivers nothing twice.
+   */
+  receiveBroadcast(userId: string, input: BroadcastInput): { online: boolean } {
+    const online = this.openSockets().length > 0;
+    const { event_id, type, data, title, body } = input;
+    if (input.notify) this.notify(userId, { id: event_id, kind: type, title, body, data });
+    else if (online) this.publishEvent(userId, { type, data, event_id });
+    return { online };
+  }
+
   /** GET /v1/me/notifications, newest first. */
   notifications(options: { unreadOnly: boolean; limit: number }): Outcome<{ notifications: Notification[]; unread_count: number }> {
     const now = this.now();
@@ -125,8 +139,16 @@ export class UserHub extends Hub<UserSnapshot> {
     this.ack(ws, ref, { ids: changed, ...(seq !== undefined ? { seq } : {}) });
   }
 
+  // The broadcast directory lists users with open sockets: first socket in, last one out.
+  protected override onJoin(_ws: WebSocket, who: Attachment): void {
+    if (this.openSockets().length === 1) listInDirectory(this.ctx, this.env, this.config.directoryShards, who.user.id, true);
+  }
+
   protected override onLeave(_ws: WebSocket, who: Attachment): void {
     const others = this.openSockets().filter((ws) => this.attachmentOf(ws).cid !== who.cid).length;
-    if (others === 0) this.log.writeMeta("last_seen", new Date(this.now()).toISOString());
+    if (others === 0) {
+      this.log.writeMeta("last_seen", new Date(this.now()).toISOString());
+      listInDirectory(this.ctx, this.env, this.config.directoryShards, who.user.id, false);
+    }
   }
 }

@@ -1,6 +1,7 @@
 // Where a channel's stats go, and the sum across every stats shard for GET /v1/stats.
 import { COUNTER_NAMES, type CounterValues, zeroCounters } from "../hub/counters";
 import { CHANNEL_KINDS, type ChannelKind } from "../protocol";
+import { shardIndex } from "../shards";
 import { type ShardStats, type StatsShard, TOP_CHANNELS, type TopChannel } from "./stats-shard";
 
 export interface HubStats {
@@ -12,21 +13,6 @@ export interface HubStats {
   top_channels: TopChannel[];
   /** Reports each stats shard has taken since it started, by shard index: the spread. */
   stats_shards: { count: number; reports: number[] };
-}
-
-/** FNV-1a: cheap, stable across isolates and deploys, and spreads similar names well. */
-export function hashName(name: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < name.length; i++) {
-    hash ^= name.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash >>> 0;
-}
-
-/** The shard index a name belongs to, among `count`. */
-export function shardIndex(name: string, count: number): number {
-  return hashName(name) % count;
 }
 
 export function statsShardName(index: number): string {

@@ -1,7 +1,8 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { shardIndex, statsShardName } from "../../src/stats/totals";
+import { shardIndex } from "../../src/shards";
+import { statsShardName } from "../../src/stats/totals";
 import { installClock } from "./clock";
 import { call, connect, createJob, mintToken, produce, produceOk, uniqueId } from "./helpers";
 import { eventually } from "./people";
