@@ -54,6 +54,11 @@ export abstract class Channel<State, Server extends object = Record<never, never
     return this.connection.status;
   }
 
+  /** This channel's latest ping round-trip time in ms (status events carry it too). */
+  get rtt(): number | undefined {
+    return this.connection.rttMs;
+  }
+
   /** Sends `{type, ...body, ref}`; resolves with the ack's data, rejects with the error's code. */
   send(type: string, body: Record<string, unknown> = {}, options: { timeoutMs?: number } = {}): Promise<AckPayload> {
     return this.connection.request(type, body, options.timeoutMs);

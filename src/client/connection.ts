@@ -15,6 +15,9 @@ export interface ConnectionContext {
   sendTimeoutMs: number;
   timers: Timers;
   random: () => number;
+  now: () => number;
+  /** The client's latest round-trip time, whichever channel measured it. */
+  latency: { rttMs?: number };
 }
 
 export interface ConnectionHooks {
@@ -55,6 +58,9 @@ export class Connection {
   private pingTimer: unknown;
   private watchdog: unknown;
   private nextRef = 0;
+  /** When the oldest unanswered ping left; pongs come back in order, so the next pong is its. */
+  private pingSentAt: number | undefined;
+  rttMs: number | undefined;
   private readonly pending = new Map<string, Pending>();
   private readonly outbox: string[] = [];
 
@@ -103,7 +109,7 @@ export class Connection {
       this.setStatus({ status: "reconnecting", reason, delayMs: 0, attempt: this.attempt });
       void this.connect();
     } else if (this.isOpen()) {
-      this.ws!.send(PING_FRAME);
+      this.ping();
     }
   }
 
@@ -178,6 +184,8 @@ export class Connection {
     }
     switch (frame.type) {
       case "pong":
+        this.measure();
+        return;
       case "heartbeat":
         return;
       case "connected":
@@ -210,7 +218,26 @@ export class Connection {
     this.hooks.connected(data);
     this.setStatus({ status: "open", reason: data.resumed ? "resumed" : "connected" });
     for (const text of this.outbox.splice(0)) this.ws?.send(text);
+    // A first ping at once gives a round-trip time without waiting a ping interval.
+    this.ping();
     this.schedulePing();
+  }
+
+  /**
+   * The ping is the exact text the hub's auto-response answers without waking the object,
+   * so the timestamp stays here rather than in the frame (which would wake it and cost).
+   */
+  private ping(): void {
+    this.pingSentAt ??= this.ctx.now();
+    this.ws!.send(PING_FRAME);
+  }
+
+  private measure(): void {
+    if (this.pingSentAt === undefined) return;
+    this.rttMs = Math.max(0, this.ctx.now() - this.pingSentAt);
+    this.ctx.latency.rttMs = this.rttMs;
+    this.pingSentAt = undefined;
+    if (this.status === "open") this.setStatus({ status: "open", reason: "round trip measured" });
   }
 
   private settle(frame: ServerFrame<string, any>): boolean {
@@ -229,7 +256,7 @@ export class Connection {
     this.pingTimer = this.ctx.timers.setTimeout(() => {
       this.pingTimer = undefined;
       if (!this.isOpen()) return;
-      this.ws!.send(PING_FRAME);
+      this.ping();
       this.schedulePing();
     }, this.ctx.pingIntervalMs);
   }
@@ -303,6 +330,7 @@ export class Connection {
   private detach(): SocketLike | undefined {
     const ws = this.ws;
     this.ws = undefined;
+    this.pingSentAt = undefined;
     this.clearTimer("pingTimer");
     this.clearTimer("watchdog");
     if (ws) {
@@ -331,7 +359,7 @@ export class Connection {
 
   private setStatus(change: StatusChange): void {
     this.status = change.status;
-    this.hooks.status(change);
+    this.hooks.status(this.rttMs === undefined ? change : { ...change, rttMs: this.rttMs });
   }
 }
 

@@ -49,8 +49,15 @@ export class DovetailClient {
       sendTimeoutMs: options.sendTimeoutMs ?? 10_000,
       timers: options.timers ?? realTimers,
       random: options.random ?? Math.random,
+      now: options.now ?? (() => globalThis.performance?.now() ?? Date.now()),
+      latency: {},
     };
     if (options.lifecycle !== false) this.watchLifecycle();
+  }
+
+  /** The latest ping round-trip time in ms, from whichever channel measured it last; undefined before the first. */
+  get rtt(): number | undefined {
+    return this.ctx.latency.rttMs;
   }
 
   /** The signed-in user's channel: notifications and product events. */

@@ -40,6 +40,8 @@ export interface ClientOptions {
   lifecycle?: boolean;
   timers?: Timers;
   random?: () => number;
+  /** Milliseconds, for round-trip times. Default performance.now (or Date.now). */
+  now?: () => number;
 }
 
 export type Status = "connecting" | "open" | "reconnecting" | "closed";
@@ -53,6 +55,8 @@ export interface StatusChange {
   /** For "reconnecting": the delay before the next try and the try's number. */
   delayMs?: number;
   attempt?: number;
+  /** The latest round-trip time of a ping, in ms, once one was measured. */
+  rttMs?: number;
 }
 
 // Channel payloads are the wire types themselves: one definition, in src/protocol.ts.
