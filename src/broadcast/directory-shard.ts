@@ -76,7 +76,9 @@ export class DirectoryShard extends DurableObject<Env> {
       users,
       now,
     );
-    if (users > 0) await this.ctx.storage.setAlarm(now + REQUEST_BUDGET_MS);
+    // Not awaited: the output gate holds this request's answer until the alarm is stored.
+    if (users > 0)
+      this.ctx.storage.setAlarm(now + REQUEST_BUDGET_MS).catch((err: unknown) => log("broadcast.alarm_failed", { error: String(err) }));
     const deadline = now + REQUEST_BUDGET_MS;
     while (this.hasPending(input.event_id) && this.now() < deadline) await this.runOnce();
     return this.progress(input.event_id) as ShardProgress;
