@@ -144,6 +144,55 @@ function measuredFrom(path) {
   };
 }
 
+/** Ably's per-minute tiers (ably.com/docs/platform/pricing, as stored): [units up to, $ per million]. */
+const ABLY = {
+  messages: [
+    [50e6, 2.5],
+    [500e6, 2.25],
+    [5e9, 1.95],
+    [20e9, 1.65],
+    [50e9, 1.4],
+    [Number.POSITIVE_INFINITY, 1.25],
+  ],
+  minutes: [
+    [10e6, 1.0],
+    [100e6, 0.95],
+    [1e9, 0.85],
+    [5e9, 0.75],
+    [15e9, 0.65],
+    [Number.POSITIVE_INFINITY, 0.6],
+  ],
+  // Base package by concurrent connections: Standard 10,000, Pro 50,000, else Enterprise (custom).
+  packages: [
+    [10_000, 29, "Standard"],
+    [50_000, 399, "Pro"],
+  ],
+};
+
+function tiered(units, tiers) {
+  let left = units;
+  let from = 0;
+  let cost = 0;
+  for (const [upTo, perM] of tiers) {
+    const take = Math.min(left, upTo - from);
+    if (take <= 0) break;
+    cost += (take / 1e6) * perM;
+    left -= take;
+    from = upTo;
+  }
+  return cost;
+}
+
+/** The same load on Ably's per-minute pricing: every publish and every delivery is a message. */
+export function ably(m) {
+  const messages = (m.perSecond.publishes + m.perSecond.deliveries) * MONTH_S;
+  const minutes = MONTH_S / 60;
+  const usage =
+    tiered(messages, ABLY.messages) + tiered(m.sockets * minutes, ABLY.minutes) + tiered(m.objects.watched * minutes, ABLY.minutes);
+  const pkg = ABLY.packages.find(([limit]) => m.sockets <= limit);
+  return { messages, usage, package: pkg ? pkg[2] : "Enterprise (price not published)", base: pkg ? pkg[1] : null };
+}
+
 const usd = (n) => `$${n.toLocaleString("en-US", { maximumFractionDigits: n < 100 ? 2 : 0 })}`;
 const num = (n) => Math.round(n).toLocaleString("en-US");
 
@@ -167,6 +216,12 @@ export function markdown(measured, w = WORKLOAD) {
     line("DO duration", (m) => usd(m.cost.doDuration)),
     line("SQLite rows written + storage", (m) => usd(m.cost.rowsWritten + m.cost.storage)),
     line("**total / month** (with the $5 minimum)", (m) => `**${usd(m.total)}**`),
+    line("Ably messages / month", (m) => num(ably(m).messages)),
+    line("Ably usage (messages + connection and channel minutes)", (m) => usd(ably(m).usage)),
+    line("Ably package", (m) => {
+      const a = ably(m);
+      return a.base === null ? a.package : `${a.package} ${usd(a.base)}`;
+    }),
   ].join("\n");
 }
 
