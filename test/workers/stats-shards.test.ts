@@ -67,7 +67,8 @@ describe("stats shards", () => {
     const stats = await eventually(async () => {
       const s = await readStats();
       const top = s.top_channels.find((c: any) => c.channel === `job:${busy}`);
-      if (top?.open_sockets !== 3) throw new Error(`busy job not on top yet: ${JSON.stringify(s.top_channels)}`);
+      const other = s.top_channels.find((c: any) => c.channel === `job:${quiet}`);
+      if (top?.open_sockets !== 3 || other?.open_sockets !== 1) throw new Error(`not reported yet: ${JSON.stringify(s.top_channels)}`);
       return s;
     });
     expect(stats.open_sockets.job).toBeGreaterThanOrEqual(4);
