@@ -53,10 +53,12 @@ describe("stats shards", () => {
     const owner = uniqueId("alice");
     const token = await mintToken(owner);
     const busy = uniqueId("busy");
+    const quiet = uniqueId("quiet");
     const stub = env.JOB_HUB.getByName(busy);
-    const clock = await installClock([stub]);
+    // Both on one clock: a shard drops rows older than 10 minutes by its reporters' time.
+    const clock = await installClock([stub, env.JOB_HUB.getByName(quiet)]);
     await createJob(owner, { id: busy });
-    const quiet = await createJob(owner);
+    await createJob(owner, { id: quiet });
     const sockets = [];
     for (let i = 0; i < 3; i++) sockets.push(await connect(`/v1/ws/job/${busy}`, { token }));
     sockets.push(await connect(`/v1/ws/job/${quiet}`, { token }));
