@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
-import { migrate } from "../hub/schema";
+import { type Outcome, ok, unwrap } from "../errors";
+import { migrate } from "../hub/migrations";
 import { log } from "../log";
 import type { BroadcastInput } from "../schemas";
 
@@ -51,18 +52,24 @@ export class DirectoryShard extends DurableObject<Env> {
     ]);
   }
 
-  enter(userId: string): void {
+  enter(userId: string): Outcome<null> {
     this.sql.exec("INSERT INTO users (user_id) VALUES (?) ON CONFLICT DO NOTHING", userId);
+    return ok(null);
   }
 
-  leave(userId: string): void {
+  leave(userId: string): Outcome<null> {
+    this.forget(userId);
+    return ok(null);
+  }
+
+  private forget(userId: string): void {
     this.sql.exec("DELETE FROM users WHERE user_id = ?", userId);
   }
 
   /** Starts (or, for a known event_id, reports on) a broadcast to this shard's users. */
-  async broadcast(input: BroadcastInput): Promise<ShardProgress> {
-    const known = this.progress(input.event_id);
-    if (known) return { ...known, duplicate: true };
+  async broadcast(input: BroadcastInput): Promise<Outcome<ShardProgress>> {
+    const known = this.read(input.event_id);
+    if (known) return ok({ ...known, duplicate: true });
     const now = this.now();
     this.sql.exec("DELETE FROM broadcasts WHERE at < ?", now - MEMORY_MS);
     // One statement, so the snapshot and the record commit together; the alarm is the
@@ -81,10 +88,15 @@ export class DirectoryShard extends DurableObject<Env> {
       this.ctx.storage.setAlarm(now + REQUEST_BUDGET_MS).catch((err: unknown) => log("broadcast.alarm_failed", { error: String(err) }));
     const deadline = now + REQUEST_BUDGET_MS;
     while (this.hasPending(input.event_id) && this.now() < deadline) await this.runOnce();
-    return this.progress(input.event_id) as ShardProgress;
+    return ok(this.read(input.event_id) as ShardProgress);
   }
 
-  progress(eventId: string): ShardProgress | null {
+  /** A broadcast's progress on this shard, or null for an event_id it never saw. */
+  progress(eventId: string): Outcome<ShardProgress | null> {
+    return ok(this.read(eventId));
+  }
+
+  private read(eventId: string): ShardProgress | null {
     const row = this.sql
       .exec<{ users: number; reached: number }>("SELECT users, reached FROM broadcasts WHERE event_id = ?", eventId)
       .toArray()[0];
@@ -126,7 +138,7 @@ export class DirectoryShard extends DurableObject<Env> {
   private async deliver(eventId: string, userId: string, input: string): Promise<void> {
     let online: boolean;
     try {
-      ({ online } = await this.env.USER_HUB.getByName(userId).receiveBroadcast(userId, JSON.parse(input) as BroadcastInput));
+      online = unwrap(await this.env.USER_HUB.getByName(userId).receiveBroadcast(userId, JSON.parse(input) as BroadcastInput)).online;
     } catch (err) {
       // Left in targets: the next slice (or the alarm) tries this user again, a few times.
       log("broadcast.deliver_failed", { event_id: eventId, user: userId, error: String(err) });
@@ -137,6 +149,6 @@ export class DirectoryShard extends DurableObject<Env> {
     this.sql.exec("DELETE FROM targets WHERE event_id = ? AND user_id = ?", eventId, userId);
     if (online) this.sql.exec("UPDATE broadcasts SET reached = reached + 1 WHERE event_id = ?", eventId);
     // A user whose hub has no socket left (its last close was missed in a restart) is a ghost.
-    else this.leave(userId);
+    else this.forget(userId);
   }
 }

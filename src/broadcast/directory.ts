@@ -1,4 +1,5 @@
 // Which directory shard lists a user, and the fan-in of a broadcast over every shard.
+import { unwrap } from "../errors";
 import { log } from "../log";
 import type { BroadcastInput } from "../schemas";
 import { shardIndex } from "../shards";
@@ -23,7 +24,7 @@ export interface BroadcastResult {
 /** Every shard at once: each handles only its own users, and answers once it is done or its time is up. */
 export async function broadcastToAll(env: Env, input: BroadcastInput, count: number): Promise<BroadcastResult> {
   const shards = await Promise.all(
-    Array.from({ length: count }, (_, i) => env.DIRECTORY_SHARD.getByName(`directory-${i}`).broadcast(input)),
+    Array.from({ length: count }, async (_, i) => unwrap(await env.DIRECTORY_SHARD.getByName(`directory-${i}`).broadcast(input))),
   );
   const sum = (pick: (p: ShardProgress) => number) => shards.reduce((n, p) => n + pick(p), 0);
   const pending = sum((p) => p.pending);

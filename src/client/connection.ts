@@ -1,40 +1,10 @@
-import { BEARER_PREFIX, type ConnectedData, PING_FRAME, type ServerFrame, SUBPROTOCOL } from "../protocol";
-import { type BackoffOptions, backoffDelay } from "./backoff";
+import { BEARER_PREFIX, type ConnectedData, type ServerFrame, SUBPROTOCOL } from "../protocol";
+import { backoffDelay } from "./backoff";
 import { CloseCode, closeAction, DovetailError } from "./codes";
-import type { SocketFactory, SocketLike, Status, StatusChange, Timers } from "./types";
-
-/** Everything a connection needs from its client, resolved from the options. */
-export interface ConnectionContext {
-  baseUrl: string;
-  tokens: TokenCache;
-  WebSocket: SocketFactory;
-  backoff: BackoffOptions;
-  rateLimitedMinMs: number;
-  pingIntervalMs: number;
-  pongTimeoutMs: number;
-  sendTimeoutMs: number;
-  timers: Timers;
-  random: () => number;
-  now: () => number;
-  /** The client's latest round-trip time, whichever channel measured it. */
-  latency: { rttMs?: number };
-}
-
-export interface ConnectionHooks {
-  /** The `connected` frame; `data.resumed` false means rebuild from `data.snapshot`. */
-  connected(data: ConnectedData): void;
-  /** Every other frame, each logged seq exactly once and in order. */
-  frame(frame: ServerFrame): void;
-  status(change: StatusChange): void;
-}
-
-export type AckPayload = { ref?: string | number } & Record<string, unknown>;
-
-interface Pending {
-  resolve: (ack: AckPayload) => void;
-  reject: (err: DovetailError) => void;
-  timer: unknown;
-}
+import type { ConnectionContext, ConnectionHooks } from "./context";
+import { type AckPayload, Requests } from "./requests";
+import { RoundTrip } from "./round-trip";
+import type { SocketLike, Status, StatusChange } from "./types";
 
 const OPEN = 1;
 
@@ -57,18 +27,17 @@ export class Connection {
   private retryTimer: unknown;
   private pingTimer: unknown;
   private watchdog: unknown;
-  private nextRef = 0;
-  /** When the oldest unanswered ping left; pongs come back in order, so the next pong is its. */
-  private pingSentAt: number | undefined;
-  rttMs: number | undefined;
-  private readonly pending = new Map<string, Pending>();
-  private readonly outbox: string[] = [];
+  private readonly requests: Requests;
+  readonly roundTrip: RoundTrip;
 
   constructor(
     private readonly path: string,
     private readonly ctx: ConnectionContext,
     private readonly hooks: ConnectionHooks,
-  ) {}
+  ) {
+    this.requests = new Requests(ctx.timers);
+    this.roundTrip = new RoundTrip(ctx.roundTrips.now, ctx.roundTrips);
+  }
 
   start(): void {
     this.setStatus({ status: "connecting", reason: "starting" });
@@ -78,19 +47,10 @@ export class Connection {
   /** Sends a frame with a fresh `ref`; settles on the server's `ack` or `error` for it. */
   request(type: string, body: Record<string, unknown> = {}, timeoutMs = this.ctx.sendTimeoutMs): Promise<AckPayload> {
     if (this.stopped) return Promise.reject(new DovetailError("closed", "the channel is closed"));
-    const ref = `r${++this.nextRef}`;
-    const text = JSON.stringify({ ...body, type, ref });
-    return new Promise<AckPayload>((resolve, reject) => {
-      const timer = this.ctx.timers.setTimeout(() => {
-        this.pending.delete(ref);
-        const queued = this.outbox.indexOf(text);
-        if (queued >= 0) this.outbox.splice(queued, 1);
-        reject(new DovetailError("timeout", `no ack for "${type}" within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pending.set(ref, { resolve, reject, timer });
-      // Queued while (re)connecting; flushed once the channel is open.
-      if (this.isOpen()) this.ws!.send(text);
-      else this.outbox.push(text);
+    return this.requests.send(type, body, timeoutMs, (text) => {
+      if (!this.isOpen()) return false;
+      this.ws!.send(text);
+      return true;
     });
   }
 
@@ -109,7 +69,7 @@ export class Connection {
       this.setStatus({ status: "reconnecting", reason, delayMs: 0, attempt: this.attempt });
       void this.connect();
     } else if (this.isOpen()) {
-      this.ping();
+      this.roundTrip.ping(this.ws!);
     }
   }
 
@@ -122,7 +82,7 @@ export class Connection {
     try {
       ws?.close(CloseCode.Normal, "client closed");
     } catch {}
-    this.failPending("closed", "the channel was closed");
+    this.requests.failAll("closed", "the channel was closed");
     this.setStatus({ status: "closed", reason: "closed by the client" });
   }
 
@@ -130,15 +90,12 @@ export class Connection {
     return this.status === "open" && this.ws !== undefined && this.ws.readyState === OPEN;
   }
 
+  /** The channel's URL, with since/epoch once there is something to resume from. */
   private url(): string {
     const base = this.ctx.baseUrl.replace(/^http/i, "ws").replace(/\/+$/, "");
-    const params = new URLSearchParams();
-    if (this.epoch !== undefined && this.lastSeq !== undefined) {
-      params.set("since", String(this.lastSeq));
-      params.set("epoch", this.epoch);
-    }
-    const query = params.toString();
-    return `${base}${this.path}${query ? `?${query}` : ""}`;
+    const { epoch, lastSeq } = this;
+    const query = epoch !== undefined && lastSeq !== undefined ? `?${new URLSearchParams({ since: String(lastSeq), epoch })}` : "";
+    return `${base}${this.path}${query}`;
   }
 
   private async connect(): Promise<void> {
@@ -184,7 +141,7 @@ export class Connection {
     }
     switch (frame.type) {
       case "pong":
-        this.measure();
+        if (this.roundTrip.pong() && this.status === "open") this.setStatus({ status: "open", reason: "round trip measured" });
         return;
       case "heartbeat":
         return;
@@ -193,7 +150,7 @@ export class Connection {
         return;
       case "ack":
       case "error":
-        if (this.settle(frame)) return;
+        if (this.requests.settle(frame)) return;
         break;
     }
     if (typeof frame.seq === "number") {
@@ -217,38 +174,9 @@ export class Connection {
     this.unauthorizedStreak = 0;
     this.hooks.connected(data);
     this.setStatus({ status: "open", reason: data.resumed ? "resumed" : "connected" });
-    for (const text of this.outbox.splice(0)) this.ws?.send(text);
-    // A first ping at once gives a round-trip time without waiting a ping interval.
-    this.ping();
+    this.requests.flush((text) => this.ws?.send(text));
+    this.roundTrip.ping(this.ws!); // a round trip now, not one ping interval from now
     this.schedulePing();
-  }
-
-  /**
-   * The ping is the exact text the hub's auto-response answers without waking the object,
-   * so the timestamp stays here rather than in the frame (which would wake it and cost).
-   */
-  private ping(): void {
-    this.pingSentAt ??= this.ctx.now();
-    this.ws!.send(PING_FRAME);
-  }
-
-  private measure(): void {
-    if (this.pingSentAt === undefined) return;
-    this.rttMs = Math.max(0, this.ctx.now() - this.pingSentAt);
-    this.ctx.latency.rttMs = this.rttMs;
-    this.pingSentAt = undefined;
-    if (this.status === "open") this.setStatus({ status: "open", reason: "round trip measured" });
-  }
-
-  private settle(frame: ServerFrame<string, any>): boolean {
-    const ref = frame.data?.ref;
-    const pending = ref === undefined ? undefined : this.pending.get(String(ref));
-    if (!pending) return false;
-    this.pending.delete(String(ref));
-    this.ctx.timers.clearTimeout(pending.timer);
-    if (frame.type === "ack") pending.resolve(frame.data as AckPayload);
-    else pending.reject(new DovetailError(String(frame.data.code ?? "error"), String(frame.data.message ?? "error")));
-    return true;
   }
 
   private schedulePing(): void {
@@ -256,7 +184,7 @@ export class Connection {
     this.pingTimer = this.ctx.timers.setTimeout(() => {
       this.pingTimer = undefined;
       if (!this.isOpen()) return;
-      this.ping();
+      this.roundTrip.ping(this.ws!);
       this.schedulePing();
     }, this.ctx.pingIntervalMs);
   }
@@ -277,13 +205,13 @@ export class Connection {
     try {
       ws?.close(CloseCode.Normal, "reconnecting");
     } catch {}
-    this.failPending("disconnected", `connection lost (${reason})`);
+    this.requests.failAll("disconnected", `connection lost (${reason})`);
     this.scheduleRetry(reason);
   }
 
   private dropped(code: number, reason: string): void {
     this.detach();
-    this.failPending("disconnected", `connection closed (${code}${reason ? `: ${reason}` : ""})`);
+    this.requests.failAll("disconnected", `connection closed (${code}${reason ? `: ${reason}` : ""})`);
     if (this.stopped) return;
     const why = `closed ${code}${reason ? `: ${reason}` : ""}`;
     switch (closeAction(code)) {
@@ -330,7 +258,7 @@ export class Connection {
   private detach(): SocketLike | undefined {
     const ws = this.ws;
     this.ws = undefined;
-    this.pingSentAt = undefined;
+    this.roundTrip.forget();
     this.clearTimer("pingTimer");
     this.clearTimer("watchdog");
     if (ws) {
@@ -339,15 +267,6 @@ export class Connection {
       ws.onopen = null;
     }
     return ws;
-  }
-
-  private failPending(code: string, message: string): void {
-    this.outbox.length = 0;
-    for (const [ref, pending] of this.pending) {
-      this.pending.delete(ref);
-      this.ctx.timers.clearTimeout(pending.timer);
-      pending.reject(new DovetailError(code, message));
-    }
   }
 
   private clearTimer(name: "retryTimer" | "pingTimer" | "watchdog"): void {
@@ -359,51 +278,6 @@ export class Connection {
 
   private setStatus(change: StatusChange): void {
     this.status = change.status;
-    this.hooks.status(this.rttMs === undefined ? change : { ...change, rttMs: this.rttMs });
-  }
-}
-
-/** One token for every channel of a client; one fetch however many channels hit a 4001. */
-export class TokenCache {
-  private value: string | undefined;
-  private inflight: Promise<string> | undefined;
-
-  constructor(private readonly source: string | (() => string | Promise<string>)) {
-    if (typeof source === "string") this.value = source;
-  }
-
-  get refreshable(): boolean {
-    return typeof this.source === "function";
-  }
-
-  get(): Promise<string> {
-    return this.value !== undefined ? Promise.resolve(this.value) : this.fetch();
-  }
-
-  /** A new token, unless another channel already replaced the rejected one. */
-  refresh(rejected: string | undefined): Promise<string> {
-    if (this.value !== undefined && this.value !== rejected) return Promise.resolve(this.value);
-    this.value = undefined;
-    return this.fetch();
-  }
-
-  private fetch(): Promise<string> {
-    const source = this.source;
-    if (typeof source === "string") return Promise.resolve(source);
-    this.inflight ??= Promise.resolve()
-      .then(source)
-      .then(
-        (token) => {
-          this.inflight = undefined;
-          if (typeof token !== "string" || token === "") throw new DovetailError("unauthorized", "the token function returned no token");
-          this.value = token;
-          return token;
-        },
-        (err) => {
-          this.inflight = undefined;
-          throw err;
-        },
-      );
-    return this.inflight;
+    this.hooks.status(this.roundTrip.stamp(change));
   }
 }

@@ -59,5 +59,5 @@ export interface StatusChange {
   rttMs?: number;
 }
 
-// Channel payloads are the wire types themselves: one definition, in src/protocol.ts.
+// Channel payloads are the wire types themselves: one definition, in src/protocol/.
 export type { BatchView, Notification, RoomMessage, RoomSnapshot, UserSnapshot } from "../protocol";

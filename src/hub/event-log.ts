@@ -19,6 +19,7 @@ export interface LoggedEvent {
  */
 export class EventLog {
   private cachedEpoch: string | undefined;
+  private cachedChannel: string | undefined;
   private seq: number;
 
   constructor(
@@ -27,6 +28,18 @@ export class EventLog {
   ) {
     this.cachedEpoch = this.readMeta("epoch");
     this.seq = sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM events").one().seq ?? 0;
+  }
+
+  /** The channel this log belongs to ("job:42"), or "" before the first bind. */
+  get channel(): string {
+    // Cached: it is read on every frame, and it changes only on bind and on reload.
+    this.cachedChannel ??= this.readMeta("channel") ?? "";
+    return this.cachedChannel;
+  }
+
+  bind(channel: string): void {
+    if (this.channel !== channel) this.writeMeta("channel", channel);
+    this.cachedChannel = channel;
   }
 
   get lastSeq(): number {
@@ -42,10 +55,10 @@ export class EventLog {
     return this.cachedEpoch;
   }
 
-  append(channel: string, type: string, data: unknown, now: number): LoggedEvent {
+  append(type: string, data: unknown, now: number): LoggedEvent {
     const seq = this.seq + 1;
     this.epoch; // an event always belongs to an epoch
-    const frame: ServerFrame = { type, channel, seq, ts: new Date(now).toISOString(), data };
+    const frame: ServerFrame = { type, channel: this.channel, seq, ts: new Date(now).toISOString(), data };
     const text = JSON.stringify(frame);
     this.sql.exec("INSERT INTO events (seq, type, at, frame) VALUES (?, ?, ?, ?)", seq, type, now, text);
     // Trimming keeps MAX(seq) (the newest row always survives), so seq never resets.
@@ -84,6 +97,7 @@ export class EventLog {
 
   /** Re-reads seq and epoch after the storage under the log was wiped: a new epoch follows. */
   reload(): void {
+    this.cachedChannel = undefined;
     this.cachedEpoch = this.readMeta("epoch");
     this.seq = this.sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM events").one().seq ?? 0;
   }
@@ -97,7 +111,7 @@ export class EventLog {
   }
 }
 
-/** The `data` of the newest logged events of one type, oldest first (issue 3: room snapshots). */
+/** The `data` of the newest logged events of one type, oldest first (a room's recent messages). */
 export function recentData<T>(sql: SqlStorage, type: string, limit: number): T[] {
   if (limit <= 0) return [];
   return sql

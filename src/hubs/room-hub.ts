@@ -1,41 +1,30 @@
-import * as v from "valibot";
 import type { Identity } from "../auth/jwt";
+import { splitChannel } from "../channel-kinds";
 import { type Outcome, ok } from "../errors";
+import type { Attachment, Refusal } from "../hub/connections";
+import { moveIntoEventIds } from "../hub/event-ids";
 import { recentData } from "../hub/event-log";
-import { type ClientEnvelope, parseFrame } from "../hub/frames";
-import { type Attachment, type ComponentSchema, Hub, type Refusal } from "../hub/hub";
-import { onlineUsers, otherConnections } from "../hub/presence";
-import { PUBLISHED_EVENTS_TABLE, publishedSeq, rememberPublished } from "../hub/product-events";
+import { Hub } from "../hub/hub";
+import type { ClientFrame } from "../hub/intake";
+import type { ComponentSchema } from "../hub/migrations";
 import { newId } from "../ids";
 import {
   CloseCode,
-  MESSAGE_MAX_CHARS,
-  type PresenceChange,
   RoomEvent,
+  type RoomEvents,
   type RoomMessage,
   type RoomPresence,
   type RoomSnapshot,
   type RoomVisibility,
   TYPING_EXPIRES_MS,
-  type TypingData,
 } from "../protocol";
-import { Json, type RoomProductEvent, type RoomSettings } from "../schemas";
-import type { Delivered } from "./user-hub";
+import { MessageFrame, type RoomProductEvent, type RoomSettings, TypingFrame } from "../schemas";
+import { parseWith } from "../validation";
+import { type Delivered, PUBLISHED_EVENTS_TABLE, publishOnce } from "./product-events";
+import { onlineUsers, otherConnections } from "./room-presence";
 
-const Ref = v.optional(v.union([v.pipe(v.string(), v.maxLength(64)), v.number()]));
-const MessageFrame = v.strictObject({
-  type: v.literal("message"),
-  text: v.pipe(
-    v.string(),
-    v.minLength(1, "text must not be empty"),
-    v.maxLength(MESSAGE_MAX_CHARS, `text is longer than ${MESSAGE_MAX_CHARS} characters`),
-  ),
-  data: v.optional(Json),
-  ref: Ref,
-});
-const TypingFrame = v.strictObject({ type: v.literal("typing"), typing: v.boolean(), ref: Ref });
-
-export interface RoomState {
+/** Who may join a room, as a producer's PUT set it. */
+export interface RoomAccess {
   id: string;
   visibility: RoomVisibility;
   members: string[];
@@ -52,7 +41,7 @@ export function claimGrants(claim: readonly string[], roomId: string): boolean {
  * is online, and who is typing. Presence is derived from the sockets' attachments, so it
  * is right after hibernation without any bookkeeping of its own.
  */
-export class RoomHub extends Hub<RoomSnapshot> {
+export class RoomHub extends Hub<RoomSnapshot, RoomEvents> {
   private visibilityCache: RoomVisibility | null | undefined;
 
   protected schema(): ComponentSchema {
@@ -68,6 +57,7 @@ export class RoomHub extends Hub<RoomSnapshot> {
         // the leave to one.
         "CREATE TABLE announced (user_id TEXT PRIMARY KEY)",
         PUBLISHED_EVENTS_TABLE,
+        ...moveIntoEventIds("published_events", "json_object('seq', seq)"),
       ],
     };
   }
@@ -87,7 +77,7 @@ export class RoomHub extends Hub<RoomSnapshot> {
   }
 
   /** PUT /v1/rooms/:id. Replaces visibility and the member list (absent = no members). */
-  configure(roomId: string, settings: RoomSettings): Outcome<RoomState> {
+  configure(roomId: string, settings: RoomSettings): Outcome<RoomAccess> {
     this.bindChannel(`room:${roomId}`);
     const now = this.now();
     this.sql.exec(
@@ -108,24 +98,19 @@ export class RoomHub extends Hub<RoomSnapshot> {
   /** POST /v1/rooms/:id/events. `exclude_user`'s sockets get no live copy (see docs). */
   publishEvent(roomId: string, event: RoomProductEvent): Outcome<Delivered> {
     this.bindChannel(`room:${roomId}`);
-    if (event.event_id !== undefined) {
-      const seq = publishedSeq(this.sql, event.event_id);
-      if (seq !== undefined) return ok({ seq, duplicate: true });
-    }
     const excluded = event.exclude_user;
-    const { seq } = this.publish(event.type, event.data ?? null, excluded ? (who) => who.user.id === excluded : undefined);
-    if (event.event_id !== undefined) rememberPublished(this.sql, event.event_id, seq, this.now());
-    return ok({ seq });
+    const except = excluded ? (who: Attachment) => who.user.id === excluded : undefined;
+    return ok(publishOnce(this.eventIds, event.event_id, this.now(), () => this.publishProduct(event.type, event.data ?? null, except)));
   }
 
   /** GET /v1/rooms/:id/presence. */
-  presence(roomId: string): RoomPresence {
-    return { room: roomId, online: onlineUsers(this.attachments()).map(({ user, connections }) => ({ ...user, connections })) };
+  presence(roomId: string): Outcome<RoomPresence> {
+    return ok({ room: roomId, online: onlineUsers(this.sockets.attachments()).map(({ user, connections }) => ({ ...user, connections })) });
   }
 
   // Default deny: a public room, the member list, or the token's `rooms` claim.
   protected admit(identity: Identity, channel: string): Refusal | null {
-    const roomId = channel.slice("room:".length);
+    const roomId = this.roomIdOf(channel);
     if (this.visibility === "public") return null;
     if (claimGrants(identity.rooms, roomId)) return null;
     if (this.visibility !== null && this.sql.exec("SELECT 1 FROM members WHERE user_id = ?", identity.id).toArray().length > 0) return null;
@@ -134,20 +119,20 @@ export class RoomHub extends Hub<RoomSnapshot> {
 
   protected snapshot(): RoomSnapshot {
     return {
-      id: this.channel.slice("room:".length),
+      id: this.roomIdOf(this.channel),
       visibility: this.visibility ?? "private",
-      online: onlineUsers(this.attachments()).map((u) => u.user),
+      online: onlineUsers(this.sockets.attachments()).map((u) => u.user),
       messages: recentData<RoomMessage>(this.sql, RoomEvent.Message, this.config.roomSnapshotMessages),
     };
   }
 
-  protected override onClientFrame(ws: WebSocket, from: Attachment, frame: ClientEnvelope): void | Promise<void> {
-    if (frame.type === "message") return this.sendMessage(ws, from, parseFrame(MessageFrame, frame));
-    if (frame.type === "typing") return this.setTyping(ws, from, parseFrame(TypingFrame, frame));
-    return super.onClientFrame(ws, from, frame as ClientEnvelope & Record<string, unknown>);
+  protected override onClientFrame(ws: WebSocket, from: Attachment, frame: ClientFrame): void | Promise<void> {
+    if (frame.type === "message") return this.sendMessage(ws, from, parseWith(MessageFrame, frame));
+    if (frame.type === "typing") return this.setTyping(ws, from, parseWith(TypingFrame, frame));
+    return super.onClientFrame(ws, from, frame);
   }
 
-  private sendMessage(ws: WebSocket, from: Attachment, frame: v.InferOutput<typeof MessageFrame>): void {
+  private sendMessage(ws: WebSocket, from: Attachment, frame: MessageFrame): void {
     const message: RoomMessage = {
       id: newId(),
       from: from.user.id,
@@ -160,7 +145,7 @@ export class RoomHub extends Hub<RoomSnapshot> {
     this.ack(ws, frame.ref, { id: message.id, seq });
   }
 
-  private setTyping(ws: WebSocket, from: Attachment, frame: v.InferOutput<typeof TypingFrame>): void {
+  private setTyping(ws: WebSocket, from: Attachment, frame: TypingFrame): void {
     if (frame.typing) {
       this.sql.exec(
         "INSERT INTO typing (user_id, until) VALUES (?, ?) ON CONFLICT(user_id) DO UPDATE SET until = excluded.until",
@@ -176,35 +161,34 @@ export class RoomHub extends Hub<RoomSnapshot> {
 
   /** To everyone but the typist's own sockets (their other tabs know already). */
   private sendTyping(from: Attachment, typing: boolean): void {
-    const data: TypingData = { user: from.user, typing, expires_in_ms: typing ? TYPING_EXPIRES_MS : 0 };
-    this.broadcast(this.frame(RoomEvent.Typing, data), (who) => who.user.id === from.user.id);
+    const data = { user: from.user, typing, expires_in_ms: typing ? TYPING_EXPIRES_MS : 0 };
+    this.sockets.broadcast(this.frame(RoomEvent.Typing, data), (who) => who.user.id === from.user.id);
   }
 
   protected override onJoin(_ws: WebSocket, who: Attachment): void {
     // Sockets dropped without a close event (a restart) leave stale rows: forget anyone
     // with no open socket besides this new one before deciding.
-    const online = new Set(onlineUsers(this.attachments(), who).map((u) => u.user.id));
+    const online = new Set(onlineUsers(this.sockets.attachments(), who).map((u) => u.user.id));
     for (const { user_id } of this.sql.exec<{ user_id: string }>("SELECT user_id FROM announced").toArray()) {
       if (!online.has(user_id)) this.sql.exec("DELETE FROM announced WHERE user_id = ?", user_id);
     }
     if (this.sql.exec("INSERT INTO announced (user_id) VALUES (?) ON CONFLICT DO NOTHING", who.user.id).rowsWritten === 0) return;
-    const data: PresenceChange = { user: who.user };
-    this.broadcast(this.frame(RoomEvent.PresenceJoin, data), (other) => other.user.id === who.user.id);
+    this.sockets.broadcast(this.frame(RoomEvent.PresenceJoin, { user: who.user }), (other) => other.user.id === who.user.id);
   }
 
   protected override onLeave(_ws: WebSocket, who: Attachment): void {
-    if (otherConnections(this.attachments(), who.user.id, who) > 0) return;
+    if (otherConnections(this.sockets.attachments(), who.user.id, who) > 0) return;
     if (this.sql.exec("DELETE FROM announced WHERE user_id = ?", who.user.id).rowsWritten === 0) return;
     const typing = this.sql.exec<{ until: number }>("SELECT until FROM typing WHERE user_id = ?", who.user.id).toArray()[0];
     this.sql.exec("DELETE FROM typing WHERE user_id = ?", who.user.id);
     const isLeaving = (other: Attachment) => other.cid === who.cid;
-    if (typing && typing.until > this.now())
-      this.broadcast(this.frame(RoomEvent.Typing, { user: who.user, typing: false, expires_in_ms: 0 } satisfies TypingData), isLeaving);
-    const data: PresenceChange = { user: who.user };
-    this.broadcast(this.frame(RoomEvent.PresenceLeave, data), isLeaving);
+    if (typing && typing.until > this.now()) {
+      this.sockets.broadcast(this.frame(RoomEvent.Typing, { user: who.user, typing: false, expires_in_ms: 0 }), isLeaving);
+    }
+    this.sockets.broadcast(this.frame(RoomEvent.PresenceLeave, { user: who.user }), isLeaving);
   }
 
-  private attachments(): Attachment[] {
-    return this.openSockets().map((ws) => this.attachmentOf(ws));
+  private roomIdOf(channel: string): string {
+    return splitChannel(channel)?.rawId ?? "";
   }
 }

@@ -1,35 +1,27 @@
-import * as v from "valibot";
 import type { Identity } from "../auth/jwt";
 import { listInDirectory } from "../broadcast/directory";
-import { type Outcome, ok } from "../errors";
-import { type ClientEnvelope, parseFrame } from "../hub/frames";
-import { type Attachment, type ComponentSchema, Hub, type Refusal } from "../hub/hub";
-import { INBOX_SCHEMA, Inbox } from "../hub/inbox";
-import { PUBLISHED_EVENTS_TABLE, publishedSeq, rememberPublished } from "../hub/product-events";
+import { fail, type Outcome, ok } from "../errors";
+import type { Attachment, Refusal } from "../hub/connections";
+import { moveIntoEventIds } from "../hub/event-ids";
+import { Hub } from "../hub/hub";
+import type { ClientFrame } from "../hub/intake";
+import type { ComponentSchema } from "../hub/migrations";
 import { newId } from "../ids";
-import { CloseCode, type Notification, UserEvent, type UserPresence, type UserSnapshot } from "../protocol";
-import { type BroadcastInput, Id, type NotificationInput, type ProductEvent } from "../schemas";
+import { CloseCode, type Notification, UserEvent, type UserEvents, type UserPresence, type UserSnapshot } from "../protocol";
+import { AckFrame, type BroadcastInput, type NotificationInput, type ProductEvent } from "../schemas";
+import { parseWith } from "../validation";
+import { INBOX_SCHEMA, Inbox } from "./inbox";
+import { type Delivered, PUBLISHED_EVENTS_TABLE, publishOnce } from "./product-events";
 
 /** The snapshot carries at most this many unread notifications; `unread_count` counts all. */
 const SNAPSHOT_UNREAD_MAX = 50;
-
-const AckFrame = v.strictObject({
-  type: v.literal("ack"),
-  ids: v.pipe(v.array(Id), v.minLength(1), v.maxLength(100)),
-  ref: v.optional(v.union([v.pipe(v.string(), v.maxLength(64)), v.number()])),
-});
-
-export interface Delivered {
-  seq: number;
-  duplicate?: true;
-}
 
 /**
  * One user: every socket the user has open, on every device, and the user's notification
  * inbox. It also redeems the user's one-time socket tickets, since a ticket must be used
  * once across all channels.
  */
-export class UserHub extends Hub<UserSnapshot> {
+export class UserHub extends Hub<UserSnapshot, UserEvents> {
   private readonly inbox: Inbox;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -40,15 +32,20 @@ export class UserHub extends Hub<UserSnapshot> {
   protected schema(): ComponentSchema {
     return {
       component: "user",
-      steps: ["CREATE TABLE used_tickets (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)", ...INBOX_SCHEMA, PUBLISHED_EVENTS_TABLE],
+      steps: [
+        "CREATE TABLE used_tickets (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)",
+        ...INBOX_SCHEMA,
+        PUBLISHED_EVENTS_TABLE,
+        ...moveIntoEventIds("published_events", "json_object('seq', seq)"),
+      ],
     };
   }
 
-  /** True the first time a ticket id is presented, false ever after. */
-  redeemTicket(jti: string, expiresAt: number): boolean {
+  /** Succeeds the first time a ticket id is presented, and never again. */
+  redeemTicket(jti: string, expiresAt: number): Outcome<null> {
     this.sql.exec("DELETE FROM used_tickets WHERE expires_at < ?", this.now());
     const inserted = this.sql.exec("INSERT INTO used_tickets (jti, expires_at) VALUES (?, ?) ON CONFLICT(jti) DO NOTHING", jti, expiresAt);
-    return inserted.rowsWritten > 0;
+    return inserted.rowsWritten > 0 ? ok(null) : fail("unauthorized", "ticket already used");
   }
 
   /** POST /v1/users/:id/notifications. The same `id` again is acknowledged, not delivered twice. */
@@ -76,13 +73,7 @@ export class UserHub extends Hub<UserSnapshot> {
   /** POST /v1/users/:id/events: a product event to every socket of the user. */
   publishEvent(userId: string, event: ProductEvent): Outcome<Delivered> {
     this.bindChannel(`user:${userId}`);
-    if (event.event_id !== undefined) {
-      const seq = publishedSeq(this.sql, event.event_id);
-      if (seq !== undefined) return ok({ seq, duplicate: true });
-    }
-    const { seq } = this.publish(event.type, event.data ?? null);
-    if (event.event_id !== undefined) rememberPublished(this.sql, event.event_id, seq, this.now());
-    return ok({ seq });
+    return ok(publishOnce(this.eventIds, event.event_id, this.now(), () => this.publishProduct(event.type, event.data ?? null)));
   }
 
   /**
@@ -90,12 +81,15 @@ export class UserHub extends Hub<UserSnapshot> {
    * inbox (its id is the event_id) even if the last socket just closed; otherwise only
    * open sockets get it. Both dedupe by event_id, so a shard's retry delivers nothing twice.
    */
-  receiveBroadcast(userId: string, input: BroadcastInput): { online: boolean } {
-    const online = this.openSockets().length > 0;
+  receiveBroadcast(userId: string, input: BroadcastInput): Outcome<{ online: boolean }> {
+    const online = this.sockets.count() > 0;
     const { event_id, type, data, title, body } = input;
-    if (input.notify) this.notify(userId, { id: event_id, kind: type, title, body, data });
-    else if (online) this.publishEvent(userId, { type, data, event_id });
-    return { online };
+    const delivered = input.notify
+      ? this.notify(userId, { id: event_id, kind: type, title, body, data })
+      : online
+        ? this.publishEvent(userId, { type, data, event_id })
+        : ok(null);
+    return delivered.ok ? ok({ online }) : delivered;
   }
 
   /** GET /v1/me/notifications, newest first. */
@@ -105,15 +99,15 @@ export class UserHub extends Hub<UserSnapshot> {
   }
 
   /** GET /v1/users/:id/presence. */
-  presence(userId: string): UserPresence {
-    const connections = this.openSockets().length;
-    const lastSeen = connections > 0 ? new Date(this.now()).toISOString() : (this.log.readMeta("last_seen") ?? null);
-    return { user: userId, online: connections > 0, connections, last_seen: lastSeen };
+  presence(userId: string): Outcome<UserPresence> {
+    const connections = this.sockets.count();
+    const lastSeen = connections > 0 ? new Date(this.now()).toISOString() : (this.events.readMeta("last_seen") ?? null);
+    return ok({ user: userId, online: connections > 0, connections, last_seen: lastSeen });
   }
 
   // The Worker routes a token only to its own user's channel; this only caps the tabs.
   protected admit(_identity: Identity): Refusal | null {
-    if (this.openSockets().length >= this.config.maxSocketsPerUser) {
+    if (this.sockets.count() >= this.config.maxSocketsPerUser) {
       return { code: CloseCode.TooManyConnections, reason: `at most ${this.config.maxSocketsPerUser} connections per user` };
     }
     return null;
@@ -132,8 +126,8 @@ export class UserHub extends Hub<UserSnapshot> {
    * was offline learns of it on resume, and goes to every socket, the acking one included,
    * so no socket sees a gap in seq.
    */
-  protected override onClientFrame(ws: WebSocket, _from: Attachment, frame: ClientEnvelope): void {
-    const { ids, ref } = parseFrame(AckFrame, frame);
+  protected override onClientFrame(ws: WebSocket, _from: Attachment, frame: ClientFrame): void {
+    const { ids, ref } = parseWith(AckFrame, frame);
     const changed = this.inbox.markRead(ids, this.now());
     const seq = changed.length > 0 ? this.publish(UserEvent.NotificationRead, { ids: changed }).seq : undefined;
     this.ack(ws, ref, { ids: changed, ...(seq !== undefined ? { seq } : {}) });
@@ -141,13 +135,13 @@ export class UserHub extends Hub<UserSnapshot> {
 
   // The broadcast directory lists users with open sockets: first socket in, last one out.
   protected override onJoin(_ws: WebSocket, who: Attachment): void {
-    if (this.openSockets().length === 1) listInDirectory(this.ctx, this.env, this.config.directoryShards, who.user.id, true);
+    if (this.sockets.count() === 1) listInDirectory(this.ctx, this.env, this.config.directoryShards, who.user.id, true);
   }
 
   protected override onLeave(_ws: WebSocket, who: Attachment): void {
-    const others = this.openSockets().filter((ws) => this.attachmentOf(ws).cid !== who.cid).length;
+    const others = this.sockets.attachments().filter((other) => other.cid !== who.cid).length;
     if (others === 0) {
-      this.log.writeMeta("last_seen", new Date(this.now()).toISOString());
+      this.events.writeMeta("last_seen", new Date(this.now()).toISOString());
       listInDirectory(this.ctx, this.env, this.config.directoryShards, who.user.id, false);
     }
   }

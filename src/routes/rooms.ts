@@ -21,5 +21,5 @@ roomRoutes.post("/rooms/:id/events", producerOnly, async (c) => {
 
 roomRoutes.get("/rooms/:id/presence", producerOnly, async (c) => {
   const id = parseId(c.req.param("id"), "room id");
-  return c.json(await c.env.ROOM_HUB.getByName(id).presence(id));
+  return c.json(unwrap(await c.env.ROOM_HUB.getByName(id).presence(id)));
 });

@@ -1,6 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
+import { kindNamed } from "../channel-kinds";
+import { type Outcome, ok } from "../errors";
 import { COUNTER_NAMES, type CounterValues, type StatsReport, zeroCounters } from "../hub/counters";
-import { migrate } from "../hub/schema";
+import { migrate } from "../hub/migrations";
 import { CHANNEL_KINDS, type ChannelKind } from "../protocol";
 
 const BUCKET_MS = 10_000;
@@ -57,7 +59,7 @@ export class StatsShard extends DurableObject<Env> {
     ]);
   }
 
-  report(report: PartReport): void {
+  report(report: PartReport): Outcome<null> {
     const { channel, kind, openSockets, delta, at } = report;
     this.add("reports", 1);
     if (this.total("started") === 0) this.add("started", at);
@@ -94,15 +96,17 @@ export class StatsShard extends DurableObject<Env> {
     this.sql.exec("DELETE FROM buckets WHERE bucket < ?", oldBucket);
     this.sql.exec("DELETE FROM channel_buckets WHERE bucket < ?", oldBucket);
     this.sql.exec("DELETE FROM parts WHERE updated_at < ?", at - STALE_AFTER_MS);
+    return ok(null);
   }
 
-  read(now = Date.now()): ShardStats {
+  read(now = Date.now()): Outcome<ShardStats> {
     const open: Record<ChannelKind, number> = Object.fromEntries(CHANNEL_KINDS.map((k) => [k, 0])) as Record<ChannelKind, number>;
     for (const row of this.sql.exec<{ kind: string; n: number }>(
       "SELECT kind, SUM(open_sockets) AS n FROM parts WHERE updated_at >= ? GROUP BY kind",
       now - STALE_AFTER_MS,
     )) {
-      if ((CHANNEL_KINDS as readonly string[]).includes(row.kind)) open[row.kind as ChannelKind] = row.n;
+      const spec = kindNamed(row.kind);
+      if (spec) open[spec.kind] = row.n;
     }
     // Active: watched now, or reported within the last minute.
     const active = this.sql
@@ -123,7 +127,7 @@ export class StatsShard extends DurableObject<Env> {
     const sinceStart = zeroCounters();
     for (const name of COUNTER_NAMES) sinceStart[name] = this.total(name);
     const started = this.total("started");
-    return {
+    return ok({
       started: started === 0 ? null : started,
       open_sockets: open,
       active_channels: active,
@@ -131,7 +135,7 @@ export class StatsShard extends DurableObject<Env> {
       since_start: sinceStart,
       reports: this.total("reports"),
       top: this.top(now, recent),
-    };
+    });
   }
 
   /** The busiest channels: by open sockets, then by deliveries over the last minute. */

@@ -1,4 +1,5 @@
 // Where a channel's stats go, and the sum across every stats shard for GET /v1/stats.
+import { unwrap } from "../errors";
 import { COUNTER_NAMES, type CounterValues, zeroCounters } from "../hub/counters";
 import { CHANNEL_KINDS, type ChannelKind } from "../protocol";
 import { shardIndex } from "../shards";
@@ -26,7 +27,9 @@ export function statsShardFor(env: Env, channel: string, count: number): Durable
 
 /** Reads every shard at once and adds them up. */
 export async function readTotals(env: Env, count: number, now = Date.now()): Promise<HubStats> {
-  const shards = await Promise.all(Array.from({ length: count }, (_, i) => env.STATS_SHARD.getByName(statsShardName(i)).read(now)));
+  const shards = await Promise.all(
+    Array.from({ length: count }, async (_, i) => unwrap(await env.STATS_SHARD.getByName(statsShardName(i)).read(now))),
+  );
   return sumShards(shards, now);
 }
 

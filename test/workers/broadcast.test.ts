@@ -2,6 +2,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { DirectoryShard } from "../../src/broadcast/directory-shard";
+import { unwrap } from "../../src/errors";
 import { shardIndex } from "../../src/shards";
 import { call, type Frame, produce, produceOk, type TestSocket, uniqueId } from "./helpers";
 import { eventually, join, type Person, person, userSentinel } from "./people";
@@ -132,8 +133,8 @@ describe("POST /v1/broadcast", () => {
     expect(partial).toMatchObject({ complete: false });
     expect(partial.pending).toBeGreaterThanOrEqual(3);
 
-    for (let i = 0; i < 10 && (await directory(0).progress(eventId))?.pending; i++) await runDurableObjectAlarm(directory(0));
-    expect(await directory(0).progress(eventId)).toMatchObject({ pending: 0 });
+    for (let i = 0; i < 10 && unwrap(await directory(0).progress(eventId))?.pending; i++) await runDurableObjectAlarm(directory(0));
+    expect(unwrap(await directory(0).progress(eventId))).toMatchObject({ pending: 0 });
     const retry = await produceOk<any>("/v1/broadcast", { type: "campaign:launched", data: { event: eventId }, event_id: eventId });
     expect(retry).toMatchObject({ complete: true, pending: 0, duplicate: true });
     expect(retry.users_reached).toBeGreaterThanOrEqual(4);
@@ -165,7 +166,7 @@ describe("POST /v1/broadcast", () => {
     });
     expect(res.status).toBe(401);
     for (let i = 0; i < SHARDS; i++) {
-      for (const id of ["x1", "x2", "x3", "x4"]) expect(await directory(i).progress(id)).toBeNull();
+      for (const id of ["x1", "x2", "x3", "x4"]) expect(unwrap(await directory(i).progress(id))).toBeNull();
     }
   });
 });

@@ -1,0 +1,29 @@
+// What a connection gets from its client (resolved options) and gives back (hooks).
+import type { ConnectedData, ServerFrame } from "../protocol";
+import type { BackoffOptions } from "./backoff";
+import type { TokenCache } from "./tokens";
+import type { SocketFactory, StatusChange, Timers } from "./types";
+
+/** Everything a connection needs from its client, resolved from the options. */
+export interface ConnectionContext {
+  baseUrl: string;
+  tokens: TokenCache;
+  WebSocket: SocketFactory;
+  backoff: BackoffOptions;
+  rateLimitedMinMs: number;
+  pingIntervalMs: number;
+  pongTimeoutMs: number;
+  sendTimeoutMs: number;
+  timers: Timers;
+  random: () => number;
+  /** The clock for round trips, and the client's latest one (`client.rtt`). */
+  roundTrips: { now: () => number; rttMs?: number };
+}
+
+export interface ConnectionHooks {
+  /** The `connected` frame; `data.resumed` false means rebuild from `data.snapshot`. */
+  connected(data: ConnectedData): void;
+  /** Every other frame, each logged seq exactly once and in order. */
+  frame(frame: ServerFrame): void;
+  status(change: StatusChange): void;
+}
