@@ -37,7 +37,7 @@ export abstract class Hub<Snapshot = unknown, Events extends object = Record<nev
   protected readonly timers: Timers;
   protected readonly counters: ChannelCounters;
   protected readonly eventIds: EventIdMemory;
-  private readonly stats: StatsReporter;
+  protected readonly stats: StatsReporter;
   private readonly trimmer: LogTrimmer;
   private readonly publisher: Publisher;
   private readonly heartbeats: Heartbeats;
@@ -122,8 +122,7 @@ export abstract class Hub<Snapshot = unknown, Events extends object = Record<nev
     const who: Attachment = { cid: newId(), user, at: this.now() };
     this.sockets.accept(server, who);
 
-    // No await from here to the return: the replay is queued on the socket before any
-    // live event can be, so a client sees missed events strictly before new ones.
+    // No await from here to the return: the replay is queued before any live event can be, so missed events come first.
     const replay = this.events.replayAfter(req.since, req.epoch);
     server.send(
       this.frame("connected", {
@@ -232,9 +231,10 @@ export abstract class Hub<Snapshot = unknown, Events extends object = Record<nev
 
   protected sendError(ws: WebSocket, ref: string | number | undefined, err: unknown): void {
     this.publisher.sendError(ws, ref, err, this.now());
+    this.reportStats();
   }
 
-  /** Counter deltas to the global StatsHub, coalesced (see StatsReporter). */
+  /** Counter deltas to the channel's stats shard, coalesced (see StatsReporter). */
   private reportStats(force = false): void {
     this.stats.report(this.channel, () => this.sockets.count(), this.now(), force);
   }

@@ -10,6 +10,9 @@ import type { Timers } from "./timers";
 export const STATS_TIMER = "stats";
 
 export class StatsReporter {
+  /** Which object of its channel reports: 0 for the channel's own, n for its shard n (rooms). */
+  part = 0;
+
   constructor(
     private readonly ctx: DurableObjectState,
     private readonly env: Env,
@@ -27,7 +30,7 @@ export class StatsReporter {
     }
     this.ctx.waitUntil(
       statsShardFor(this.env, channel, readConfig(this.env).statsShards)
-        .report(decision.report)
+        .report(this.part === 0 ? decision.report : { ...decision.report, part: this.part })
         .catch((err: unknown) => log("stats.report_failed", { channel, error: String(err) })),
     );
   }
