@@ -5,6 +5,7 @@ export { BatchHub } from "./hubs/batch-hub";
 export { JobHub } from "./hubs/job-hub";
 export { RoomHub } from "./hubs/room-hub";
 export { UserHub } from "./hubs/user-hub";
+export { RoomShard } from "./rooms/room-shard";
 export { StatsShard } from "./stats/stats-shard";
 
 export default app;

@@ -119,7 +119,7 @@ export abstract class Hub<Snapshot = unknown, Events extends object = Record<nev
     const { 0: client, 1: server } = new WebSocketPair();
     this.bindChannel(req.channel);
     const user: UserRef = req.identity.name ? { id: req.identity.id, name: req.identity.name } : { id: req.identity.id };
-    const who: Attachment = { cid: newId(), user, at: this.now() };
+    const who: Attachment = { cid: req.cid ?? newId(), user, at: this.now() };
     this.sockets.accept(server, who);
 
     // No await from here to the return: the replay is queued before any live event can be, so missed events come first.
@@ -235,7 +235,7 @@ export abstract class Hub<Snapshot = unknown, Events extends object = Record<nev
   }
 
   /** Counter deltas to the channel's stats shard, coalesced (see StatsReporter). */
-  private reportStats(force = false): void {
+  protected reportStats(force = false): void {
     this.stats.report(this.channel, () => this.sockets.count(), this.now(), force);
   }
 

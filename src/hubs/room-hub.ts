@@ -4,20 +4,20 @@ import { type Outcome, ok } from "../errors";
 import type { Attachment, Refusal } from "../hub/connections";
 import { moveIntoEventIds } from "../hub/event-ids";
 import { recentData } from "../hub/event-log";
-import { Hub } from "../hub/hub";
 import type { ClientFrame } from "../hub/intake";
 import type { ComponentSchema } from "../hub/migrations";
 import { newId } from "../ids";
 import {
   CloseCode,
   RoomEvent,
-  type RoomEvents,
   type RoomMessage,
   type RoomPresence,
   type RoomSnapshot,
   type RoomVisibility,
   TYPING_EXPIRES_MS,
+  type UserRef,
 } from "../protocol";
+import { ShardedRoom } from "../rooms/sharded-room";
 import { MessageFrame, type RoomProductEvent, type RoomSettings, TypingFrame } from "../schemas";
 import { parseWith } from "../validation";
 import { type Delivered, PUBLISHED_EVENTS_TABLE, publishOnce } from "./product-events";
@@ -39,9 +39,11 @@ export function claimGrants(claim: readonly string[], roomId: string): boolean {
 /**
  * One room: who may join (visibility, members), its chat history in the event log, who
  * is online, and who is typing. Presence is derived from the sockets' attachments, so it
- * is right after hibernation without any bookkeeping of its own.
+ * is right after hibernation without any bookkeeping of its own. Past CHANNEL_SHARD_SOCKETS
+ * sockets, new ones land on the room's shard objects (src/rooms/): this object keeps the
+ * one log and state and sends each event on to them.
  */
-export class RoomHub extends Hub<RoomSnapshot, RoomEvents> {
+export class RoomHub extends ShardedRoom {
   private visibilityCache: RoomVisibility | null | undefined;
 
   protected schema(): ComponentSchema {
@@ -68,7 +70,7 @@ export class RoomHub extends Hub<RoomSnapshot, RoomEvents> {
   }
 
   /** Null until a producer has PUT the room: such a room admits only `rooms` claims. */
-  private get visibility(): RoomVisibility | null {
+  protected get visibility(): RoomVisibility | null {
     if (this.visibilityCache === undefined) {
       const row = this.sql.exec<{ visibility: string }>("SELECT visibility FROM room").toArray()[0];
       this.visibilityCache = (row?.visibility as RoomVisibility | undefined) ?? null;
@@ -88,24 +90,43 @@ export class RoomHub extends Hub<RoomSnapshot, RoomEvents> {
     this.sql.exec("DELETE FROM members");
     for (const member of new Set(settings.members ?? [])) this.sql.exec("INSERT INTO members (user_id) VALUES (?)", member);
     this.visibilityCache = settings.visibility;
-    const members = this.sql
+    const members = this.members();
+    this.shards.forward({ access: { visibility: settings.visibility, members } });
+    return ok({ id: roomId, visibility: settings.visibility, members, updated_at: new Date(now).toISOString() });
+  }
+
+  protected members(): string[] {
+    return this.sql
       .exec<{ user_id: string }>("SELECT user_id FROM members ORDER BY user_id")
       .toArray()
       .map((r) => r.user_id);
-    return ok({ id: roomId, visibility: settings.visibility, members, updated_at: new Date(now).toISOString() });
   }
 
   /** POST /v1/rooms/:id/events. `exclude_user`'s sockets get no live copy (see docs). */
   publishEvent(roomId: string, event: RoomProductEvent): Outcome<Delivered> {
     this.bindChannel(`room:${roomId}`);
-    const excluded = event.exclude_user;
-    const except = excluded ? (who: Attachment) => who.user.id === excluded : undefined;
-    return ok(publishOnce(this.eventIds, event.event_id, this.now(), () => this.publishProduct(event.type, event.data ?? null, except)));
+    return ok(
+      publishOnce(this.eventIds, event.event_id, this.now(), () => this.publishToAll(event.type, event.data ?? null, event.exclude_user)),
+    );
   }
 
-  /** GET /v1/rooms/:id/presence. */
+  /** GET /v1/rooms/:id/presence: this object's sockets and the shards' users (one connection per shard). */
   presence(roomId: string): Outcome<RoomPresence> {
-    return ok({ room: roomId, online: onlineUsers(this.sockets.attachments()).map(({ user, connections }) => ({ ...user, connections })) });
+    const here = onlineUsers(this.sockets.attachments());
+    const online = here.map(({ user, connections }) => ({ ...user, connections }));
+    for (const { user, shards } of this.shards.users()) {
+      const seen = online.find((u) => u.id === user.id);
+      if (seen) seen.connections += shards;
+      else online.push({ ...user, connections: shards });
+    }
+    return ok({ room: roomId, online });
+  }
+
+  /** Everyone online in the room, each once: this object's sockets, then the shards'. */
+  protected onlineRefs(leaving?: Attachment): UserRef[] {
+    const here = onlineUsers(this.sockets.attachments(), leaving).map((u) => u.user);
+    const ids = new Set(here.map((u) => u.id));
+    return [...here, ...this.shards.users().flatMap(({ user }) => (ids.has(user.id) ? [] : [user]))];
   }
 
   // Default deny: a public room, the member list, or the token's `rooms` claim.
@@ -121,7 +142,7 @@ export class RoomHub extends Hub<RoomSnapshot, RoomEvents> {
     return {
       id: this.roomIdOf(this.channel),
       visibility: this.visibility ?? "private",
-      online: onlineUsers(this.sockets.attachments()).map((u) => u.user),
+      online: this.onlineRefs(),
       messages: recentData<RoomMessage>(this.sql, RoomEvent.Message, this.config.roomSnapshotMessages),
     };
   }
@@ -133,62 +154,78 @@ export class RoomHub extends Hub<RoomSnapshot, RoomEvents> {
   }
 
   private sendMessage(ws: WebSocket, from: Attachment, frame: MessageFrame): void {
+    this.ack(ws, frame.ref, this.postMessage(from.user, frame.text, frame.data));
+  }
+
+  /** A message from a socket here or on a shard: stamped by the server, logged, sent to all. */
+  protected postMessage(user: UserRef, text: string, data: MessageFrame["data"]): { id: string; seq: number } {
     const message: RoomMessage = {
       id: newId(),
-      from: from.user.id,
-      ...(from.user.name !== undefined ? { name: from.user.name } : {}),
-      text: frame.text,
-      ...(frame.data !== undefined ? { data: frame.data } : {}),
+      from: user.id,
+      ...(user.name !== undefined ? { name: user.name } : {}),
+      text,
+      ...(data !== undefined ? { data } : {}),
       ts: new Date(this.now()).toISOString(),
     };
-    const { seq } = this.publish(RoomEvent.Message, message);
-    this.ack(ws, frame.ref, { id: message.id, seq });
+    const { seq } = this.publishToAll(RoomEvent.Message, message);
+    return { id: message.id, seq };
   }
 
   private setTyping(ws: WebSocket, from: Attachment, frame: TypingFrame): void {
-    if (frame.typing) {
-      this.sql.exec(
-        "INSERT INTO typing (user_id, until) VALUES (?, ?) ON CONFLICT(user_id) DO UPDATE SET until = excluded.until",
-        from.user.id,
-        this.now() + TYPING_EXPIRES_MS,
-      );
-    } else {
-      this.sql.exec("DELETE FROM typing WHERE user_id = ?", from.user.id);
-    }
-    this.sendTyping(from, frame.typing);
+    this.typingChanged(from.user, frame.typing);
     if (frame.ref !== undefined) this.ack(ws, frame.ref);
   }
 
   /** To everyone but the typist's own sockets (their other tabs know already). */
-  private sendTyping(from: Attachment, typing: boolean): void {
-    const data = { user: from.user, typing, expires_in_ms: typing ? TYPING_EXPIRES_MS : 0 };
-    this.sockets.broadcast(this.frame(RoomEvent.Typing, data), (who) => who.user.id === from.user.id);
+  protected typingChanged(user: UserRef, typing: boolean): void {
+    if (typing) {
+      this.sql.exec(
+        "INSERT INTO typing (user_id, until) VALUES (?, ?) ON CONFLICT(user_id) DO UPDATE SET until = excluded.until",
+        user.id,
+        this.now() + TYPING_EXPIRES_MS,
+      );
+    } else {
+      this.sql.exec("DELETE FROM typing WHERE user_id = ?", user.id);
+    }
+    const data = { user, typing, expires_in_ms: typing ? TYPING_EXPIRES_MS : 0 };
+    this.sendToAll(this.frame(RoomEvent.Typing, data), (who) => who.user.id === user.id, user.id);
   }
 
   protected override onJoin(_ws: WebSocket, who: Attachment): void {
     // Sockets dropped without a close event (a restart) leave stale rows: forget anyone
-    // with no open socket besides this new one before deciding.
+    // with no open socket here or on a shard besides this new one before deciding.
     const online = new Set(onlineUsers(this.sockets.attachments(), who).map((u) => u.user.id));
     for (const { user_id } of this.sql.exec<{ user_id: string }>("SELECT user_id FROM announced").toArray()) {
-      if (!online.has(user_id)) this.sql.exec("DELETE FROM announced WHERE user_id = ?", user_id);
+      if (!online.has(user_id) && !this.shards.onShards(user_id)) this.sql.exec("DELETE FROM announced WHERE user_id = ?", user_id);
     }
-    if (this.sql.exec("INSERT INTO announced (user_id) VALUES (?) ON CONFLICT DO NOTHING", who.user.id).rowsWritten === 0) return;
-    this.sockets.broadcast(this.frame(RoomEvent.PresenceJoin, { user: who.user }), (other) => other.user.id === who.user.id);
+    this.userJoined(who.user);
   }
 
   protected override onLeave(_ws: WebSocket, who: Attachment): void {
     if (otherConnections(this.sockets.attachments(), who.user.id, who) > 0) return;
-    if (this.sql.exec("DELETE FROM announced WHERE user_id = ?", who.user.id).rowsWritten === 0) return;
-    const typing = this.sql.exec<{ until: number }>("SELECT until FROM typing WHERE user_id = ?", who.user.id).toArray()[0];
-    this.sql.exec("DELETE FROM typing WHERE user_id = ?", who.user.id);
-    const isLeaving = (other: Attachment) => other.cid === who.cid;
-    if (typing && typing.until > this.now()) {
-      this.sockets.broadcast(this.frame(RoomEvent.Typing, { user: who.user, typing: false, expires_in_ms: 0 }), isLeaving);
-    }
-    this.sockets.broadcast(this.frame(RoomEvent.PresenceLeave, { user: who.user }), isLeaving);
+    this.userLeft(who.user, who);
   }
 
-  private roomIdOf(channel: string): string {
+  /** presence:join, once per user across this object and the shards. */
+  protected userJoined(user: UserRef): void {
+    if (this.sql.exec("INSERT INTO announced (user_id) VALUES (?) ON CONFLICT DO NOTHING", user.id).rowsWritten === 0) return;
+    this.sendToAll(this.frame(RoomEvent.PresenceJoin, { user }), (other) => other.user.id === user.id, user.id, { user, online: true });
+  }
+
+  /** presence:leave once the user has no socket here (but `leaving`) nor on any shard. */
+  protected userLeft(user: UserRef, leaving?: Attachment): void {
+    if (this.sockets.attachments().some((a) => a.user.id === user.id && a.cid !== leaving?.cid) || this.shards.onShards(user.id)) return;
+    if (this.sql.exec("DELETE FROM announced WHERE user_id = ?", user.id).rowsWritten === 0) return;
+    const typing = this.sql.exec<{ until: number }>("SELECT until FROM typing WHERE user_id = ?", user.id).toArray()[0];
+    this.sql.exec("DELETE FROM typing WHERE user_id = ?", user.id);
+    const isLeaving = (other: Attachment) => other.cid === leaving?.cid;
+    if (typing && typing.until > this.now()) {
+      this.sendToAll(this.frame(RoomEvent.Typing, { user, typing: false, expires_in_ms: 0 }), isLeaving);
+    }
+    this.sendToAll(this.frame(RoomEvent.PresenceLeave, { user }), isLeaving, undefined, { user, online: false });
+  }
+
+  protected roomIdOf(channel: string): string {
     return splitChannel(channel)?.rawId ?? "";
   }
 }

@@ -7,8 +7,8 @@ import type { LogRow, ShardItem } from "./shard-protocol";
 export interface Applied {
   /** Items to send to this shard's sockets, in order: new logged events and ephemeral frames. */
   live: ShardItem[];
-  /** Set when a logged item came after a missing seq: rows after `gapAfter` must be fetched. */
-  gapAfter: number | null;
+  /** The index of the first item after a missing seq (fetch the missing rows, then go on from it), or null. */
+  stoppedAt: number | null;
 }
 
 export class ShardMirror {
@@ -16,6 +16,11 @@ export class ShardMirror {
     private readonly sql: SqlStorage,
     private readonly retention: number,
   ) {}
+
+  /** The root's epoch this copy belongs to, or null before the first catch-up. */
+  get epoch(): string | null {
+    return this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'epoch'").toArray()[0]?.value ?? null;
+  }
 
   get lastSeq(): number {
     return this.sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM events").one().seq ?? 0;
@@ -25,27 +30,30 @@ export class ShardMirror {
    * Appends the logged items that follow the copy and passes ephemeral ones through; an
    * item already copied is skipped (a repeat after a fetch), one after a gap stops the rest.
    */
-  apply(items: readonly ShardItem[]): Applied {
+  applyUntilGap(items: readonly ShardItem[]): Applied {
     let last = this.lastSeq;
     const live: ShardItem[] = [];
-    for (const item of items) {
+    for (const [index, item] of items.entries()) {
       if (item.seq === undefined) {
         live.push(item);
         continue;
       }
       if (item.seq <= last) continue;
-      if (item.seq !== last + 1) return { live, gapAfter: last };
-      this.insert({ seq: item.seq, type: item.type ?? "", at: item.at ?? 0, frame: item.frame });
+      if (item.seq !== last + 1) {
+        this.trim(last);
+        return { live, stoppedAt: index };
+      }
+      this.insert({ seq: item.seq, type: item.type ?? "", at: item.at ?? 0, frame: item.frame ?? "" });
       last = item.seq;
       live.push(item);
     }
     this.trim(last);
-    return { live, gapAfter: null };
+    return { live, stoppedAt: null };
   }
 
-  /** Rows fetched from the root after a gap: returns the frames now new to this copy. */
+  /** Rows fetched from the root: returns those new to this copy, as items to send on. */
   fill(rows: readonly LogRow[]): ShardItem[] {
-    return this.apply(rows.map((row) => ({ seq: row.seq, type: row.type, at: row.at, frame: row.frame }))).live;
+    return this.applyUntilGap(rows.map((row) => ({ seq: row.seq, type: row.type, at: row.at, frame: row.frame }))).live;
   }
 
   /** Replaces the whole copy: the root's epoch changed, or this copy fell too far behind. */

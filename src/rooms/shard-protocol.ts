@@ -3,7 +3,8 @@ import type { UserRef } from "../protocol";
 
 /** A frame the root sends on to its shards, in order. Logged events carry their log row. */
 export interface ShardItem {
-  frame: string;
+  /** Absent for an item that only updates the shard's state (access). */
+  frame?: string;
   /** Logged events: the root's seq, type and time, so the shard's copy of the log matches. */
   seq?: number;
   type?: string;
@@ -12,6 +13,8 @@ export interface ShardItem {
   except?: string;
   /** Presence changes keep the shards' lists of who is online current; `version` orders them. */
   presence?: { user: UserRef; online: boolean; version: number };
+  /** A producer's PUT changed who may join. */
+  access?: RoomAccessRule;
 }
 
 /** A row of the root's log, for a shard that missed some or is starting. */
@@ -41,8 +44,7 @@ export interface ShardSync {
 
 /** A shard's calls to the root, one RPC method on the root for all of them. */
 export type ShardCall =
-  | { op: "sync"; shard: number; seq: number; epoch: string | null; sockets: number }
-  | { op: "report"; shard: number; sockets: number; seq: number; epoch: string | null }
+  | { op: "sync" | "report"; shard: number; seq: number; epoch: string | null; sockets: number }
   | { op: "presence"; shard: number; user: UserRef; online: boolean }
   | { op: "message"; shard: number; user: UserRef; text: string; data?: unknown }
   | { op: "typing"; shard: number; user: UserRef; typing: boolean };

@@ -65,7 +65,7 @@ describe("ShardFanout", () => {
     const release: (() => void)[] = [];
     const fanout = new ShardFanout(
       (shard, items) => {
-        calls.push({ shard, frames: items.map((i) => i.frame) });
+        calls.push({ shard, frames: items.map((i) => i.frame ?? "") });
         return new Promise<void>((resolve) => release.push(resolve));
       },
       () => {},
@@ -97,7 +97,7 @@ describe("ShardFanout", () => {
           fail = false;
           throw new Error("shard unreachable");
         }
-        sent.push(items.map((i) => i.frame));
+        sent.push(items.map((i) => i.frame ?? ""));
       },
       (shard) => failures.push(shard),
     );
