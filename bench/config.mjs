@@ -33,7 +33,13 @@ export function hubVars() {
  * `shardSockets`; scale-flat keeps the same room in one object.
  */
 export function scenarioVars(scenario, params) {
-  if (scenario === "scale") return { CHANNEL_SHARD_SOCKETS: String(params.shardSockets) };
+  if (scenario === "scale") {
+    // Few channels at quick scale: fewer stats shards, so each still gets a share worth measuring.
+    return {
+      CHANNEL_SHARD_SOCKETS: String(params.shardSockets),
+      ...(params.statsShards ? { STATS_SHARDS: String(params.statsShards) } : {}),
+    };
+  }
   if (scenario === "scale-flat") return { CHANNEL_SHARD_SOCKETS: "30000" };
   return {};
 }
@@ -85,6 +91,7 @@ export const SCALES = {
     proxyS1: { subscribers: 50, events: 20, concurrency: 1 },
     scale: {
       shardSockets: 25,
+      statsShards: 4,
       roomSockets: 120,
       roomUsers: 40,
       roomEvents: 20,

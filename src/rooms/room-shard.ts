@@ -109,9 +109,10 @@ export class RoomShard extends Hub<RoomSnapshot, RoomEvents> {
     const sockets = this.sockets.count() + (op === "sync" ? 1 : 0);
     const call: ShardCall = { op, shard: this.shard, seq: this.mirror.lastSeq, epoch: this.mirror.epoch, sockets };
     const answer = unwrap(await this.rootCall(call)) as ShardSync;
-    if (answer.reset) this.mirror.replace(answer.epoch, answer.rows);
-    else this.sendOn(this.mirror.fill(answer.rows));
-    this.events.reload();
+    if (answer.reset) {
+      this.mirror.replace(answer.epoch, answer.rows);
+      this.events.reload();
+    } else this.sendOn(this.mirror.fill(answer.rows));
     if (op === "sync") {
       this.access = answer.access;
       this.online = new Map(answer.online.map((u) => [u.id, u]));
@@ -124,7 +125,8 @@ export class RoomShard extends Hub<RoomSnapshot, RoomEvents> {
   /** Sends the root's items to this shard's sockets and keeps the list of who is online. */
   private sendOn(items: ShardItem[]): void {
     if (items.length === 0) return;
-    this.events.reload();
+    // The base's log reads the copy (resume, `connected`): tell it the copy moved on.
+    if (items.some((item) => item.seq !== undefined)) this.events.reload();
     let delivered = 0;
     for (const item of items) {
       if (item.presence) {

@@ -12,6 +12,10 @@ export interface Applied {
 }
 
 export class ShardMirror {
+  // Read once, then kept: this object is the only writer of the copy.
+  private cachedEpoch: string | null | undefined;
+  private last: number | undefined;
+
   constructor(
     private readonly sql: SqlStorage,
     private readonly retention: number,
@@ -19,11 +23,13 @@ export class ShardMirror {
 
   /** The root's epoch this copy belongs to, or null before the first catch-up. */
   get epoch(): string | null {
-    return this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'epoch'").toArray()[0]?.value ?? null;
+    this.cachedEpoch ??= this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'epoch'").toArray()[0]?.value ?? null;
+    return this.cachedEpoch;
   }
 
   get lastSeq(): number {
-    return this.sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM events").one().seq ?? 0;
+    this.last ??= this.sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM events").one().seq ?? 0;
+    return this.last;
   }
 
   /**
@@ -60,11 +66,14 @@ export class ShardMirror {
   replace(epoch: string, rows: readonly LogRow[]): void {
     this.sql.exec("DELETE FROM events");
     this.sql.exec("INSERT INTO meta (key, value) VALUES ('epoch', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", epoch);
+    this.cachedEpoch = epoch;
+    this.last = 0;
     for (const row of rows) this.insert(row);
   }
 
   private insert(row: LogRow): void {
     this.sql.exec("INSERT OR IGNORE INTO events (seq, type, at, frame) VALUES (?, ?, ?, ?)", row.seq, row.type, row.at, row.frame);
+    this.last = Math.max(this.lastSeq, row.seq);
   }
 
   private trim(last: number): void {
