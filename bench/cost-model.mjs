@@ -30,7 +30,8 @@ export const WORKLOAD = {
   reconnectsPerUserDay: 10,
   heartbeatS: 30, // HEARTBEAT_INTERVAL_S: one alarm per object with sockets per interval
   clientPingS: 20, // the SDK's ping: an incoming message (auto-answered, but billed 20:1)
-  statsReportS: 30, // a watched channel reports at least once per heartbeat
+  quietReportS: 300, // a channel with nothing new reports this often (QUIET_REPORT_MS)
+  busyReportS: 5, // a channel with events reports at most this often (REPORT_EVERY_MS)
   notificationsPerUserHour: 1,
   roomShare: 0.2, // users also in a chat room of 50
   roomSize: 50,
@@ -41,10 +42,10 @@ export const WORKLOAD = {
   jobUpdatesPerS: 10, // per job
   storedBytesPerObject: 64 * 1024,
   // SQLite rows written: a publish logs the event, trims the oldest, bumps two counters and
-  // (jobs) the job row; a stats report upserts its part, buckets and totals; a heartbeat re-arms its timer row.
+  // (jobs) the job row; a stats report upserts its part, buckets and totals; a heartbeat re-arms its timer.
   rowsPerPublish: 5,
   rowsPerStatsReport: 8,
-  rowsPerHeartbeat: 1,
+  rowsPerHeartbeat: 2, // the timer row, and setAlarm (billed as one row)
 };
 
 /** Measured costs (µs of server CPU, local workerd). Replaced by the bench's when given. */
@@ -80,7 +81,13 @@ export function model(users, measured = MEASURED, w = WORKLOAD, p = PRICES) {
   const req = {
     upgrades: upgradesPerS,
     heartbeats: watched / w.heartbeatS,
-    statsReports: watched / w.statsReportS,
+    // Quiet objects every 5 minutes; a channel with events at most every 5 s.
+    statsReports:
+      (users + bigShards) / w.quietReportS +
+      rooms * Math.min(w.roomMessagesPerS, 1 / w.busyReportS) +
+      (1 + bigShards) * Math.min(w.bigRoomEventsPerS, 1 / w.busyReportS) +
+      jobs * Math.min(w.jobUpdatesPerS, 1 / w.busyReportS) +
+      pub.notifications,
     pings: sockets / w.clientPingS / p.wsIncomingRatio,
     roomMessages: pub.rooms / p.wsIncomingRatio, // sent by clients over their sockets
     producerPosts: pub.notifications + pub.big + pub.jobs,

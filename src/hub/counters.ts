@@ -33,9 +33,17 @@ export function zeroCounters(): CounterValues {
   return { published: 0, delivered: 0, errors: 0, connects: 0, closes: 0, refusals: 0 };
 }
 
+/**
+ * A quiet channel (nothing counted, the same open sockets) reports only this often: enough
+ * to stay in the totals (a shard drops a channel silent for 10 minutes), and no row writes
+ * and requests every heartbeat for each of a million idle channels.
+ */
+export const QUIET_REPORT_MS = 5 * 60_000;
+
 export class ChannelCounters {
   private pending = zeroCounters();
   private lastReport = 0;
+  private lastSockets = -1;
 
   /** `bound` says whether the channel exists: a wiped (expired) one must stay empty. */
   constructor(
@@ -86,9 +94,12 @@ export class ChannelCounters {
   decide(channel: string, openSockets: () => number, now: number, force: boolean): ReportDecision {
     const kind = splitChannel(channel)?.spec.kind;
     if (!kind) return null;
+    const sockets = openSockets();
+    if (!force && !this.hasPending() && sockets === this.lastSockets && now - this.lastReport < QUIET_REPORT_MS) return null;
     const delta = this.takeReport(now, force);
     if (!delta) return this.hasPending() ? { laterAt: this.nextReportAt() } : null;
-    return { report: { channel, kind, openSockets: openSockets(), delta, at: now } };
+    this.lastSockets = sockets;
+    return { report: { channel, kind, openSockets: sockets, delta, at: now } };
   }
 
   /** The deltas to report now, or null while the last report is recent and `force` is off. */

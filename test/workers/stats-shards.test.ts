@@ -82,6 +82,38 @@ describe("stats shards", () => {
     for (const s of sockets) s.hangUp();
   });
 
+  it("reports a quiet channel's heartbeats only when something changed", async () => {
+    const owner = uniqueId("alice");
+    const job = uniqueId("quiet");
+    const stub = env.JOB_HUB.getByName(job);
+    const clock = await installClock([stub]);
+    await createJob(owner, { id: job });
+    const socket = await connect(`/v1/ws/job/${job}`, { token: await mintToken(owner) });
+    await socket.next("connected");
+    const shard = shardIndex(`job:${job}`, SHARDS);
+    const reportsOf = async () => ((await readStats()).stats_shards.reports as number[])[shard] as number;
+    clock.advance(5_000);
+    await runDurableObjectAlarm(stub); // flushes what the socket's arrival held back
+    const settled = await eventually(async () => {
+      const first = await reportsOf();
+      await new Promise((r) => setTimeout(r, 100));
+      if ((await reportsOf()) !== first) throw new Error("reports still arriving");
+      return first;
+    });
+    // A heartbeat with nothing new: no report.
+    clock.advance(30_000);
+    await runDurableObjectAlarm(stub);
+    await socket.next("heartbeat");
+    await new Promise((r) => setTimeout(r, 300)); // room for a wrong report to land
+    expect(await reportsOf()).toBe(settled);
+    // An event since: the next heartbeat reports it.
+    await produceOk(`/v1/jobs/${job}/events`, { progress: 5 });
+    await eventually(async () => {
+      if ((await reportsOf()) === settled) throw new Error("the event's report has not arrived");
+    });
+    socket.hangUp();
+  });
+
   it("keeps no counts for channels nobody created: a stranger's probes add nothing", async () => {
     const stranger = await mintToken(uniqueId("mallory"));
     const ghosts = [`job:${uniqueId("nojob")}`, `room:${uniqueId("noroom")}`, `batch:${uniqueId("nobatch")}`];
