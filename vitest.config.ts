@@ -11,13 +11,19 @@ export const TEST_BINDINGS = {
   LOG_RETENTION: "50",
   // Small bounds so tests can reach them.
   INBOX_MAX: "5",
-  MAX_SOCKETS_PER_USER: "4",
+  MAX_SOCKETS_PER_USER: "12",
+  MAX_SOCKETS_PER_CHANNEL: "4",
   ROOM_HISTORY: "30",
   // Few shards and a small room threshold, so tests reach them.
   STATS_SHARDS: "4",
   DIRECTORY_SHARDS: "4",
   CHANNEL_SHARD_SOCKETS: "50",
   METRICS_TOKEN: "test_metrics_token_0123456789abcdef",
+  // Stream limits small enough to reach (the 1 MiB append still fits, twice).
+  STREAM_MAX_BYTES: "2097152",
+  STREAM_MAX_LIVE_READERS: "2",
+  STREAM_MAX_PRODUCERS: "3",
+  STREAM_LONG_POLL_TIMEOUT_MS: "1000",
 };
 
 export default defineConfig({
@@ -44,6 +50,17 @@ export default defineConfig({
           include: ["test/e2e/**/*.test.ts"],
           environment: "node",
           testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: "conformance",
+          include: ["test/conformance/**/*.test.ts"],
+          environment: "node",
+          // Alone, after every other project: its TTL and long-poll tests measure time.
+          sequence: { groupOrder: 1 },
+          testTimeout: 30_000,
           hookTimeout: 60_000,
         },
       },

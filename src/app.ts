@@ -11,8 +11,10 @@ import { devRoutes } from "./routes/dev";
 import { jobRoutes } from "./routes/jobs";
 import { publishRoutes } from "./routes/publish";
 import { roomRoutes } from "./routes/rooms";
+import { sessionRoutes } from "./routes/sessions";
 import { socketRoutes } from "./routes/sockets";
 import { metricsRoutes, statsRoutes } from "./routes/stats";
+import { streamCors, streamRoutes } from "./routes/streams";
 import { ticketRoutes } from "./routes/tickets";
 import { userRoutes } from "./routes/users";
 
@@ -34,7 +36,10 @@ const browserCors = cors({
   allowMethods: ["GET", "POST", "PUT"],
   maxAge: 600,
 });
-app.use("/v1/*", async (c, next) => (c.req.path.startsWith("/v1/ws/") ? next() : browserCors(c, next)));
+app.use("/v1/*", async (c, next) => {
+  if (c.req.path.startsWith("/v1/ws/")) return next();
+  return c.req.path.startsWith("/v1/stream/") ? streamCors(c, next) : browserCors(c, next);
+});
 
 // With [assets], "/" is the demo page; this answers only where no assets are deployed.
 app.get("/", (c) => c.json({ service: "dovetail", protocol: "dovetail.v1" }));
@@ -43,10 +48,12 @@ app.route("/v1", batchRoutes);
 app.route("/v1", ticketRoutes);
 app.route("/v1", userRoutes);
 app.route("/v1", roomRoutes);
+app.route("/v1", sessionRoutes);
 app.route("/v1", publishRoutes);
 app.route("/v1", broadcastRoutes);
 app.route("/v1", socketRoutes);
 app.route("/v1", statsRoutes);
+app.route("/v1", streamRoutes);
 // The dev routes drive the demo through the public API, so they get this app to call.
 app.route(
   "/dev",

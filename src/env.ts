@@ -9,6 +9,16 @@ declare global {
     JWT_AUDIENCE?: string;
     JWT_ALGORITHMS?: string;
     TICKET_SECRET?: string;
+    JWT_MAX_TTL_S?: string;
+    TOKEN_GRACE_S?: string;
+    MAX_SOCKETS_PER_CHANNEL?: string;
+    ROOM_MESSAGES_PER_S?: string;
+    ROOM_MESSAGE_BURST?: string;
+    ROOM_TYPING_PER_S?: string;
+    ROOM_MESSAGE_MAX_BYTES?: string;
+    ROOM_SNAPSHOT_BYTES?: string;
+    ROOM_MEMBER_SHARE_PCT?: string;
+    REPLAY_MAX_BYTES?: string;
     // users and rooms
     INBOX_MAX?: string;
     INBOX_TTL_DAYS?: string;
@@ -28,6 +38,17 @@ declare global {
     CHANNEL_SHARD_SOCKETS?: string;
     DIRECTORY_SHARDS?: string;
     METRICS_TOKEN?: string;
+    STREAM_MAX_APPEND_BYTES?: string;
+    STREAM_MAX_BYTES?: string;
+    STREAM_LONG_POLL_TIMEOUT_MS?: string;
+    STREAM_SSE_MAX_S?: string;
+    STREAM_MAX_LIVE_READERS?: string;
+    STREAM_MAX_PRODUCERS?: string;
+    STREAM_DEFAULT_TTL_S?: string;
+    JOB_MAX_LIFETIME_S?: string;
+    BATCH_MAX_LIFETIME_S?: string;
+    ROOM_IDLE_TTL_S?: string;
+    USER_IDLE_TTL_S?: string;
   }
   interface Env extends DovetailSecrets {}
   namespace Cloudflare {

@@ -164,6 +164,19 @@ export const PublishBatch = v.pipe(
   v.maxLength(PUBLISH_MAX_ITEMS, `at most ${PUBLISH_MAX_ITEMS} items`),
 );
 
+// --- session control ---
+
+/** The longest a revocation may be kept: beyond any token lifetime JWT_MAX_TTL_S allows. */
+export const REVOCATION_MAX_TTL_S = 30 * 86_400;
+
+/** POST /v1/revocations: a token (`sub` + `jti`) or a whole user (`sub` alone), for `ttl_s`. */
+export const RevocationBody = v.strictObject({
+  sub: Id,
+  jti: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(256))),
+  ttl_s: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(REVOCATION_MAX_TTL_S))),
+});
+export type RevocationBody = v.InferOutput<typeof RevocationBody>;
+
 // --- client frames ---
 
 /** A client's correlation id, echoed on the `ack` or `error` that answers the frame. */
@@ -172,6 +185,9 @@ export const Ref = v.optional(v.union([v.pipe(v.string(), v.maxLength(64)), v.nu
 /** Every client frame starts like this; each hub validates the rest with its own frame schemas. */
 export const ClientEnvelope = v.object({ type: v.pipe(v.string(), v.maxLength(64)), ref: Ref });
 export type ClientEnvelope = v.InferOutput<typeof ClientEnvelope>;
+
+/** Every channel: the socket's token replaced in place, before it expires. */
+export const AuthFrame = v.strictObject({ type: v.literal("auth"), token: v.pipe(v.string(), v.maxLength(8_192)), ref: Ref });
 
 /** Job channel: the owner asks the producer to stop. */
 export const CancelFrame = v.strictObject({ type: v.literal("cancel"), ref: Ref });

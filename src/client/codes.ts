@@ -14,6 +14,7 @@ export function closeAction(code: number): CloseAction {
     case CloseCode.Forbidden:
     case CloseCode.NotFound:
     case CloseCode.Policy:
+    case CloseCode.UnsupportedData:
       return "stop";
     case CloseCode.RateLimited:
     case CloseCode.TooManyConnections:

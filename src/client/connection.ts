@@ -1,9 +1,10 @@
-import { BEARER_PREFIX, type ConnectedData, type ServerFrame, SUBPROTOCOL } from "../protocol";
+import { BEARER_PREFIX, type ConnectedData, type ServerFrame, SKIP_FRAME, type SkipData, SUBPROTOCOL } from "../protocol";
 import { backoffDelay } from "./backoff";
 import { CloseCode, closeAction, DovetailError } from "./codes";
 import type { ConnectionContext, ConnectionHooks } from "./context";
 import { type AckPayload, Requests } from "./requests";
 import { RoundTrip } from "./round-trip";
+import { TokenRefresher } from "./tokens";
 import type { SocketLike, Status, StatusChange } from "./types";
 
 const OPEN = 1;
@@ -28,6 +29,8 @@ export class Connection {
   private pingTimer: unknown;
   private watchdog: unknown;
   private readonly requests: Requests;
+  /** Replaces the token on the open socket (an `auth` frame) before it expires. */
+  private readonly refresher: TokenRefresher;
   readonly roundTrip: RoundTrip;
 
   constructor(
@@ -36,7 +39,14 @@ export class Connection {
     private readonly hooks: ConnectionHooks,
   ) {
     this.requests = new Requests(ctx.timers);
-    this.roundTrip = new RoundTrip(ctx.roundTrips.now, ctx.roundTrips);
+    this.roundTrip = new RoundTrip(ctx.now, ctx.roundTrips);
+    this.refresher = new TokenRefresher(
+      ctx,
+      (token) => this.request("auth", { token }),
+      (token) => {
+        this.usedToken = token;
+      },
+    );
   }
 
   start(): void {
@@ -153,16 +163,20 @@ export class Connection {
         if (this.requests.settle(frame)) return;
         break;
     }
-    if (typeof frame.seq === "number") {
+    // `skip` stands in for a logged event this socket was excluded from: it takes that
+    // seq, so the next event is no gap, and nothing is delivered.
+    const skipped = frame.type === SKIP_FRAME;
+    const seq = skipped ? (frame.data as SkipData | undefined)?.seq : frame.seq;
+    if (typeof seq === "number") {
       // Never deliver a seq twice, and never skip one silently.
-      if (this.lastSeq !== undefined && frame.seq <= this.lastSeq) return;
-      if (this.lastSeq !== undefined && frame.seq !== this.lastSeq + 1) {
-        this.abandon(`gap: expected seq ${this.lastSeq + 1}, got ${frame.seq}`);
+      if (this.lastSeq !== undefined && seq <= this.lastSeq) return;
+      if (this.lastSeq !== undefined && seq !== this.lastSeq + 1) {
+        this.abandon(`gap: expected seq ${this.lastSeq + 1}, got ${seq}`);
         return;
       }
-      this.lastSeq = frame.seq;
+      this.lastSeq = seq;
     }
-    this.hooks.frame(frame);
+    if (!skipped) this.hooks.frame(frame);
   }
 
   private onConnected(data: ConnectedData): void {
@@ -177,6 +191,7 @@ export class Connection {
     this.requests.flush((text) => this.ws?.send(text));
     this.roundTrip.ping(this.ws!); // a round trip now, not one ping interval from now
     this.schedulePing();
+    if (this.usedToken !== undefined) this.refresher.schedule(this.usedToken);
   }
 
   private schedulePing(): void {
@@ -259,6 +274,7 @@ export class Connection {
     const ws = this.ws;
     this.ws = undefined;
     this.roundTrip.forget();
+    this.refresher.stop();
     this.clearTimer("pingTimer");
     this.clearTimer("watchdog");
     if (ws) {

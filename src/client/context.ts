@@ -16,8 +16,10 @@ export interface ConnectionContext {
   sendTimeoutMs: number;
   timers: Timers;
   random: () => number;
-  /** The clock for round trips, and the client's latest one (`client.rtt`). */
-  roundTrips: { now: () => number; rttMs?: number };
+  /** Milliseconds since the epoch: when a token's exp comes, and round-trip times. */
+  now: () => number;
+  /** The client's latest round-trip time (`client.rtt`), whichever channel measured it. */
+  roundTrips: { rttMs?: number };
 }
 
 export interface ConnectionHooks {

@@ -56,7 +56,8 @@ export class DovetailClient {
       sendTimeoutMs: options.sendTimeoutMs ?? 10_000,
       timers: options.timers ?? realTimers,
       random: options.random ?? Math.random,
-      roundTrips: { now: options.now ?? (() => globalThis.performance?.now() ?? Date.now()) },
+      now: options.now ?? (() => Date.now()),
+      roundTrips: {},
     };
     if (options.lifecycle !== false) this.watchLifecycle();
   }

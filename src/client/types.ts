@@ -23,7 +23,10 @@ export type TokenSource = string | (() => string | Promise<string>);
 export interface ClientOptions {
   /** The hub's base URL: https://hub.example.com (ws/wss also accepted). */
   url: string;
-  /** A JWT, or a function that fetches a fresh one (called again after a 4001 close). */
+  /**
+   * A JWT, or a function that fetches a fresh one: called ahead of the token's exp (the
+   * new token goes to open sockets as an `auth` frame) and again after a 4001 close.
+   */
   token: TokenSource;
   /** Defaults to the global WebSocket (browsers, Node >= 22). */
   WebSocket?: SocketFactory;
@@ -40,7 +43,7 @@ export interface ClientOptions {
   lifecycle?: boolean;
   timers?: Timers;
   random?: () => number;
-  /** Milliseconds, for round-trip times. Default performance.now (or Date.now). */
+  /** The clock (ms since the epoch) for a token's exp and for round-trip times. Default Date.now. */
   now?: () => number;
 }
 

@@ -1,5 +1,5 @@
 // Per-channel counters, persisted next to the event log, plus the deltas not yet reported
-// to the global StatsHub (see stats-reporter.ts for when they go).
+// to the channel's stats shard (see stats-reporter.ts for when they go).
 import { splitChannel } from "../channel-kinds";
 import type { ChannelKind } from "../protocol";
 

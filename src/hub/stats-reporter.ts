@@ -18,7 +18,9 @@ export class StatsReporter {
     private readonly env: Env,
     private readonly counters: ChannelCounters,
     private readonly timers: Timers,
-  ) {}
+  ) {
+    timers.mayGiveUp(STATS_TIMER, { afterAttempts: 5, why: "held-back deltas stay stored and go out with the channel's next report" });
+  }
 
   /** Reports now if allowed (or `force`), else makes sure the timer will. Fire and forget. */
   report(channel: string, openSockets: () => number, now: number, force: boolean): void {

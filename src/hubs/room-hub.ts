@@ -17,10 +17,13 @@ import {
   TYPING_EXPIRES_MS,
   type UserRef,
 } from "../protocol";
+import { ROOM_SHARDS_SCHEMA } from "../rooms/room-shards";
 import { ShardedRoom } from "../rooms/sharded-room";
 import { MessageFrame, type RoomProductEvent, type RoomSettings, TypingFrame } from "../schemas";
 import { parseWith } from "../validation";
+import { HISTORY_ROWS_FACTOR, MESSAGE_SHARE_SCHEMA, MessageShares } from "./message-shares";
 import { type Delivered, PUBLISHED_EVENTS_TABLE, publishOnce } from "./product-events";
+import { RoomLimits } from "./room-limits";
 import { onlineUsers, otherConnections } from "./room-presence";
 
 /** Who may join a room, as a producer's PUT set it. */
@@ -45,6 +48,11 @@ export function claimGrants(claim: readonly string[], roomId: string): boolean {
  */
 export class RoomHub extends ShardedRoom {
   private visibilityCache: RoomVisibility | null | undefined;
+  private readonly limits = new RoomLimits(this.config);
+  private readonly shares = new MessageShares(this.sql, {
+    history: this.config.roomHistory,
+    perMember: Math.max(1, Math.floor((this.config.roomHistory * this.config.roomMemberSharePct) / 100)),
+  });
 
   protected schema(): ComponentSchema {
     return {
@@ -60,17 +68,21 @@ export class RoomHub extends ShardedRoom {
         "CREATE TABLE announced (user_id TEXT PRIMARY KEY)",
         PUBLISHED_EVENTS_TABLE,
         ...moveIntoEventIds("published_events", "json_object('seq', seq)"),
+        ...MESSAGE_SHARE_SCHEMA,
+        ...ROOM_SHARDS_SCHEMA,
       ],
     };
   }
 
   // The room's history is its event log: resume and the snapshot's messages both read it.
+  // It keeps rows for eviction stubs too (message-shares.ts); full messages stay at ROOM_HISTORY.
   protected override retention(): number {
-    return this.config.roomHistory;
+    return this.config.roomHistory * HISTORY_ROWS_FACTOR;
   }
 
   /** Null until a producer has PUT the room: such a room admits only `rooms` claims. */
   protected get visibility(): RoomVisibility | null {
+    if (!this.stored) return null;
     if (this.visibilityCache === undefined) {
       const row = this.sql.exec<{ visibility: string }>("SELECT visibility FROM room").toArray()[0];
       this.visibilityCache = (row?.visibility as RoomVisibility | undefined) ?? null;
@@ -91,7 +103,16 @@ export class RoomHub extends ShardedRoom {
     for (const member of new Set(settings.members ?? [])) this.sql.exec("INSERT INTO members (user_id) VALUES (?)", member);
     this.visibilityCache = settings.visibility;
     const members = this.members();
+    // The shards apply the same revocation to their sockets.
     this.shards.forward({ access: { visibility: settings.visibility, members } });
+    // Revocation by PUT: a removed member, or an outsider of a room turned private, goes now.
+    const allowed = new Set(members);
+    for (const ws of this.sockets.open()) {
+      const who = this.sockets.attachmentOf(ws);
+      if (settings.visibility !== "public" && !who.claim && !allowed.has(who.user.id)) {
+        this.dropSocket(ws, CloseCode.Forbidden, "no longer a member of this room");
+      }
+    }
     return ok({ id: roomId, visibility: settings.visibility, members, updated_at: new Date(now).toISOString() });
   }
 
@@ -112,8 +133,7 @@ export class RoomHub extends ShardedRoom {
 
   /** GET /v1/rooms/:id/presence: this object's sockets and the shards' users (one connection per shard). */
   presence(roomId: string): Outcome<RoomPresence> {
-    const here = onlineUsers(this.sockets.attachments());
-    const online = here.map(({ user, connections }) => ({ ...user, connections }));
+    const online = onlineUsers(this.sockets.attachments()).map(({ user, connections }) => ({ ...user, connections }));
     for (const { user, shards } of this.shards.users()) {
       const seen = online.find((u) => u.id === user.id);
       if (seen) seen.connections += shards;
@@ -129,6 +149,11 @@ export class RoomHub extends ShardedRoom {
     return [...here, ...this.shards.users().flatMap(({ user }) => (ids.has(user.id) ? [] : [user]))];
   }
 
+  /** The socket's rules, for clients reading a rooms/<id>/ stream over HTTP. */
+  mayWatch(roomId: string, identity: Identity): boolean {
+    return this.admit(identity, `room:${roomId}`) === null;
+  }
+
   // Default deny: a public room, the member list, or the token's `rooms` claim.
   protected admit(identity: Identity, channel: string): Refusal | null {
     const roomId = this.roomIdOf(channel);
@@ -138,12 +163,20 @@ export class RoomHub extends ShardedRoom {
     return { code: CloseCode.Forbidden, reason: "not a member of this room" };
   }
 
+  /** A socket let in by the token's `rooms` claim keeps its place whatever a PUT says. */
+  protected override attachmentExtras(identity: Identity, channel: string): Partial<Attachment> {
+    return claimGrants(identity.rooms, this.roomIdOf(channel)) ? { claim: true } : {};
+  }
+
   protected snapshot(): RoomSnapshot {
+    const recent = recentData<RoomMessage>(this.sql, RoomEvent.Message, this.config.roomSnapshotMessages);
+    const { messages, trimmed } = this.limits.fitSnapshot(recent);
     return {
       id: this.roomIdOf(this.channel),
       visibility: this.visibility ?? "private",
       online: this.onlineRefs(),
-      messages: recentData<RoomMessage>(this.sql, RoomEvent.Message, this.config.roomSnapshotMessages),
+      messages,
+      ...(trimmed > 0 ? { messages_trimmed: trimmed } : {}),
     };
   }
 
@@ -157,8 +190,9 @@ export class RoomHub extends ShardedRoom {
     this.ack(ws, frame.ref, this.postMessage(from.user, frame.text, frame.data));
   }
 
-  /** A message from a socket here or on a shard: stamped by the server, logged, sent to all. */
+  /** A message from a socket here or on a shard: rate-checked, stamped by the server, logged, sent to all. */
   protected postMessage(user: UserRef, text: string, data: MessageFrame["data"]): { id: string; seq: number } {
+    this.limits.takeMessage(user.id, this.now());
     const message: RoomMessage = {
       id: newId(),
       from: user.id,
@@ -167,7 +201,9 @@ export class RoomHub extends ShardedRoom {
       ...(data !== undefined ? { data } : {}),
       ts: new Date(this.now()).toISOString(),
     };
+    this.limits.checkStored(message);
     const { seq } = this.publishToAll(RoomEvent.Message, message);
+    this.shares.noteMessage(seq, user.id);
     return { id: message.id, seq };
   }
 
@@ -178,6 +214,7 @@ export class RoomHub extends ShardedRoom {
 
   /** To everyone but the typist's own sockets (their other tabs know already). */
   protected typingChanged(user: UserRef, typing: boolean): void {
+    this.limits.takeTyping(user.id, this.now());
     if (typing) {
       this.sql.exec(
         "INSERT INTO typing (user_id, until) VALUES (?, ?) ON CONFLICT(user_id) DO UPDATE SET until = excluded.until",
@@ -187,6 +224,8 @@ export class RoomHub extends ShardedRoom {
     } else {
       this.sql.exec("DELETE FROM typing WHERE user_id = ?", user.id);
     }
+    // The others hear one typing frame per user per second at most, however many tabs type.
+    if (!this.limits.typingGoesOut(user.id, this.now())) return;
     const data = { user, typing, expires_in_ms: typing ? TYPING_EXPIRES_MS : 0 };
     this.sendToAll(this.frame(RoomEvent.Typing, data), (who) => who.user.id === user.id, user.id);
   }
@@ -215,6 +254,7 @@ export class RoomHub extends ShardedRoom {
   /** presence:leave once the user has no socket here (but `leaving`) nor on any shard. */
   protected userLeft(user: UserRef, leaving?: Attachment): void {
     if (this.sockets.attachments().some((a) => a.user.id === user.id && a.cid !== leaving?.cid) || this.shards.onShards(user.id)) return;
+    this.limits.forget(user.id);
     if (this.sql.exec("DELETE FROM announced WHERE user_id = ?", user.id).rowsWritten === 0) return;
     const typing = this.sql.exec<{ until: number }>("SELECT until FROM typing WHERE user_id = ?", user.id).toArray()[0];
     this.sql.exec("DELETE FROM typing WHERE user_id = ?", user.id);

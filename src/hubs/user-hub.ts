@@ -6,27 +6,43 @@ import { moveIntoEventIds } from "../hub/event-ids";
 import { Hub } from "../hub/hub";
 import type { ClientFrame } from "../hub/intake";
 import type { ComponentSchema } from "../hub/migrations";
+import type { SessionRegistryStub } from "../hub/session-control";
 import { newId } from "../ids";
 import { CloseCode, type Notification, UserEvent, type UserEvents, type UserPresence, type UserSnapshot } from "../protocol";
-import { AckFrame, type BroadcastInput, type NotificationInput, type ProductEvent } from "../schemas";
+import {
+  AckFrame,
+  type BroadcastInput,
+  type NotificationInput,
+  type ProductEvent,
+  REVOCATION_MAX_TTL_S,
+  type RevocationBody,
+} from "../schemas";
 import { parseWith } from "../validation";
 import { INBOX_SCHEMA, Inbox } from "./inbox";
 import { type Delivered, PUBLISHED_EVENTS_TABLE, publishOnce } from "./product-events";
+import { REVOCATION_SCHEMA, REVOKED_TOKEN, REVOKED_USER, Revocations } from "./revocations";
+import { SESSION_SCHEMA, SessionRegistry } from "./session-registry";
+import { type Closed, closeEverywhere, recount } from "./user-sessions";
 
 /** The snapshot carries at most this many unread notifications; `unread_count` counts all. */
 const SNAPSHOT_UNREAD_MAX = 50;
 
 /**
  * One user: every socket the user has open, on every device, and the user's notification
- * inbox. It also redeems the user's one-time socket tickets, since a ticket must be used
- * once across all channels.
+ * inbox. It also keeps what must hold across all of the user's channels: the session
+ * registry (where the user has sockets, and the caps), the deny-list, and the one-time
+ * socket tickets already used.
  */
 export class UserHub extends Hub<UserSnapshot, UserEvents> {
   private readonly inbox: Inbox;
+  private readonly registry: SessionRegistry;
+  private readonly revocations: Revocations;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.inbox = new Inbox(this.sql, { max: this.config.inboxMax, ttlMs: this.config.inboxTtlMs });
+    this.registry = new SessionRegistry(this.sql, { perUser: this.config.maxSocketsPerUser, perChannel: this.config.maxSocketsPerChannel });
+    this.revocations = new Revocations(this.sql);
   }
 
   protected schema(): ComponentSchema {
@@ -37,13 +53,22 @@ export class UserHub extends Hub<UserSnapshot, UserEvents> {
         ...INBOX_SCHEMA,
         PUBLISHED_EVENTS_TABLE,
         ...moveIntoEventIds("published_events", "json_object('seq', seq)"),
+        ...SESSION_SCHEMA,
+        ...REVOCATION_SCHEMA,
       ],
     };
   }
 
-  /** Succeeds the first time a ticket id is presented, and never again. */
+  /**
+   * Succeeds the first time a ticket id is presented, and never again. A ticket expired by
+   * this hub's clock is refused here too: rows are forgotten by this clock, so accepting
+   * one the Worker's clock still found valid could redeem it a second time.
+   */
   redeemTicket(jti: string, expiresAt: number): Outcome<null> {
-    this.sql.exec("DELETE FROM used_tickets WHERE expires_at < ?", this.now());
+    this.ensureStorage();
+    const now = this.now();
+    if (expiresAt <= now) return fail("unauthorized", "ticket expired");
+    this.sql.exec("DELETE FROM used_tickets WHERE expires_at < ?", now);
     const inserted = this.sql.exec("INSERT INTO used_tickets (jti, expires_at) VALUES (?, ?) ON CONFLICT(jti) DO NOTHING", jti, expiresAt);
     return inserted.rowsWritten > 0 ? ok(null) : fail("unauthorized", "ticket already used");
   }
@@ -94,22 +119,91 @@ export class UserHub extends Hub<UserSnapshot, UserEvents> {
 
   /** GET /v1/me/notifications, newest first. */
   notifications(options: { unreadOnly: boolean; limit: number }): Outcome<{ notifications: Notification[]; unread_count: number }> {
+    if (!this.stored) return ok({ notifications: [], unread_count: 0 });
     const now = this.now();
     return ok({ notifications: this.inbox.list(options, now), unread_count: this.inbox.unreadCount(now) });
   }
 
-  /** GET /v1/users/:id/presence. */
-  presence(userId: string): Outcome<UserPresence> {
-    const connections = this.sockets.count();
+  /** GET /v1/users/:id/presence: the registry's channels, re-counted so the numbers are exact. */
+  async presence(userId: string): Promise<Outcome<UserPresence>> {
+    if (this.stored)
+      await recount(
+        this.env,
+        this.registry,
+        userId,
+        "",
+        () => this.now(),
+        (channel) => this.ownCount(userId, channel),
+      );
+    const channels = this.stored ? this.registry.entries() : [];
+    const connections = channels.reduce((n, c) => n + c.sockets, 0);
     const lastSeen = connections > 0 ? new Date(this.now()).toISOString() : (this.events.readMeta("last_seen") ?? null);
-    return ok({ user: userId, online: connections > 0, connections, last_seen: lastSeen });
+    return ok({ user: userId, online: connections > 0, connections, last_seen: lastSeen, channels });
   }
 
-  // The Worker routes a token only to its own user's channel; this only caps the tabs.
+  // ---- the session registry (every hub asks here; see session-registry.ts) ----
+
+  /** A socket asks to join `channel`: the deny-list, then the caps (re-counted before refusing). */
+  async openSession(userId: string, channel: string, socketsHere: number, jti: string | null): Promise<Refusal | null> {
+    this.ensureStorage();
+    const revoked = this.revocations.refusalFor(jti ?? undefined, this.now());
+    if (revoked) return revoked;
+    if (this.registry.check(channel, socketsHere) === null) return this.registry.enter(channel, socketsHere, this.now());
+    await recount(
+      this.env,
+      this.registry,
+      userId,
+      channel,
+      () => this.now(),
+      (other) => this.ownCount(userId, other),
+    );
+    return this.registry.enter(channel, socketsHere, this.now());
+  }
+
+  /** The user's last socket on `channel` left; when it was their last anywhere, they were last seen now. */
+  async closeSession(channel: string): Promise<void> {
+    if (!this.stored) return;
+    this.registry.record(channel, 0, this.now());
+    if (this.registry.total() === 0) this.events.writeMeta("last_seen", new Date(this.now()).toISOString());
+  }
+
+  /** The user's sockets on their own channel, counted here; null for any other channel. */
+  private ownCount(userId: string, channel: string): number | null {
+    return channel === `user:${userId}` ? this.userSockets(userId) : null;
+  }
+
+  /** Whether a token (by `jti`) may still be used: the `auth` frame's deny-list check. */
+  async checkToken(jti: string | null): Promise<Refusal | null> {
+    return this.stored ? this.revocations.refusalFor(jti ?? undefined, this.now()) : null;
+  }
+
+  /** POST /v1/users/:id/disconnect: every socket of the user, on every channel, closed with 4003. */
+  disconnect(userId: string): Promise<Closed> {
+    if (!this.stored) return Promise.resolve({ closed: 0, channels: [] });
+    return this.closeSessions(userId, null, { code: CloseCode.Forbidden, reason: "disconnected" });
+  }
+
+  /** POST /v1/revocations: deny a token (`jti`) or the whole user for `ttl_s`, and close what matches. */
+  revoke(revocation: RevocationBody): Promise<Closed> {
+    this.ensureStorage();
+    const ttlS = Math.min(revocation.ttl_s ?? this.config.jwt.maxTtlS, REVOCATION_MAX_TTL_S);
+    this.revocations.add({ ...(revocation.jti !== undefined ? { jti: revocation.jti } : {}), until: this.now() + ttlS * 1000 }, this.now());
+    return this.closeSessions(revocation.sub, revocation.jti ?? null, revocation.jti === undefined ? REVOKED_USER : REVOKED_TOKEN);
+  }
+
+  private closeSessions(userId: string, jti: string | null, refusal: Refusal): Promise<Closed> {
+    return closeEverywhere(this.env, this.registry, userId, jti, refusal, (channel) =>
+      channel === `user:${userId}` ? this.closeUserSockets(userId, jti, refusal.code, refusal.reason) : null,
+    );
+  }
+
+  /** This hub is the user's registry: its own sockets ask it directly, without a call. */
+  protected override sessionRegistry(): SessionRegistryStub {
+    return this;
+  }
+
+  // The Worker routes a token only to its own user's channel; the caps are the registry's.
   protected admit(_identity: Identity): Refusal | null {
-    if (this.sockets.count() >= this.config.maxSocketsPerUser) {
-      return { code: CloseCode.TooManyConnections, reason: `at most ${this.config.maxSocketsPerUser} connections per user` };
-    }
     return null;
   }
 
@@ -133,16 +227,14 @@ export class UserHub extends Hub<UserSnapshot, UserEvents> {
     this.ack(ws, ref, { ids: changed, ...(seq !== undefined ? { seq } : {}) });
   }
 
-  // The broadcast directory lists users with open sockets: first socket in, last one out.
+  // The broadcast directory lists users with a socket on their own channel (broadcasts are
+  // delivered there): this channel's first socket in, its last one out.
   protected override onJoin(_ws: WebSocket, who: Attachment): void {
     if (this.sockets.count() === 1) listInDirectory(this.ctx, this.env, this.config.directoryShards, who.user.id, true);
   }
 
   protected override onLeave(_ws: WebSocket, who: Attachment): void {
-    const others = this.sockets.attachments().filter((other) => other.cid !== who.cid).length;
-    if (others === 0) {
-      this.events.writeMeta("last_seen", new Date(this.now()).toISOString());
+    if (this.sockets.attachments().every((other) => other.cid === who.cid))
       listInDirectory(this.ctx, this.env, this.config.directoryShards, who.user.id, false);
-    }
   }
 }

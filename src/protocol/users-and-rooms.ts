@@ -19,6 +19,7 @@ export const RESERVED_EVENT_TYPES = [
   "pong",
   "heartbeat",
   "message",
+  "message:*",
   "typing",
   "presence:*",
   "notification*",
@@ -36,6 +37,7 @@ export const UserEvent = {
 } as const satisfies Record<string, keyof UserEvents>;
 export const RoomEvent = {
   Message: "message",
+  MessageEvicted: "message:evicted",
   Typing: "typing",
   PresenceJoin: "presence:join",
   PresenceLeave: "presence:leave",
@@ -69,6 +71,8 @@ export interface UserPresence {
   connections: number;
   /** Now when online; when the last socket closed otherwise; null if never seen. */
   last_seen: string | null;
+  /** Where the user has sockets now (from the user's session registry), with a count each. */
+  channels: { channel: string; sockets: number }[];
 }
 
 export type RoomVisibility = "private" | "public";
@@ -100,8 +104,19 @@ export interface RoomSnapshot {
   id: string;
   visibility: RoomVisibility;
   online: UserRef[];
-  /** The most recent messages still in the room's history, oldest first. */
+  /** The most recent messages still in the room's history, oldest first, within ROOM_SNAPSHOT_BYTES. */
   messages: RoomMessage[];
+  /** How many older recent messages were left out to fit the byte budget (absent when none). */
+  messages_trimmed?: number;
+}
+
+/**
+ * `data` of a logged `message:evicted` event: a message one member's flood pushed out of
+ * the history, compacted in place so every seq stays (see docs/sessions.md).
+ */
+export interface EvictedMessage {
+  id: string;
+  from: string;
 }
 
 export interface RoomPresence {
@@ -122,6 +137,7 @@ export interface UserEvents {
 /** Room events: `message` is logged; `typing` and `presence:*` are ephemeral. */
 export interface RoomEvents {
   message: RoomMessage;
+  "message:evicted": EvictedMessage;
   typing: TypingData;
   "presence:join": PresenceChange;
   "presence:leave": PresenceChange;

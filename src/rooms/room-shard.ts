@@ -6,7 +6,9 @@ import { Hub } from "../hub/hub";
 import type { ClientFrame } from "../hub/intake";
 import type { ComponentSchema } from "../hub/migrations";
 import type { Timer } from "../hub/timers";
+import { HISTORY_ROWS_FACTOR } from "../hubs/message-shares";
 import { claimGrants } from "../hubs/room-hub";
+import { RoomLimits } from "../hubs/room-limits";
 import { log } from "../log";
 import { CloseCode, RoomEvent, type RoomEvents, type RoomMessage, type RoomSnapshot, type UserRef } from "../protocol";
 import { MessageFrame, TypingFrame } from "../schemas";
@@ -28,7 +30,8 @@ const ACK_WAIT_MS = 5_000;
  * root, which owns the room's one log, seq and state.
  */
 export class RoomShard extends Hub<RoomSnapshot, RoomEvents> {
-  private readonly mirror = new ShardMirror(this.sql, this.config.roomHistory);
+  private readonly mirror = new ShardMirror(this.sql, this.retention());
+  private readonly limits = new RoomLimits(this.config);
   private access: RoomAccessRule = { visibility: null, members: [] };
   private online = new Map<string, UserRef>();
   private presenceVersion = -1;
@@ -44,8 +47,9 @@ export class RoomShard extends Hub<RoomSnapshot, RoomEvents> {
     return { component: "room-shard", steps: [] };
   }
 
+  // The same as the room's own log, so a resume works from either.
   protected override retention(): number {
-    return this.config.roomHistory;
+    return this.config.roomHistory * HISTORY_ROWS_FACTOR;
   }
 
   override async fetch(request: Request): Promise<Response> {
@@ -78,8 +82,8 @@ export class RoomShard extends Hub<RoomSnapshot, RoomEvents> {
 
   /** Remembered in storage: an alarm after a wake-up must know which room and shard this is. */
   private identify(room: string, shard: number): void {
-    if (this.events.readMeta("shard") !== String(shard)) this.events.writeMeta("shard", String(shard));
     this.bindChannel(`room:${room}`);
+    if (this.events.readMeta("shard") !== String(shard)) this.events.writeMeta("shard", String(shard));
     this.stats.part = shard;
   }
 
@@ -133,7 +137,7 @@ export class RoomShard extends Hub<RoomSnapshot, RoomEvents> {
         if (this.synced) this.notePresence(item.presence);
         else this.earlyPresence.push(item.presence);
       }
-      if (item.access) this.access = item.access;
+      if (item.access) this.applyAccess(item.access);
       if (!item.frame) continue;
       const except = item.except;
       const sent = this.sockets.broadcast(item.frame, except ? (who) => who.user.id === except : undefined);
@@ -153,6 +157,22 @@ export class RoomShard extends Hub<RoomSnapshot, RoomEvents> {
     else this.online.delete(change.user.id);
   }
 
+  /** A producer's PUT: the new rule, and the room's own revocation applied to this shard's sockets. */
+  private applyAccess(access: RoomAccessRule): void {
+    this.access = access;
+    if (access.visibility === "public") return;
+    const allowed = new Set(access.members);
+    for (const ws of this.sockets.open()) {
+      const who = this.sockets.attachmentOf(ws);
+      if (!who.claim && !allowed.has(who.user.id)) this.dropSocket(ws, CloseCode.Forbidden, "no longer a member of this room");
+    }
+  }
+
+  /** A socket let in by the token's `rooms` claim keeps its place whatever a PUT says. */
+  protected override attachmentExtras(identity: Identity): Partial<Attachment> {
+    return claimGrants(identity.rooms, this.room) ? { claim: true } : {};
+  }
+
   protected admit(identity: Identity): Refusal | null {
     if (this.access.visibility === "public") return null;
     if (claimGrants(identity.rooms, this.room)) return null;
@@ -161,11 +181,13 @@ export class RoomShard extends Hub<RoomSnapshot, RoomEvents> {
   }
 
   protected snapshot(): RoomSnapshot {
+    const { messages, trimmed } = this.limits.fitSnapshot(recentData<RoomMessage>(this.sql, RoomEvent.Message, this.config.roomSnapshotMessages));
     return {
       id: this.room,
       visibility: this.access.visibility ?? "private",
       online: [...this.online.values()],
-      messages: recentData<RoomMessage>(this.sql, RoomEvent.Message, this.config.roomSnapshotMessages),
+      messages,
+      ...(trimmed > 0 ? { messages_trimmed: trimmed } : {}),
     };
   }
 

@@ -2,7 +2,6 @@
 // the advertisement of where new sockets go, the per-shard send queues, and who is online
 // on the shards. The root keeps the one log, seq and state; shards keep copies.
 import { unwrap } from "../errors";
-import { migrate } from "../hub/migrations";
 import { log } from "../log";
 import type { UserRef } from "../protocol";
 import { ShardFanout } from "./shard-fanout";
@@ -10,7 +9,8 @@ import { rowsAfter } from "./shard-mirror";
 import { planRoute, type RoomRoute, type ShardLoad } from "./shard-plan";
 import type { LogRow, ShardItem } from "./shard-protocol";
 
-const SCHEMA = [
+/** Steps of the room's own schema (created with the room's other tables, on its first write). */
+export const ROOM_SHARDS_SCHEMA = [
   "CREATE TABLE room_shards (shard INTEGER PRIMARY KEY, sockets INTEGER NOT NULL, reported_at INTEGER NOT NULL)",
   // One row per user and shard where the user has a socket: presence across shards.
   "CREATE TABLE shard_presence (user_id TEXT NOT NULL, shard INTEGER NOT NULL, user TEXT NOT NULL, PRIMARY KEY (user_id, shard))",
@@ -40,14 +40,15 @@ export class RoomShards {
   private grants: { at: number; shard: number; n: number }[] = [];
   private activeCache: number[] | undefined;
 
+  /** `stored` is false until the room's first write: reads then answer "no shards" without touching storage. */
   constructor(
-    private readonly storage: DurableObjectStorage,
+    private readonly sql: SqlStorage,
+    private readonly stored: () => boolean,
     private readonly env: Env,
     private readonly roomId: () => string,
     private readonly threshold: number,
     private readonly now: () => number,
   ) {
-    this.migrate();
     this.fanout = new ShardFanout(
       async (shard, items) => {
         unwrap(await this.env.ROOM_SHARD.getByName(shardName(this.roomId(), shard)).deliver(this.roomId(), shard, items));
@@ -56,18 +57,15 @@ export class RoomShards {
     );
   }
 
-  /** Creates the tables (again, after a wipe deleted them). */
-  migrate(): void {
-    migrate(this.storage, "room-shards", SCHEMA);
+  /** After a wipe: nothing cached survives. */
+  forget(): void {
     this.activeCache = undefined;
-  }
-
-  private get sql(): SqlStorage {
-    return this.storage.sql;
+    this.grants = [];
   }
 
   /** Shards with sockets, as last reported: the only ones events are sent to. */
   active(): number[] {
+    if (!this.stored()) return [];
     this.activeCache ??= this.sql
       .exec<{ shard: number }>("SELECT shard FROM room_shards WHERE sockets > 0 ORDER BY shard")
       .toArray()
@@ -76,6 +74,7 @@ export class RoomShards {
   }
 
   inUse(): { shards: number; sockets: number } {
+    if (!this.stored()) return { shards: 0, sockets: 0 };
     const row = this.sql
       .exec<{ shards: number; sockets: number | null }>(
         "SELECT COUNT(*) AS shards, SUM(sockets) AS sockets FROM room_shards WHERE sockets > 0",
@@ -87,9 +86,9 @@ export class RoomShards {
   /** Where new sockets go; shard places it hands out count as taken until the shard reports. */
   route(rootSockets: number): RoomRoute {
     const now = this.now();
-    const rows = this.sql
-      .exec<{ shard: number; sockets: number; reported_at: number }>("SELECT * FROM room_shards ORDER BY shard")
-      .toArray();
+    const rows = this.stored()
+      ? this.sql.exec<{ shard: number; sockets: number; reported_at: number }>("SELECT * FROM room_shards ORDER BY shard").toArray()
+      : [];
     const bySlot = new Map(rows.map((r) => [r.shard, r]));
     this.grants = this.grants.filter((g) => g.at > (bySlot.get(g.shard)?.reported_at ?? 0) && now - g.at < 10_000);
     const count = Math.max(0, ...rows.map((r) => r.shard));
@@ -153,11 +152,13 @@ export class RoomShards {
   }
 
   onShards(userId: string): boolean {
+    if (!this.stored()) return false;
     return this.sql.exec("SELECT 1 FROM shard_presence WHERE user_id = ? LIMIT 1", userId).toArray().length > 0;
   }
 
   /** Users with a socket on some shard, each once, with how many shards they are on. */
   users(): { user: UserRef; shards: number }[] {
+    if (!this.stored()) return [];
     return this.sql
       .exec<{ user: string; n: number }>("SELECT MIN(user) AS user, COUNT(*) AS n FROM shard_presence GROUP BY user_id ORDER BY MIN(rowid)")
       .toArray()

@@ -1,4 +1,4 @@
-import { fail, type Outcome, ok } from "../errors";
+import { asHubError, fail, type Outcome, ok } from "../errors";
 import type { Attachment } from "../hub/connections";
 import type { ChannelStats } from "../hub/counters";
 import { Hub } from "../hub/hub";
@@ -15,7 +15,8 @@ import type { RoomAccessRule, ShardCall, ShardSync } from "./shard-protocol";
  */
 export abstract class ShardedRoom extends Hub<RoomSnapshot, RoomEvents> {
   protected readonly shards = new RoomShards(
-    this.ctx.storage,
+    this.sql,
+    () => this.stored,
     this.env,
     () => this.roomIdOf(this.channel),
     this.config.channelShardSockets,
@@ -69,11 +70,11 @@ export abstract class ShardedRoom extends Hub<RoomSnapshot, RoomEvents> {
 
   /** A shard's call: catch-up, its socket count, a user's presence there, a message or typing. */
   fromShard(roomId: string, call: ShardCall): Outcome<unknown> {
-    if (this.channel !== `room:${roomId}`) return fail("not_found", "no such room");
+    if (!this.stored || this.channel !== `room:${roomId}`) return fail("not_found", "no such room");
     switch (call.op) {
       case "sync":
       case "report": {
-        const log = { epoch: this.events.epoch, lastSeq: this.events.lastSeq, retention: this.config.roomHistory };
+        const log = { epoch: this.events.epoch, lastSeq: this.events.lastSeq, retention: this.retention() };
         const catchUp = this.shards.report(call.shard, call.sockets, call.seq, call.epoch, log);
         if (call.sockets === 0) for (const user of this.shards.emptied(call.shard)) this.userLeft(user);
         if (call.op === "report") return ok(catchUp);
@@ -85,11 +86,20 @@ export abstract class ShardedRoom extends Hub<RoomSnapshot, RoomEvents> {
         if (!call.online && this.shards.left(call.shard, call.user.id)) this.userLeft(call.user);
         return ok(null);
       case "message":
-        return ok(this.postMessage(call.user, call.text, call.data as Json | undefined));
       case "typing":
-        this.typingChanged(call.user, call.typing);
-        return ok(null);
+        // A refusal (a rate limit) goes back to the shard as data: classes do not cross RPC.
+        try {
+          if (call.op === "message") return ok(this.postMessage(call.user, call.text, call.data as Json | undefined));
+          this.typingChanged(call.user, call.typing);
+          return ok(null);
+        } catch (err) {
+          return { ok: false, error: asHubError(err).toPayload() };
+        }
     }
+  }
+
+  protected override onWiped(): void {
+    this.shards.forget();
   }
 
   /** Orders presence changes, so a shard never applies an older list over a newer change. */

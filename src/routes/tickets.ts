@@ -4,7 +4,7 @@ import { type AppEnv, userOnly } from "../http";
 
 export const ticketRoutes = new Hono<AppEnv>();
 
-/** A single-use, 30-second socket ticket for clients that cannot send a token otherwise. */
+/** A single-use socket ticket (30 s at most, never past the token's exp) for clients that cannot send a token otherwise. */
 ticketRoutes.post("/tickets", userOnly, async (c) => {
-  return c.json(await issueTicket(c.get("identity"), c.get("config").ticketSecret), 201);
+  return c.json(await issueTicket(c.get("identity"), c.get("config")), 201);
 });

@@ -125,7 +125,7 @@ describe("a room past CHANNEL_SHARD_SOCKETS", () => {
 
   it("announces presence once per user across the root and the shards", async () => {
     const id = await publicRoom();
-    const { sockets } = await fill(id, THRESHOLD, 5);
+    const { sockets } = await fill(id, THRESHOLD);
     const ann = await person("Ann");
     const watcherOnShard = await person("Watcher");
     const watcher = (await join(`/v1/ws/room/${id}`, watcherOnShard)).socket; // past the threshold: a shard
