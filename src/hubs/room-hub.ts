@@ -24,21 +24,9 @@ import { MessageFrame, type RoomProductEvent, type RoomSettings, TypingFrame } f
 import { parseWith } from "../validation";
 import { HISTORY_ROWS_FACTOR, MESSAGE_SHARE_SCHEMA, MessageShares } from "./message-shares";
 import { type Delivered, PUBLISHED_EVENTS_TABLE, publishOnce } from "./product-events";
+import { claimGrants, type RoomAccess } from "./room-access";
 import { RoomLimits } from "./room-limits";
 import { onlineUsers } from "./room-presence";
-
-/** Who may join a room, as a producer's PUT set it. */
-export interface RoomAccess {
-  id: string;
-  visibility: RoomVisibility;
-  members: string[];
-  updated_at: string;
-}
-
-/** Does a `rooms` claim grant `roomId`? A trailing `*` is a prefix match. */
-export function claimGrants(claim: readonly string[], roomId: string): boolean {
-  return claim.some((entry) => (entry.endsWith("*") ? roomId.startsWith(entry.slice(0, -1)) : entry === roomId));
-}
 
 /**
  * One room: who may join (visibility, members), its chat history in the event log, who
@@ -73,9 +61,8 @@ export class RoomHub extends ShardedRoom {
   /** Members announced but without a socket now, and the room itself if nobody is left, are told gone. */
   private forgetDropped(present: Attachment[]): void {
     const online = new Set(present.map((a) => a.user.id));
-    for (const { user_id, name } of this.sql
-      .exec<{ user_id: string; name: string | null }>("SELECT user_id, name FROM announced")
-      .toArray()) {
+    const announced = this.sql.exec<{ user_id: string; name: string | null }>("SELECT user_id, name FROM announced").toArray();
+    for (const { user_id, name } of announced) {
       if (online.has(user_id) || this.shards.onShards(user_id)) continue;
       this.sql.exec("DELETE FROM announced WHERE user_id = ?", user_id);
       this.webhooks.queue(WebhookEvent.MemberLeft, { room: this.roomId, user: name === null ? { id: user_id } : { id: user_id, name } });

@@ -7,7 +7,7 @@ import type { ClientFrame } from "../hub/intake";
 import type { ComponentSchema } from "../hub/migrations";
 import type { Timer } from "../hub/timers";
 import { HISTORY_ROWS_FACTOR } from "../hubs/message-shares";
-import { claimGrants } from "../hubs/room-hub";
+import { claimGrants } from "../hubs/room-access";
 import { RoomLimits } from "../hubs/room-limits";
 import { log } from "../log";
 import { CloseCode, RoomEvent, type RoomEvents, type RoomMessage, type RoomSnapshot, type UserRef } from "../protocol";

@@ -158,7 +158,7 @@ export class Connection {
     }
     switch (frame.type) {
       case "pong":
-        if (this.roundTrip.pong() && this.status === "open") this.setStatus({ status: "open", reason: "round trip measured" });
+        this.roundTrip.pong();
         return;
       case "heartbeat":
         return;
