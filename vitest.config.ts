@@ -13,6 +13,8 @@ export const TEST_BINDINGS = {
   INBOX_MAX: "5",
   MAX_SOCKETS_PER_USER: "4",
   ROOM_HISTORY: "30",
+  RETAINED_MAX: "3",
+  RETAINED_MAX_BYTES: "2048",
 };
 
 export default defineConfig({

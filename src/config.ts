@@ -24,6 +24,13 @@ export interface HubConfig {
   maxSocketsPerUser: number;
   roomHistory: number;
   roomSnapshotMessages: number;
+  /** Retained values per user or room channel, and their total bytes. */
+  retainedMax: number;
+  retainedMaxBytes: number;
+  /** Contacts a producer may set for one user. */
+  contactsMax: number;
+  /** A user is announced offline only after this long without a socket, so a reload does not flap. */
+  offlineDelayMs: number;
   logRetention: number;
   frameRate: FrameRateLimit;
   /** Logged events older than this are trimmed (every hub; rooms and users may shorten it). */
@@ -104,6 +111,10 @@ function parseConfig(env: Env): HubConfig {
     maxSocketsPerUser: intVar(env.MAX_SOCKETS_PER_USER, 10, 1, 1_000, "MAX_SOCKETS_PER_USER", problems),
     roomHistory: intVar(env.ROOM_HISTORY, 1_000, 10, 100_000, "ROOM_HISTORY", problems),
     roomSnapshotMessages: intVar(env.ROOM_SNAPSHOT_MESSAGES, 50, 0, 500, "ROOM_SNAPSHOT_MESSAGES", problems),
+    retainedMax: intVar(env.RETAINED_MAX, 100, 1, 10_000, "RETAINED_MAX", problems),
+    retainedMaxBytes: intVar(env.RETAINED_MAX_BYTES, 131_072, 1_024, 1_048_576, "RETAINED_MAX_BYTES", problems),
+    contactsMax: intVar(env.CONTACTS_MAX, 500, 1, 1_000, "CONTACTS_MAX", problems),
+    offlineDelayMs: intVar(env.OFFLINE_DELAY_S, 10, 0, 300, "OFFLINE_DELAY_S", problems) * 1000,
     logRetention: intVar(env.LOG_RETENTION, 1_000, 10, 100_000, "LOG_RETENTION", problems),
     frameRate: {
       perSecond: intVar(env.MAX_FRAMES_PER_S, 20, 1, 10_000, "MAX_FRAMES_PER_S", problems),

@@ -35,6 +35,8 @@ export interface ServerFrame<T extends string = string, D = unknown> {
   seq?: number;
   ts: string;
   data: D;
+  /** On a logged event a producer asked to retain: the key it is kept under in the snapshot's `retained`. */
+  retain_key?: string;
 }
 
 export interface UserRef {
@@ -192,6 +194,10 @@ export const RESERVED_EVENT_TYPES = [
   "message",
   "typing",
   "presence:*",
+  "read",
+  "read_all",
+  "user:online",
+  "user:offline",
   "notification*",
   "job:*",
   "batch:*",
@@ -201,13 +207,27 @@ export function isReservedEventType(type: string): boolean {
   return RESERVED_EVENT_TYPES.some((r) => (r.endsWith("*") ? type.startsWith(r.slice(0, -1)) : type === r));
 }
 
-export const UserEvent = { Notification: "notification", NotificationRead: "notification:read" } as const;
+export const UserEvent = {
+  Notification: "notification",
+  NotificationRead: "notification:read",
+  ContactOnline: "user:online",
+  ContactOffline: "user:offline",
+} as const;
 export const RoomEvent = {
   Message: "message",
   Typing: "typing",
   PresenceJoin: "presence:join",
   PresenceLeave: "presence:leave",
+  Read: "read",
 } as const;
+
+/** The latest value of a retained event, in a snapshot's `retained` under its key. */
+export interface RetainedValue {
+  type: string;
+  data: Json | null;
+  seq: number;
+  ts: string;
+}
 
 /** `data` of a `notification` event, and an entry of the inbox. */
 export interface Notification {
@@ -224,11 +244,29 @@ export interface Notification {
 export interface UserSnapshot {
   unread: Notification[];
   unread_count: number;
+  /** Retained product events, by key. */
+  retained: Record<string, RetainedValue>;
 }
 
-/** `data` of a logged `notification:read` event: the ids that just became read. */
+/**
+ * `data` of a logged `notification:read` event: the ids that just became read, `all`
+ * when every notification was marked read, and the unread count after the change.
+ */
 export interface NotificationReadData {
   ids: string[];
+  all?: true;
+  unread_count: number;
+}
+
+/**
+ * A contact's online state: the `data` of the ephemeral `user:online` / `user:offline`
+ * frames on a watcher's user channel, and an entry of `GET /v1/presence`.
+ */
+export interface ContactStatus {
+  user: UserRef;
+  online: boolean;
+  /** Now when online; when the last socket closed otherwise; null if never seen. */
+  last_seen: string | null;
 }
 
 export interface UserPresence {
@@ -263,13 +301,39 @@ export interface PresenceChange {
   user: UserRef;
 }
 
+/** A message as history gives it: with the seq it was logged at, to page back from. */
+export type HistoryMessage = RoomMessage & { seq: number };
+
+/** How far a user has read a room: the ephemeral `read` frame, and an entry of the snapshot's `reads`. */
+export interface ReadReceipt {
+  user: UserRef;
+  up_to: number;
+}
+
 /** The `connected` snapshot on `/v1/ws/room/:id`. */
 export interface RoomSnapshot {
   id: string;
   visibility: RoomVisibility;
   online: UserRef[];
   /** The most recent messages still in the room's history, oldest first. */
-  messages: RoomMessage[];
+  messages: HistoryMessage[];
+  /** Retained product events, by key. */
+  retained: Record<string, RetainedValue>;
+  /** The latest read receipts, one per user. */
+  reads: ReadReceipt[];
+}
+
+/** `GET /v1/rooms/:id/messages`: newest first. */
+export interface HistoryPage {
+  room: string;
+  messages: HistoryMessage[];
+  /** Pass as `before` for the next (older) page; null when this page reached the end. */
+  next_before: number | null;
+  /**
+   * Why there is nothing older: "start" (the room's first event is in the log) or
+   * "retention" (older events were trimmed). Null while there may be more.
+   */
+  end: "start" | "retention" | null;
 }
 
 export interface RoomPresence {

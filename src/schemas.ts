@@ -108,16 +108,26 @@ export const NotificationInput = v.strictObject({
 });
 export type NotificationInput = v.InferOutput<typeof NotificationInput>;
 
+/** `retain: true` keeps the latest value per type in the snapshot; `retain_key` one per key. */
+const Retain = {
+  retain: v.optional(v.boolean()),
+  retain_key: v.optional(Id),
+};
+function retainConsistent<T extends { retain?: boolean; retain_key?: string }>() {
+  return v.check<T, string>(
+    (e) => !(e.retain === false && e.retain_key !== undefined),
+    "retain_key retains the event: leave retain out or set it to true",
+  );
+}
+
+const productEventEntries = { type: ProductEventTypeSchema, data: v.optional(Json), event_id: v.optional(EventId), ...Retain };
+
 /** POST /v1/users/:id/events: any event type a product defines. */
-export const ProductEvent = v.strictObject({
-  type: ProductEventTypeSchema,
-  data: v.optional(Json),
-  event_id: v.optional(EventId),
-});
+export const ProductEvent = v.pipe(v.strictObject(productEventEntries), retainConsistent());
 export type ProductEvent = v.InferOutput<typeof ProductEvent>;
 
 /** POST /v1/rooms/:id/events: the same, and `exclude_user` (usually the actor) gets no live copy. */
-export const RoomProductEvent = v.strictObject({ ...ProductEvent.entries, exclude_user: v.optional(Id) });
+export const RoomProductEvent = v.pipe(v.strictObject({ ...productEventEntries, exclude_user: v.optional(Id) }), retainConsistent());
 export type RoomProductEvent = v.InferOutput<typeof RoomProductEvent>;
 
 export const RoomSettings = v.strictObject({
@@ -127,12 +137,16 @@ export const RoomSettings = v.strictObject({
 export type RoomSettings = v.InferOutput<typeof RoomSettings>;
 
 /** One item of POST /v1/publish; `type: "notification"` on a user channel stores it in the inbox. */
-export const PublishItem = v.strictObject({
-  channel: v.pipe(v.string(), v.maxLength(140)),
-  type: v.pipe(v.string(), v.maxLength(64)),
-  data: v.optional(Json),
-  event_id: v.optional(EventId),
-});
+export const PublishItem = v.pipe(
+  v.strictObject({
+    channel: v.pipe(v.string(), v.maxLength(140)),
+    type: v.pipe(v.string(), v.maxLength(64)),
+    data: v.optional(Json),
+    event_id: v.optional(EventId),
+    ...Retain,
+  }),
+  retainConsistent(),
+);
 export type PublishItem = v.InferOutput<typeof PublishItem>;
 
 export const PublishBatch = v.pipe(

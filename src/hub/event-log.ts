@@ -42,10 +42,12 @@ export class EventLog {
     return this.cachedEpoch;
   }
 
-  append(channel: string, type: string, data: unknown, now: number): LoggedEvent {
+  /** `retainKey` marks an event whose value the channel also keeps (see RetainedValues). */
+  append(channel: string, type: string, data: unknown, now: number, retainKey?: string): LoggedEvent {
     const seq = this.seq + 1;
     this.epoch; // an event always belongs to an epoch
     const frame: ServerFrame = { type, channel, seq, ts: new Date(now).toISOString(), data };
+    if (retainKey !== undefined) frame.retain_key = retainKey;
     const text = JSON.stringify(frame);
     this.sql.exec("INSERT INTO events (seq, type, at, frame) VALUES (?, ?, ?, ?)", seq, type, now, text);
     // Trimming keeps MAX(seq) (the newest row always survives), so seq never resets.
@@ -95,14 +97,4 @@ export class EventLog {
   writeMeta(key: string, value: string): void {
     this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value);
   }
-}
-
-/** The `data` of the newest logged events of one type, oldest first (issue 3: room snapshots). */
-export function recentData<T>(sql: SqlStorage, type: string, limit: number): T[] {
-  if (limit <= 0) return [];
-  return sql
-    .exec<{ frame: string }>("SELECT frame FROM events WHERE type = ? ORDER BY seq DESC LIMIT ?", type, limit)
-    .toArray()
-    .reverse()
-    .map((row) => (JSON.parse(row.frame) as { data: T }).data);
 }

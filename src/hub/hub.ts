@@ -283,9 +283,9 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
    * Logs an event and fans it out: serialized once, the same string to every socket
    * (but those `except` matches, which still get it on replay).
    */
-  protected publish(type: string, data: unknown, except?: (who: Attachment) => boolean): LoggedEvent {
+  protected publish(type: string, data: unknown, except?: (who: Attachment) => boolean, retainKey?: string): LoggedEvent {
     const at = this.now();
-    const event = this.log.append(this.channel, type, data, at);
+    const event = this.log.append(this.channel, type, data, at, retainKey);
     const maxAge = this.logMaxAgeMs();
     if (maxAge !== null) this.timers.setIfAbsent(TRIM_TIMER, at + maxAge + trimSlack(maxAge));
     const delivered = this.broadcast(event.frame, except);

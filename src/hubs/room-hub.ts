@@ -1,14 +1,16 @@
 import * as v from "valibot";
 import type { Identity } from "../auth/jwt";
-import { type Outcome, ok } from "../errors";
-import { recentData } from "../hub/event-log";
+import { fail, HubError, type Outcome, ok } from "../errors";
 import { type ClientEnvelope, parseFrame } from "../hub/frames";
 import { type Attachment, type ComponentSchema, Hub, type Refusal } from "../hub/hub";
 import { onlineUsers, otherConnections } from "../hub/presence";
 import { PUBLISHED_EVENTS_TABLE, publishedSeq, rememberPublished } from "../hub/product-events";
+import { publishRetained, RETAINED_SCHEMA, RetainedValues } from "../hub/retained";
+import type { Timer } from "../hub/timers";
 import { newId } from "../ids";
 import {
   CloseCode,
+  type HistoryPage,
   MESSAGE_MAX_CHARS,
   type PresenceChange,
   RoomEvent,
@@ -20,6 +22,8 @@ import {
   type TypingData,
 } from "../protocol";
 import { Json, type RoomProductEvent, type RoomSettings } from "../schemas";
+import { READ_RECEIPTS_SCHEMA, ReadReceipts, READS_TIMER } from "./read-receipts";
+import { messagesBefore, recentMessages } from "./room-history";
 import type { Delivered } from "./user-hub";
 
 const Ref = v.optional(v.union([v.pipe(v.string(), v.maxLength(64)), v.number()]));
@@ -34,6 +38,7 @@ const MessageFrame = v.strictObject({
   ref: Ref,
 });
 const TypingFrame = v.strictObject({ type: v.literal("typing"), typing: v.boolean(), ref: Ref });
+const ReadFrame = v.strictObject({ type: v.literal("read"), up_to: v.pipe(v.number(), v.integer(), v.minValue(0)), ref: Ref });
 
 export interface RoomState {
   id: string;
@@ -54,6 +59,14 @@ export function claimGrants(claim: readonly string[], roomId: string): boolean {
  */
 export class RoomHub extends Hub<RoomSnapshot> {
   private visibilityCache: RoomVisibility | null | undefined;
+  private readonly retained: RetainedValues;
+  private readonly reads: ReadReceipts;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.retained = new RetainedValues(this.sql, { maxValues: this.config.retainedMax, maxBytes: this.config.retainedMaxBytes });
+    this.reads = new ReadReceipts(this.sql);
+  }
 
   protected schema(): ComponentSchema {
     return {
@@ -68,6 +81,8 @@ export class RoomHub extends Hub<RoomSnapshot> {
         // the leave to one.
         "CREATE TABLE announced (user_id TEXT PRIMARY KEY)",
         PUBLISHED_EVENTS_TABLE,
+        ...RETAINED_SCHEMA,
+        ...READ_RECEIPTS_SCHEMA,
       ],
     };
   }
@@ -113,9 +128,19 @@ export class RoomHub extends Hub<RoomSnapshot> {
       if (seq !== undefined) return ok({ seq, duplicate: true });
     }
     const excluded = event.exclude_user;
-    const { seq } = this.publish(event.type, event.data ?? null, excluded ? (who) => who.user.id === excluded : undefined);
+    const except = excluded ? (who: Attachment) => who.user.id === excluded : undefined;
+    const published = publishRetained(this.retained, event, this.now(), (key) => this.publish(event.type, event.data ?? null, except, key));
+    if (!published.ok) return published;
+    const { seq } = published.value;
     if (event.event_id !== undefined) rememberPublished(this.sql, event.event_id, seq, this.now());
     return ok({ seq });
+  }
+
+  /** GET /v1/rooms/:id/messages, for a producer (`reader` null) or a user the room admits. */
+  history(roomId: string, reader: Identity | null, before: number | undefined, limit: number): Outcome<HistoryPage> {
+    if (reader && this.admit(reader, `room:${roomId}`)) return fail("forbidden", "not a member of this room");
+    if (!this.channel) return fail("not_found", "no such room");
+    return ok(messagesBefore(this.sql, roomId, before, limit));
   }
 
   /** GET /v1/rooms/:id/presence. */
@@ -137,13 +162,16 @@ export class RoomHub extends Hub<RoomSnapshot> {
       id: this.channel.slice("room:".length),
       visibility: this.visibility ?? "private",
       online: onlineUsers(this.attachments()).map((u) => u.user),
-      messages: recentData<RoomMessage>(this.sql, RoomEvent.Message, this.config.roomSnapshotMessages),
+      messages: recentMessages(this.sql, this.config.roomSnapshotMessages),
+      retained: this.retained.all(),
+      reads: this.reads.latest(),
     };
   }
 
   protected override onClientFrame(ws: WebSocket, from: Attachment, frame: ClientEnvelope): void | Promise<void> {
     if (frame.type === "message") return this.sendMessage(ws, from, parseFrame(MessageFrame, frame));
     if (frame.type === "typing") return this.setTyping(ws, from, parseFrame(TypingFrame, frame));
+    if (frame.type === "read") return this.markRead(ws, from, parseFrame(ReadFrame, frame));
     return super.onClientFrame(ws, from, frame as ClientEnvelope & Record<string, unknown>);
   }
 
@@ -172,6 +200,23 @@ export class RoomHub extends Hub<RoomSnapshot> {
     }
     this.sendTyping(from, frame.typing);
     if (frame.ref !== undefined) this.ack(ws, frame.ref);
+  }
+
+  /** Stores the reader's position; the room hears of it now or, within a second of the last, from the timer. */
+  private markRead(ws: WebSocket, from: Attachment, frame: v.InferOutput<typeof ReadFrame>): void {
+    if (frame.up_to > this.log.lastSeq)
+      throw new HubError("validation_failed", `up_to is after the room's latest seq (${this.log.lastSeq})`);
+    const verdict = this.reads.record(from.user, frame.up_to, this.now());
+    if (verdict && "send" in verdict) this.broadcast(this.frame(RoomEvent.Read, verdict.send));
+    if (verdict && "laterAt" in verdict) this.timers.setIfAbsent(READS_TIMER, verdict.laterAt);
+    this.ack(ws, frame.ref, { up_to: this.reads.upTo(from.user.id) });
+  }
+
+  protected override onTimer(timer: Timer): void | Promise<void> {
+    if (timer.name !== READS_TIMER) return super.onTimer(timer);
+    const { receipts, nextAt } = this.reads.takeDue(this.now());
+    for (const receipt of receipts) this.broadcast(this.frame(RoomEvent.Read, receipt));
+    if (nextAt !== null) this.timers.set(READS_TIMER, nextAt);
   }
 
   /** To everyone but the typist's own sockets (their other tabs know already). */

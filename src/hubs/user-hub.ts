@@ -5,6 +5,7 @@ import { type ClientEnvelope, parseFrame } from "../hub/frames";
 import { type Attachment, type ComponentSchema, Hub, type Refusal } from "../hub/hub";
 import { INBOX_SCHEMA, Inbox } from "../hub/inbox";
 import { PUBLISHED_EVENTS_TABLE, publishedSeq, rememberPublished } from "../hub/product-events";
+import { publishRetained, RETAINED_SCHEMA, RetainedValues } from "../hub/retained";
 import { newId } from "../ids";
 import { CloseCode, type Notification, UserEvent, type UserPresence, type UserSnapshot } from "../protocol";
 import { Id, type NotificationInput, type ProductEvent } from "../schemas";
@@ -30,16 +31,23 @@ export interface Delivered {
  */
 export class UserHub extends Hub<UserSnapshot> {
   private readonly inbox: Inbox;
+  private readonly retained: RetainedValues;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.inbox = new Inbox(this.sql, { max: this.config.inboxMax, ttlMs: this.config.inboxTtlMs });
+    this.retained = new RetainedValues(this.sql, { maxValues: this.config.retainedMax, maxBytes: this.config.retainedMaxBytes });
   }
 
   protected schema(): ComponentSchema {
     return {
       component: "user",
-      steps: ["CREATE TABLE used_tickets (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)", ...INBOX_SCHEMA, PUBLISHED_EVENTS_TABLE],
+      steps: [
+        "CREATE TABLE used_tickets (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)",
+        ...INBOX_SCHEMA,
+        PUBLISHED_EVENTS_TABLE,
+        ...RETAINED_SCHEMA,
+      ],
     };
   }
 
@@ -79,7 +87,11 @@ export class UserHub extends Hub<UserSnapshot> {
       const seq = publishedSeq(this.sql, event.event_id);
       if (seq !== undefined) return ok({ seq, duplicate: true });
     }
-    const { seq } = this.publish(event.type, event.data ?? null);
+    const published = publishRetained(this.retained, event, this.now(), (key) =>
+      this.publish(event.type, event.data ?? null, undefined, key),
+    );
+    if (!published.ok) return published;
+    const { seq } = published.value;
     if (event.event_id !== undefined) rememberPublished(this.sql, event.event_id, seq, this.now());
     return ok({ seq });
   }
@@ -110,6 +122,7 @@ export class UserHub extends Hub<UserSnapshot> {
     return {
       unread: this.inbox.list({ unreadOnly: true, limit: SNAPSHOT_UNREAD_MAX }, now),
       unread_count: this.inbox.unreadCount(now),
+      retained: this.retained.all(),
     };
   }
 
