@@ -22,7 +22,7 @@ import {
   type TypingData,
 } from "../protocol";
 import { Json, type RoomProductEvent, type RoomSettings } from "../schemas";
-import { READ_RECEIPTS_SCHEMA, ReadReceipts, READS_TIMER } from "./read-receipts";
+import { READ_RECEIPTS_SCHEMA, READS_TIMER, ReadReceipts } from "./read-receipts";
 import { messagesBefore, recentMessages } from "./room-history";
 import type { Delivered } from "./user-hub";
 

@@ -16,8 +16,16 @@ describe("retained values on a room", () => {
     const room = await publicRoom();
     const watcher = await person("Wendy");
     const live = (await join(`/v1/ws/room/${room}`, watcher)).socket;
-    const first = await produceOk<any>(`/v1/rooms/${room}/events`, { type: "like:updated", data: { likes: 1 }, retain_key: "likes:post-9" });
-    const second = await produceOk<any>(`/v1/rooms/${room}/events`, { type: "like:updated", data: { likes: 2 }, retain_key: "likes:post-9" });
+    const first = await produceOk<any>(`/v1/rooms/${room}/events`, {
+      type: "like:updated",
+      data: { likes: 1 },
+      retain_key: "likes:post-9",
+    });
+    const second = await produceOk<any>(`/v1/rooms/${room}/events`, {
+      type: "like:updated",
+      data: { likes: 2 },
+      retain_key: "likes:post-9",
+    });
     await produceOk(`/v1/rooms/${room}/events`, { type: "comment:updated", data: { comments: 5 }, retain: true });
     await produceOk(`/v1/rooms/${room}/events`, { type: "confetti", data: { colour: "gold" } });
 
@@ -72,7 +80,8 @@ describe("retained values on a room", () => {
 
   it("keeps at most RETAINED_MAX values, dropping the one set longest ago", async () => {
     const room = await publicRoom();
-    for (const key of ["a", "b", "c"]) await produceOk(`/v1/rooms/${room}/events`, { type: "score:updated", data: { key }, retain_key: key });
+    for (const key of ["a", "b", "c"])
+      await produceOk(`/v1/rooms/${room}/events`, { type: "score:updated", data: { key }, retain_key: key });
     // Setting "a" again makes "b" the oldest, so "d" pushes "b" out.
     await produceOk(`/v1/rooms/${room}/events`, { type: "score:updated", data: { key: "a", again: true }, retain_key: "a" });
     await produceOk(`/v1/rooms/${room}/events`, { type: "score:updated", data: { key: "d" }, retain_key: "d" });
