@@ -123,7 +123,7 @@ describe("the notification inbox", () => {
     });
     expect(await inbox(user.token)).toEqual({ notifications: [], unread_count: 0 });
     const { connected, socket } = await join("/v1/ws/user", user);
-    expect(connected.data.snapshot).toEqual({ unread: [], unread_count: 0 });
+    expect(connected.data.snapshot).toEqual({ unread: [], unread_count: 0, retained: {} });
     await hangUpAll([socket]);
   });
 
