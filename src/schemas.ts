@@ -122,6 +122,13 @@ function retainConsistent<T extends { retain?: boolean; retain_key?: string }>()
 
 const productEventEntries = { type: ProductEventTypeSchema, data: v.optional(Json), event_id: v.optional(EventId), ...Retain };
 
+/** POST /v1/users/:id/notifications/read: some ids, or every notification. */
+export const MarkRead = v.union([
+  v.strictObject({ ids: v.pipe(v.array(Id), v.minLength(1), v.maxLength(100)) }),
+  v.strictObject({ all: v.literal(true) }),
+]);
+export type MarkRead = v.InferOutput<typeof MarkRead>;
+
 /** POST /v1/users/:id/events: any event type a product defines. */
 export const ProductEvent = v.pipe(v.strictObject(productEventEntries), retainConsistent());
 export type ProductEvent = v.InferOutput<typeof ProductEvent>;

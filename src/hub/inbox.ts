@@ -61,6 +61,17 @@ export class Inbox {
     return changed;
   }
 
+  /** Marks every unread notification read; answers the ids that changed, oldest first. */
+  markAllRead(now: number): string[] {
+    this.expire(now);
+    const ids = this.sql
+      .exec<{ id: string }>("SELECT id FROM notifications WHERE read = 0 ORDER BY n")
+      .toArray()
+      .map((row) => row.id);
+    this.sql.exec("UPDATE notifications SET read = 1 WHERE read = 0");
+    return ids;
+  }
+
   /** Newest first. */
   list(options: { unreadOnly: boolean; limit: number }, now: number): Notification[] {
     this.expire(now);

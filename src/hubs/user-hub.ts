@@ -7,7 +7,7 @@ import { INBOX_SCHEMA, Inbox } from "../hub/inbox";
 import { PUBLISHED_EVENTS_TABLE, publishedSeq, rememberPublished } from "../hub/product-events";
 import { publishRetained, RETAINED_SCHEMA, RetainedValues } from "../hub/retained";
 import { newId } from "../ids";
-import { CloseCode, type Notification, UserEvent, type UserPresence, type UserSnapshot } from "../protocol";
+import { CloseCode, type Notification, type NotificationReadData, UserEvent, type UserPresence, type UserSnapshot } from "../protocol";
 import { Id, type NotificationInput, type ProductEvent } from "../schemas";
 
 /** The snapshot carries at most this many unread notifications; `unread_count` counts all. */
@@ -18,6 +18,20 @@ const AckFrame = v.strictObject({
   ids: v.pipe(v.array(Id), v.minLength(1), v.maxLength(100)),
   ref: v.optional(v.union([v.pipe(v.string(), v.maxLength(64)), v.number()])),
 });
+
+const ReadAllFrame = v.strictObject({
+  type: v.literal("read_all"),
+  ref: v.optional(v.union([v.pipe(v.string(), v.maxLength(64)), v.number()])),
+});
+
+/** Which notifications to mark read: some ids, or every one. */
+export type ReadSelection = { ids: string[] } | "all";
+/** The ids that became read, the unread count after, and the seq of `notification:read` if one went out. */
+export interface ReadResult {
+  ids: string[];
+  unread_count: number;
+  seq?: number;
+}
 
 export interface Delivered {
   seq: number;
@@ -126,16 +140,34 @@ export class UserHub extends Hub<UserSnapshot> {
     };
   }
 
-  /**
-   * `ack {ids}` marks notifications read. `notification:read` is logged, so a device that
-   * was offline learns of it on resume, and goes to every socket, the acking one included,
-   * so no socket sees a gap in seq.
-   */
+  /** POST /v1/users/:id/notifications/read: the same as a socket's `ack` or `read_all`. */
+  readNotifications(which: ReadSelection): Outcome<ReadResult> {
+    return ok(this.markRead(which));
+  }
+
+  /** `ack {ids}` and `read_all` mark notifications read; the ack carries what changed. */
   protected override onClientFrame(ws: WebSocket, _from: Attachment, frame: ClientEnvelope): void {
+    if (frame.type === "read_all") {
+      const { ref } = parseFrame(ReadAllFrame, frame);
+      this.ack(ws, ref, { ...this.markRead("all") });
+      return;
+    }
     const { ids, ref } = parseFrame(AckFrame, frame);
-    const changed = this.inbox.markRead(ids, this.now());
-    const seq = changed.length > 0 ? this.publish(UserEvent.NotificationRead, { ids: changed }).seq : undefined;
-    this.ack(ws, ref, { ids: changed, ...(seq !== undefined ? { seq } : {}) });
+    this.ack(ws, ref, { ...this.markRead({ ids }) });
+  }
+
+  /**
+   * `notification:read` is logged, so a device that was offline learns of it on resume,
+   * and goes to every socket, the one that asked included, so no socket sees a gap in
+   * seq. It carries the unread count after the change, so every badge agrees.
+   */
+  private markRead(which: ReadSelection): ReadResult {
+    const now = this.now();
+    const ids = which === "all" ? this.inbox.markAllRead(now) : this.inbox.markRead(which.ids, now);
+    const unread_count = this.inbox.unreadCount(now);
+    if (ids.length === 0) return { ids, unread_count };
+    const data: NotificationReadData = { ids, ...(which === "all" ? { all: true as const } : {}), unread_count };
+    return { ids, unread_count, seq: this.publish(UserEvent.NotificationRead, data).seq };
   }
 
   protected override onLeave(_ws: WebSocket, who: Attachment): void {

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { HubError, unwrap } from "../errors";
 import { type AppEnv, producerOnly, readJson, userOnly } from "../http";
 import { parseId } from "../ids";
-import { NotificationInput, ProductEvent } from "../schemas";
+import { MarkRead, NotificationInput, ProductEvent } from "../schemas";
 
 export const userRoutes = new Hono<AppEnv>();
 
@@ -38,4 +38,11 @@ userRoutes.get("/me/notifications", userOnly, async (c) => {
   }
   const hub = c.env.USER_HUB.getByName(c.get("identity").id);
   return c.json(unwrap(await hub.notifications({ unreadOnly: unread === "true", limit: Number(rawLimit) })));
+});
+
+/** Marks a user's notifications read, from a backend or a second app: `{ids}` or `{all: true}`. */
+userRoutes.post("/users/:id/notifications/read", producerOnly, async (c) => {
+  const id = parseId(c.req.param("id"), "user id");
+  const body = await readJson(c, MarkRead);
+  return c.json(unwrap(await c.env.USER_HUB.getByName(id).readNotifications("all" in body ? "all" : { ids: body.ids })));
 });

@@ -69,7 +69,7 @@ describe("the notification inbox", () => {
     expect(reply.type).toBe("ack");
     expect(reply.data.ids).toEqual([ids[0], ids[1]]);
     const read = await laptop.next("notification:read");
-    expect(read.data).toEqual({ ids: [ids[0], ids[1]] });
+    expect(read.data).toEqual({ ids: [ids[0], ids[1]], unread_count: 1 });
     expect(read.seq).toBe(reply.data.seq);
 
     const listed = await inbox(user.token, "?unread=true");
