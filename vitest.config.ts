@@ -15,6 +15,7 @@ export const TEST_BINDINGS = {
   ROOM_HISTORY: "30",
   RETAINED_MAX: "3",
   RETAINED_MAX_BYTES: "2048",
+  CONTACTS_MAX: "5",
 };
 
 export default defineConfig({

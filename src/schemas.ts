@@ -129,6 +129,15 @@ export const MarkRead = v.union([
 ]);
 export type MarkRead = v.InferOutput<typeof MarkRead>;
 
+/** PUT /v1/users/:id/contacts: whose online status the user sees (CONTACTS_MAX bounds it further). */
+export const ContactList = v.strictObject({
+  contacts: v.pipe(
+    v.array(Id),
+    v.maxLength(1_000),
+    v.check((ids) => new Set(ids).size === ids.length, "contacts must be unique"),
+  ),
+});
+
 /** POST /v1/users/:id/events: any event type a product defines. */
 export const ProductEvent = v.pipe(v.strictObject(productEventEntries), retainConsistent());
 export type ProductEvent = v.InferOutput<typeof ProductEvent>;

@@ -8,7 +8,12 @@ export interface Identity {
   id: string;
   name?: string;
   rooms: string[];
+  /** Users whose online status this user sees (the `watch` claim), besides the contacts a producer set. */
+  watch?: string[];
 }
+
+/** User ids one token's `watch` claim may list (a token travels in every socket handshake). */
+export const WATCH_CLAIM_MAX = 100;
 
 // Key sets are cached per isolate so JWKS fetches and parsing happen once, not per request.
 const remoteSets = new Map<string, JWTVerifyGetKey>();
@@ -82,5 +87,14 @@ function identityFrom(payload: JWTPayload): Identity {
   ) {
     throw new HubError("unauthorized", "token rooms must be a list of room ids");
   }
-  return { id: payload.sub, ...(name ? { name } : {}), rooms: (rooms as string[] | undefined) ?? [] };
+  const watch = payload.watch;
+  if (watch !== undefined && !(Array.isArray(watch) && watch.length <= WATCH_CLAIM_MAX && watch.every(isValidId))) {
+    throw new HubError("unauthorized", `token watch must be a list of at most ${WATCH_CLAIM_MAX} user ids`);
+  }
+  return {
+    id: payload.sub,
+    ...(name ? { name } : {}),
+    rooms: (rooms as string[] | undefined) ?? [],
+    ...(watch ? { watch: watch as string[] } : {}),
+  };
 }

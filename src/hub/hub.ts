@@ -108,7 +108,7 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
   protected onClientFrame(_ws: WebSocket, _from: Attachment, frame: ClientEnvelope & Record<string, unknown>): void | Promise<void> {
     throw new HubError("validation_failed", `unknown frame type "${frame.type}"`);
   }
-  protected onJoin(_ws: WebSocket, _who: Attachment): void {}
+  protected onJoin(_ws: WebSocket, _who: Attachment, _identity: Identity): void {}
   protected onLeave(_ws: WebSocket, _who: Attachment): void {}
   /** A due timer the base does not own (stages, watchdog, expiry, ...). */
   protected onTimer(timer: Timer): void | Promise<void> {
@@ -177,7 +177,7 @@ export abstract class Hub<Snapshot = unknown> extends DurableObject<Env> {
     };
     server.send(this.frame("connected", connected));
     for (const frame of replay ?? []) server.send(frame);
-    this.onJoin(server, who);
+    this.onJoin(server, who, req.identity);
     // One timer for all sockets; it stops itself when the last one leaves.
     this.timers.setIfAbsent(HEARTBEAT_TIMER, who.at + this.config.heartbeatMs);
     this.counters.add("connects");

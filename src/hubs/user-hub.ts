@@ -6,9 +6,20 @@ import { type Attachment, type ComponentSchema, Hub, type Refusal } from "../hub
 import { INBOX_SCHEMA, Inbox } from "../hub/inbox";
 import { PUBLISHED_EVENTS_TABLE, publishedSeq, rememberPublished } from "../hub/product-events";
 import { publishRetained, RETAINED_SCHEMA, RetainedValues } from "../hub/retained";
+import type { Timer } from "../hub/timers";
 import { newId } from "../ids";
-import { CloseCode, type Notification, type NotificationReadData, UserEvent, type UserPresence, type UserSnapshot } from "../protocol";
+import {
+  CloseCode,
+  type ContactStatus,
+  type Notification,
+  type NotificationReadData,
+  UserEvent,
+  type UserPresence,
+  type UserSnapshot,
+} from "../protocol";
 import { Id, type NotificationInput, type ProductEvent } from "../schemas";
+import { CONTACTS_SCHEMA, Contacts } from "./contacts";
+import { OFFLINE_TIMER, WhoIsOnline } from "./who-is-online";
 
 /** The snapshot carries at most this many unread notifications; `unread_count` counts all. */
 const SNAPSHOT_UNREAD_MAX = 50;
@@ -46,11 +57,23 @@ export interface Delivered {
 export class UserHub extends Hub<UserSnapshot> {
   private readonly inbox: Inbox;
   private readonly retained: RetainedValues;
+  private readonly online: WhoIsOnline;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.inbox = new Inbox(this.sql, { max: this.config.inboxMax, ttlMs: this.config.inboxTtlMs });
     this.retained = new RetainedValues(this.sql, { maxValues: this.config.retainedMax, maxBytes: this.config.retainedMaxBytes });
+    this.online = new WhoIsOnline(new Contacts(this.sql), {
+      self: () => this.channel.slice("user:".length),
+      openSockets: () => this.openSockets().length,
+      send: (type, data) => this.broadcast(this.frame(type, data)),
+      now: () => this.now(),
+      setTimer: (name, due, payload) => this.timers.set(name, due, payload),
+      clearTimer: (name) => this.timers.clear(name),
+      waitUntil: (work) => this.ctx.waitUntil(work),
+      peer: (userId) => this.env.USER_HUB.getByName(userId),
+      offlineDelayMs: this.config.offlineDelayMs,
+    });
   }
 
   protected schema(): ComponentSchema {
@@ -61,6 +84,7 @@ export class UserHub extends Hub<UserSnapshot> {
         ...INBOX_SCHEMA,
         PUBLISHED_EVENTS_TABLE,
         ...RETAINED_SCHEMA,
+        ...CONTACTS_SCHEMA,
       ],
     };
   }
@@ -170,8 +194,47 @@ export class UserHub extends Hub<UserSnapshot> {
     return { ids, unread_count, seq: this.publish(UserEvent.NotificationRead, data).seq };
   }
 
+  /** PUT /v1/users/:id/contacts: whose online status this user sees. */
+  setContacts(userId: string, contacts: string[]): Outcome<{ user: string; contacts: string[] }> {
+    this.bindChannel(`user:${userId}`);
+    return ok({ user: userId, contacts: this.online.setContacts(contacts) });
+  }
+
+  /** GET /v1/presence asks the asker's hub which of `ids` it may see. */
+  notContacts(ids: string[]): string[] {
+    return this.online.notWatched(ids);
+  }
+
+  /** GET /v1/presence: this user's status as contacts see it. */
+  contactStatus(userId: string): ContactStatus {
+    return this.online.status(userId);
+  }
+
+  // Calls between user hubs (see WhoIsOnline).
+  addWatcher(watcher: string): void {
+    this.online.watchedBy(watcher, this.now());
+  }
+
+  removeWatcher(watcher: string): void {
+    this.online.unwatchedBy(watcher);
+  }
+
+  contactChanged(status: ContactStatus): boolean {
+    return this.online.contactChanged(status);
+  }
+
+  protected override onJoin(_ws: WebSocket, who: Attachment, identity: Identity): void {
+    this.online.joined(who.user, identity.watch ?? []);
+  }
+
   protected override onLeave(_ws: WebSocket, who: Attachment): void {
     const others = this.openSockets().filter((ws) => this.attachmentOf(ws).cid !== who.cid).length;
     if (others === 0) this.log.writeMeta("last_seen", new Date(this.now()).toISOString());
+    this.online.left(others);
+  }
+
+  protected override onTimer(timer: Timer): void | Promise<void> {
+    if (timer.name !== OFFLINE_TIMER) return super.onTimer(timer);
+    this.online.offlineDue((timer.payload as { at: number }).at);
   }
 }
