@@ -9,7 +9,7 @@ export const TEST_BINDINGS = {
   JWT_AUDIENCE: "dovetail-test",
   ALLOWED_ORIGINS: "https://app.example.com,https://*.example.org",
   LOG_RETENTION: "50",
-  // Small bounds so tests can reach them (issue 3).
+  // Small bounds so tests can reach them.
   INBOX_MAX: "5",
   MAX_SOCKETS_PER_USER: "4",
   ROOM_HISTORY: "30",
@@ -47,6 +47,14 @@ export default defineConfig({
       },
       {
         test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 10_000,
+        },
+      },
+      {
+        test: {
           name: "client",
           include: ["test/client/**/*.test.ts"],
           environment: "node",
@@ -57,6 +65,7 @@ export default defineConfig({
         test: {
           name: "browser",
           include: ["test/browser/**/*.test.ts"],
+          globalSetup: ["test/browser/chromium-check.ts"],
           environment: "node",
           testTimeout: 60_000,
           hookTimeout: 60_000,

@@ -88,7 +88,7 @@ export function table(results, labels) {
   return lines.join("\n");
 }
 
-/** Target checks from issue 6 against the medians. */
+/** Target checks against the medians (the targets are listed in docs/benchmarks.md). */
 export function targets(results) {
   const hub = results.hub ?? {};
   const ws = results.ws ?? {};

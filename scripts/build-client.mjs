@@ -23,9 +23,9 @@ await build({
 });
 
 const inputs = Object.keys(browser.metafile.inputs);
-const foreign = inputs.filter((path) => !path.startsWith("src/client/") && path !== "src/protocol.ts");
+const foreign = inputs.filter((path) => !path.startsWith("src/client/") && !path.startsWith("src/protocol/"));
 if (foreign.length > 0) {
-  console.error(`the client bundle must only contain src/client and src/protocol.ts; found: ${foreign.join(", ")}`);
+  console.error(`the client bundle must only contain src/client and src/protocol; found: ${foreign.join(", ")}`);
   process.exit(1);
 }
 const bytes = Object.values(browser.metafile.outputs).find((o) => o.entryPoint)?.bytes ?? 0;

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { cors } from "hono/cors";
 import { isOriginAllowed } from "./auth/origin";
 import { readConfig } from "./config";
-import { HubError } from "./errors";
+import { asHubError, errorBody, HubError } from "./errors";
 import type { AppEnv } from "./http";
 import { log } from "./log";
 import { batchRoutes } from "./routes/batches";
@@ -47,17 +47,21 @@ app.route("/v1", publishRoutes);
 app.route("/v1", presenceRoutes);
 app.route("/v1", socketRoutes);
 app.route("/v1", statsRoutes);
-app.route("/dev", devRoutes);
+// The dev routes drive the demo through the public API, so they get this app to call.
+app.route(
+  "/dev",
+  devRoutes((request, env, ctx) => app.fetch(request, env, ctx)),
+);
 
-app.notFound((c) => c.json({ error: { code: "not_found", message: "no such route" } }, 404));
+app.notFound((c) => c.json(errorBody(new HubError("not_found", "no such route")), 404));
 
 app.onError((err, c) => {
   if (err instanceof HubError) {
     if (err.code === "unauthorized") c.header("WWW-Authenticate", 'Bearer error="invalid_token"');
     if (err.retryAfterS !== undefined) c.header("Retry-After", String(err.retryAfterS));
     if (err.code !== "not_found") log("http.refused", { method: c.req.method, path: c.req.path, code: err.code, message: err.message });
-    return c.json({ error: err.toPayload() }, err.status as 400);
+    return c.json(errorBody(err), err.status as 400);
   }
   log("http.error", { method: c.req.method, path: c.req.path, error: String(err) });
-  return c.json({ error: { code: "internal", message: "internal error" } }, 500);
+  return c.json(errorBody(asHubError(err)), 500);
 });

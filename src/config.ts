@@ -18,7 +18,7 @@ export interface HubConfig {
   heartbeatMs: number;
   maxFrameBytes: number;
   maxBodyBytes: number;
-  /** Users and rooms (issue 3). */
+  /** Users and rooms: inbox bounds, tabs per user, room history. */
   inboxMax: number;
   inboxTtlMs: number;
   maxSocketsPerUser: number;

@@ -9,7 +9,7 @@ declare global {
     JWT_AUDIENCE?: string;
     JWT_ALGORITHMS?: string;
     TICKET_SECRET?: string;
-    // users and rooms (issue 3)
+    // users and rooms
     INBOX_MAX?: string;
     INBOX_TTL_DAYS?: string;
     MAX_SOCKETS_PER_USER?: string;

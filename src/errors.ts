@@ -51,6 +51,16 @@ export class HubError extends Error {
   }
 }
 
+/** The JSON body of every error answer: `{ error: { code, message, issues? } }`. */
+export function errorBody(error: HubError | ErrorPayload): { error: ErrorPayload } {
+  return { error: error instanceof HubError ? error.toPayload() : error };
+}
+
+/** Any thrown value as a HubError; what is not one already is an internal error. */
+export function asHubError(err: unknown): HubError {
+  return err instanceof HubError ? err : new HubError("internal", "internal error");
+}
+
 /**
  * What a hub's RPC method returns. Errors thrown across RPC lose their class, so hubs
  * return failures as data and the worker rethrows them as HubError.

@@ -1,12 +1,13 @@
 // Request plumbing shared by the routes: auth middleware and body parsing.
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
-import * as v from "valibot";
+import type * as v from "valibot";
 import { type Identity, verifyUserToken } from "./auth/jwt";
 import { bearerToken, isProducerKey, requireProducer } from "./auth/producer";
 import { limitProducer } from "./auth/rate-limits";
 import type { HubConfig } from "./config";
 import { HubError } from "./errors";
+import { parseWith } from "./validation";
 
 export type AppEnv = {
   Bindings: Env;
@@ -50,15 +51,7 @@ export async function readJson<S extends v.GenericSchema>(c: AppContext, schema:
   } catch {
     throw new HubError("validation_failed", "body is not valid JSON");
   }
-  const result = v.safeParse(schema, body);
-  if (!result.success) {
-    throw new HubError(
-      "validation_failed",
-      "body does not match the schema",
-      result.issues.slice(0, 20).map((issue) => ({ path: v.getDotPath(issue) ?? "", message: issue.message })),
-    );
-  }
-  return result.output;
+  return parseWith(schema, body);
 }
 
 async function readText(request: Request, limit: number): Promise<string> {

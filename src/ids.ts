@@ -1,6 +1,6 @@
 import { HubError } from "./errors";
 
-/** Channel ids: 1-128 chars of [A-Za-z0-9_.:-] (design.md). Checked before any object is touched. */
+/** Channel ids: 1-128 chars of [A-Za-z0-9_.:-] (docs/protocol.md). Checked before any object is touched. */
 export const ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 export function isValidId(raw: unknown): raw is string {

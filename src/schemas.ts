@@ -1,8 +1,16 @@
-// valibot schemas for every producer and client HTTP body. Objects are strict: an
-// unknown key is a typo to report, not a field to drop silently.
+// valibot schemas for every producer HTTP body and every client frame. Objects are
+// strict: an unknown key is a typo to report, not a field to drop silently. They are
+// applied through one adapter, parseWith() in validation.ts.
 import * as v from "valibot";
 import { isValidId } from "./ids";
-import { isReservedEventType, JOB_STATUSES, type Json as JsonValue, PRODUCT_EVENT_TYPE, PUBLISH_MAX_ITEMS } from "./protocol";
+import {
+  isReservedEventType,
+  JOB_STATUSES,
+  type Json as JsonValue,
+  MESSAGE_MAX_CHARS,
+  PRODUCT_EVENT_TYPE,
+  PUBLISH_MAX_ITEMS,
+} from "./protocol";
 
 export const Id = v.pipe(
   v.string(),
@@ -90,9 +98,9 @@ export const BatchSpec = v.strictObject({
 });
 export type BatchSpec = v.InferOutput<typeof BatchSpec>;
 
-// --- users and rooms (issue 3) ---
+// --- users and rooms ---
 
-const ProductEventTypeSchema = v.pipe(
+export const ProductEventType = v.pipe(
   v.string(),
   v.regex(PRODUCT_EVENT_TYPE, "must match ^[a-z][a-z0-9_.:-]{0,63}$"),
   v.check((t: string) => !isReservedEventType(t), "is reserved for the hub's own events"),
@@ -120,7 +128,7 @@ function retainConsistent<T extends { retain?: boolean; retain_key?: string }>()
   );
 }
 
-const productEventEntries = { type: ProductEventTypeSchema, data: v.optional(Json), event_id: v.optional(EventId), ...Retain };
+const productEventEntries = { type: ProductEventType, data: v.optional(Json), event_id: v.optional(EventId), ...Retain };
 
 /** POST /v1/users/:id/notifications/read: some ids, or every notification. */
 export const MarkRead = v.union([
@@ -170,4 +178,46 @@ export const PublishBatch = v.pipe(
   v.minLength(1, "send at least one item"),
   v.maxLength(PUBLISH_MAX_ITEMS, `at most ${PUBLISH_MAX_ITEMS} items`),
 );
-export { ProductEventTypeSchema as ProductEventType };
+
+// --- client frames ---
+
+/** A client's correlation id, echoed on the `ack` or `error` that answers the frame. */
+export const Ref = v.optional(v.union([v.pipe(v.string(), v.maxLength(64)), v.number()]));
+
+/** Every client frame starts like this; each hub validates the rest with its own frame schemas. */
+export const ClientEnvelope = v.object({ type: v.pipe(v.string(), v.maxLength(64)), ref: Ref });
+export type ClientEnvelope = v.InferOutput<typeof ClientEnvelope>;
+
+/** Job channel: the owner asks the producer to stop. */
+export const CancelFrame = v.strictObject({ type: v.literal("cancel"), ref: Ref });
+
+/** User channel: mark notifications read. */
+export const AckFrame = v.strictObject({
+  type: v.literal("ack"),
+  ids: v.pipe(v.array(Id), v.minLength(1), v.maxLength(100)),
+  ref: Ref,
+});
+
+/** Room channel: a chat message; the hub stamps who sent it and when. */
+export const MessageFrame = v.strictObject({
+  type: v.literal("message"),
+  text: v.pipe(
+    v.string(),
+    v.minLength(1, "text must not be empty"),
+    v.maxLength(MESSAGE_MAX_CHARS, `text is longer than ${MESSAGE_MAX_CHARS} characters`),
+  ),
+  data: v.optional(Json),
+  ref: Ref,
+});
+export type MessageFrame = v.InferOutput<typeof MessageFrame>;
+
+/** Room channel: typing on or off (ephemeral). */
+export const TypingFrame = v.strictObject({ type: v.literal("typing"), typing: v.boolean(), ref: Ref });
+export type TypingFrame = v.InferOutput<typeof TypingFrame>;
+
+/** User channel: mark every notification read. */
+export const ReadAllFrame = v.strictObject({ type: v.literal("read_all"), ref: Ref });
+
+/** Room channel: the user has read up to this seq (a read receipt). */
+export const ReadFrame = v.strictObject({ type: v.literal("read"), up_to: v.pipe(v.number(), v.integer(), v.minValue(0)), ref: Ref });
+export type ReadFrame = v.InferOutput<typeof ReadFrame>;

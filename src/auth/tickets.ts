@@ -1,6 +1,7 @@
 // One-time socket tickets (POST /v1/tickets) for clients that can send neither a
 // subprotocol token nor a header. A ticket is signed, so a forged one is refused before
 // any Durable Object is touched; single use is enforced by the user's hub (redeemTicket).
+import { base64url } from "jose";
 import { HubError } from "../errors";
 import type { Identity } from "./jwt";
 
@@ -28,9 +29,9 @@ function hmacKey(secret: string): Promise<CryptoKey> {
 
 export async function issueTicket(identity: Identity, secret: string, now = Date.now()): Promise<{ ticket: string; expires_at: string }> {
   const expiresAt = now + TICKET_TTL_MS;
-  const body = toBase64Url(new TextEncoder().encode(JSON.stringify({ i: identity, j: crypto.randomUUID(), e: expiresAt })));
+  const body = base64url.encode(JSON.stringify({ i: identity, j: crypto.randomUUID(), e: expiresAt }));
   const mac = await crypto.subtle.sign("HMAC", await hmacKey(secret), new TextEncoder().encode(body));
-  return { ticket: `${body}.${toBase64Url(new Uint8Array(mac))}`, expires_at: new Date(expiresAt).toISOString() };
+  return { ticket: `${body}.${base64url.encode(new Uint8Array(mac))}`, expires_at: new Date(expiresAt).toISOString() };
 }
 
 /** Checks signature and expiry. The caller must still redeem the jti exactly once. */
@@ -44,16 +45,10 @@ export async function readTicket(ticket: string, secret: string, now = Date.now(
   return { identity: claims.i, jti: claims.j, expiresAt: claims.e };
 }
 
-function toBase64Url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
-
+/** jose's decoder; anything that is not base64url is an invalid ticket. */
 function fromBase64Url(text: string): Uint8Array<ArrayBuffer> {
   try {
-    const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
-    return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+    return new Uint8Array(base64url.decode(text));
   } catch {
     throw new HubError("unauthorized", "invalid ticket");
   }

@@ -1,120 +1,17 @@
-import type { ConnectedData, JobEventData, JobView, ServerFrame, TypingData, UserRef } from "../protocol";
-import { type AckPayload, Connection, type ConnectionContext } from "./connection";
-import { Emitter } from "./emitter";
-import type { BatchView, Notification, RoomMessage, RoomSnapshot, Status, StatusChange, UserSnapshot } from "./types";
+import type { BatchEvents, JobEventData, JobEvents, JobView, RoomEvents, ServerFrame, TypingData, UserEvents, UserRef } from "../protocol";
+import { Channel } from "./channel";
+import type { AckPayload } from "./requests";
+import type { BatchView, Notification, RoomMessage, RoomSnapshot, UserSnapshot } from "./types";
 
-/** Events every channel emits besides its server events. */
-export interface BaseEvents<State> {
-  status: StatusChange;
-  /** The state changed (snapshot rebuilt, or an event applied). */
-  state: State;
-  /** Every `connected` frame. */
-  connected: ConnectedData;
-  /** A reconnect could not resume: state was rebuilt from the snapshot; events in between were not seen. */
-  reset: ConnectedData;
-  /** An `error` frame that answers no pending send(). */
-  error: { code: string; message: string; ref?: string | number };
-  /** Every server event (logged or ephemeral), after the state is updated. */
-  "*": ServerFrame;
-}
-
-export type ChannelEvents<State, Server> = BaseEvents<State> & Server;
+// The four kinds of channel: how each one's snapshot and events shape its state.
 
 /**
- * A subscription to one channel: its socket, its state (snapshot plus events) and its
- * events. Subclasses say how the snapshot and each event shape the state.
+ * The product events an app sends on user and room channels (`like:updated`, ...), as
+ * a map from type to data: `client.user<{ "like:updated": { likes: number } }>()`.
  */
-export abstract class Channel<State, Server extends object = Record<never, never>> extends Emitter<ChannelEvents<State, Server>> {
-  state: State;
-  /** Who the hub says we are on this channel (from the `connected` frame). */
-  me: UserRef | undefined;
-  lastStatus: StatusChange = { status: "connecting", reason: "starting" };
-  protected readonly connection: Connection;
-
-  constructor(
-    readonly name: string,
-    path: string,
-    protected readonly ctx: ConnectionContext,
-    private readonly onClose: () => void,
-  ) {
-    super();
-    this.state = this.initial();
-    this.connection = new Connection(path, ctx, {
-      connected: (data) => this.handleConnected(data),
-      frame: (frame) => this.handleFrame(frame),
-      status: (change) => {
-        this.lastStatus = change;
-        this.emit("status", change as any);
-      },
-    });
-    this.connection.start();
-  }
-
-  get status(): Status {
-    return this.connection.status;
-  }
-
-  /** Sends `{type, ...body, ref}`; resolves with the ack's data, rejects with the error's code. */
-  send(type: string, body: Record<string, unknown> = {}, options: { timeoutMs?: number } = {}): Promise<AckPayload> {
-    return this.connection.request(type, body, options.timeoutMs);
-  }
-
-  /** Stops this channel for good: no more reconnects; pending sends reject with "closed". */
-  close(): void {
-    this.connection.close();
-    this.onClose();
-  }
-
-  /** Internal: see DovetailClient's online/visibility handling. */
-  wake(reason: string): void {
-    this.connection.wake(reason);
-  }
-
-  protected abstract initial(): State;
-  protected abstract fromSnapshot(snapshot: unknown, previous: State): State;
-  /** Returns the next state, or the same object when the event does not change it. */
-  protected abstract reduce(state: State, frame: ServerFrame<string, any>): State;
-
-  protected notify(type: string, body: Record<string, unknown>): boolean {
-    return this.connection.notify(type, body);
-  }
-
-  protected setState(next: State): void {
-    if (next === this.state) return;
-    this.state = next;
-    this.emit("state", next as any);
-  }
-
-  private handleConnected(data: ConnectedData): void {
-    this.me = data.user;
-    this.emit("connected", data as any);
-    if (!data.resumed) {
-      this.state = this.fromSnapshot(data.snapshot, this.state);
-      this.emit("reset", data as any);
-      this.emit("state", this.state as any);
-    }
-  }
-
-  private handleFrame(frame: ServerFrame<string, any>): void {
-    if (frame.type === "error") {
-      this.emit("error", frame.data, frame);
-      return;
-    }
-    this.setState(this.reduce(this.state, frame));
-    this.emit(frame.type as any, frame.data, frame);
-    this.emit("*", frame as any, frame);
-  }
-}
+export type ProductEvents = Record<string, unknown>;
 
 // ---- job ----
-
-export interface JobEvents {
-  "job:created": JobEventData;
-  "job:update": JobEventData;
-  "job:completed": JobEventData;
-  "job:failed": JobEventData;
-  "job:cancelled": JobEventData;
-}
 
 export class JobChannel extends Channel<JobView | null, JobEvents> {
   /** Asks the producer to stop (sets cancel_requested); resolves when the hub accepts it. */
@@ -139,11 +36,6 @@ export class JobChannel extends Channel<JobView | null, JobEvents> {
 
 // ---- batch ----
 
-export interface BatchEvents {
-  "batch:update": BatchView;
-  "batch:completed": BatchView;
-}
-
 export class BatchChannel extends Channel<BatchView | null, BatchEvents> {
   protected initial(): BatchView | null {
     return null;
@@ -165,14 +57,7 @@ export interface UserState {
   unread_count: number;
 }
 
-export interface UserEvents {
-  notification: Notification;
-  "notification:read": { ids: string[] };
-  /** Product events (`like:updated`, ...) arrive under their own type. */
-  [type: string]: unknown;
-}
-
-export class UserChannel extends Channel<UserState, UserEvents> {
+export class UserChannel<Product extends ProductEvents = Record<never, never>> extends Channel<UserState, UserEvents & Product> {
   /** Marks notifications read; every tab of this user then sees `notification:read`. */
   ack(ids: string[]): Promise<AckPayload> {
     return this.send("ack", { ids });
@@ -206,14 +91,6 @@ export class UserChannel extends Channel<UserState, UserEvents> {
 
 // ---- room ----
 
-export interface RoomEvents {
-  message: RoomMessage;
-  typing: TypingData;
-  "presence:join": { user: UserRef };
-  "presence:leave": { user: UserRef };
-  [type: string]: unknown;
-}
-
 export interface RoomState {
   id: string;
   visibility?: "private" | "public";
@@ -228,7 +105,7 @@ export interface RoomState {
 const MAX_MESSAGES = 200;
 const DEFAULT_TYPING_MS = 6_000;
 
-export class RoomChannel extends Channel<RoomState, RoomEvents> {
+export class RoomChannel<Product extends ProductEvents = Record<never, never>> extends Channel<RoomState, RoomEvents & Product> {
   private readonly typingTimers = new Map<string, unknown>();
 
   /** Posts a chat message; resolves with `{ ref, id, seq }` once the hub logged it. */

@@ -1,6 +1,8 @@
 import { BEARER_PREFIX, type ConnectedData, PING_FRAME, type ServerFrame, SUBPROTOCOL } from "../protocol";
 import { type BackoffOptions, backoffDelay } from "./backoff";
 import { CloseCode, closeAction, DovetailError } from "./codes";
+import { type AckPayload, Requests } from "./requests";
+import type { TokenCache } from "./tokens";
 import type { SocketFactory, SocketLike, Status, StatusChange, Timers } from "./types";
 
 /** Everything a connection needs from its client, resolved from the options. */
@@ -25,14 +27,6 @@ export interface ConnectionHooks {
   status(change: StatusChange): void;
 }
 
-export type AckPayload = { ref?: string | number } & Record<string, unknown>;
-
-interface Pending {
-  resolve: (ack: AckPayload) => void;
-  reject: (err: DovetailError) => void;
-  timer: unknown;
-}
-
 const OPEN = 1;
 
 /**
@@ -54,15 +48,15 @@ export class Connection {
   private retryTimer: unknown;
   private pingTimer: unknown;
   private watchdog: unknown;
-  private nextRef = 0;
-  private readonly pending = new Map<string, Pending>();
-  private readonly outbox: string[] = [];
+  private readonly requests: Requests;
 
   constructor(
     private readonly path: string,
     private readonly ctx: ConnectionContext,
     private readonly hooks: ConnectionHooks,
-  ) {}
+  ) {
+    this.requests = new Requests(ctx.timers);
+  }
 
   start(): void {
     this.setStatus({ status: "connecting", reason: "starting" });
@@ -72,19 +66,10 @@ export class Connection {
   /** Sends a frame with a fresh `ref`; settles on the server's `ack` or `error` for it. */
   request(type: string, body: Record<string, unknown> = {}, timeoutMs = this.ctx.sendTimeoutMs): Promise<AckPayload> {
     if (this.stopped) return Promise.reject(new DovetailError("closed", "the channel is closed"));
-    const ref = `r${++this.nextRef}`;
-    const text = JSON.stringify({ ...body, type, ref });
-    return new Promise<AckPayload>((resolve, reject) => {
-      const timer = this.ctx.timers.setTimeout(() => {
-        this.pending.delete(ref);
-        const queued = this.outbox.indexOf(text);
-        if (queued >= 0) this.outbox.splice(queued, 1);
-        reject(new DovetailError("timeout", `no ack for "${type}" within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pending.set(ref, { resolve, reject, timer });
-      // Queued while (re)connecting; flushed once the channel is open.
-      if (this.isOpen()) this.ws!.send(text);
-      else this.outbox.push(text);
+    return this.requests.send(type, body, timeoutMs, (text) => {
+      if (!this.isOpen()) return false;
+      this.ws!.send(text);
+      return true;
     });
   }
 
@@ -116,7 +101,7 @@ export class Connection {
     try {
       ws?.close(CloseCode.Normal, "client closed");
     } catch {}
-    this.failPending("closed", "the channel was closed");
+    this.requests.failAll("closed", "the channel was closed");
     this.setStatus({ status: "closed", reason: "closed by the client" });
   }
 
@@ -124,15 +109,12 @@ export class Connection {
     return this.status === "open" && this.ws !== undefined && this.ws.readyState === OPEN;
   }
 
+  /** The channel's URL, with since/epoch once there is something to resume from. */
   private url(): string {
     const base = this.ctx.baseUrl.replace(/^http/i, "ws").replace(/\/+$/, "");
-    const params = new URLSearchParams();
-    if (this.epoch !== undefined && this.lastSeq !== undefined) {
-      params.set("since", String(this.lastSeq));
-      params.set("epoch", this.epoch);
-    }
-    const query = params.toString();
-    return `${base}${this.path}${query ? `?${query}` : ""}`;
+    const { epoch, lastSeq } = this;
+    const query = epoch !== undefined && lastSeq !== undefined ? `?${new URLSearchParams({ since: String(lastSeq), epoch })}` : "";
+    return `${base}${this.path}${query}`;
   }
 
   private async connect(): Promise<void> {
@@ -185,7 +167,7 @@ export class Connection {
         return;
       case "ack":
       case "error":
-        if (this.settle(frame)) return;
+        if (this.requests.settle(frame)) return;
         break;
     }
     if (typeof frame.seq === "number") {
@@ -209,19 +191,8 @@ export class Connection {
     this.unauthorizedStreak = 0;
     this.hooks.connected(data);
     this.setStatus({ status: "open", reason: data.resumed ? "resumed" : "connected" });
-    for (const text of this.outbox.splice(0)) this.ws?.send(text);
+    this.requests.flush((text) => this.ws?.send(text));
     this.schedulePing();
-  }
-
-  private settle(frame: ServerFrame<string, any>): boolean {
-    const ref = frame.data?.ref;
-    const pending = ref === undefined ? undefined : this.pending.get(String(ref));
-    if (!pending) return false;
-    this.pending.delete(String(ref));
-    this.ctx.timers.clearTimeout(pending.timer);
-    if (frame.type === "ack") pending.resolve(frame.data as AckPayload);
-    else pending.reject(new DovetailError(String(frame.data.code ?? "error"), String(frame.data.message ?? "error")));
-    return true;
   }
 
   private schedulePing(): void {
@@ -250,13 +221,13 @@ export class Connection {
     try {
       ws?.close(CloseCode.Normal, "reconnecting");
     } catch {}
-    this.failPending("disconnected", `connection lost (${reason})`);
+    this.requests.failAll("disconnected", `connection lost (${reason})`);
     this.scheduleRetry(reason);
   }
 
   private dropped(code: number, reason: string): void {
     this.detach();
-    this.failPending("disconnected", `connection closed (${code}${reason ? `: ${reason}` : ""})`);
+    this.requests.failAll("disconnected", `connection closed (${code}${reason ? `: ${reason}` : ""})`);
     if (this.stopped) return;
     const why = `closed ${code}${reason ? `: ${reason}` : ""}`;
     switch (closeAction(code)) {
@@ -313,15 +284,6 @@ export class Connection {
     return ws;
   }
 
-  private failPending(code: string, message: string): void {
-    this.outbox.length = 0;
-    for (const [ref, pending] of this.pending) {
-      this.pending.delete(ref);
-      this.ctx.timers.clearTimeout(pending.timer);
-      pending.reject(new DovetailError(code, message));
-    }
-  }
-
   private clearTimer(name: "retryTimer" | "pingTimer" | "watchdog"): void {
     if (this[name] !== undefined) {
       this.ctx.timers.clearTimeout(this[name]);
@@ -332,50 +294,5 @@ export class Connection {
   private setStatus(change: StatusChange): void {
     this.status = change.status;
     this.hooks.status(change);
-  }
-}
-
-/** One token for every channel of a client; one fetch however many channels hit a 4001. */
-export class TokenCache {
-  private value: string | undefined;
-  private inflight: Promise<string> | undefined;
-
-  constructor(private readonly source: string | (() => string | Promise<string>)) {
-    if (typeof source === "string") this.value = source;
-  }
-
-  get refreshable(): boolean {
-    return typeof this.source === "function";
-  }
-
-  get(): Promise<string> {
-    return this.value !== undefined ? Promise.resolve(this.value) : this.fetch();
-  }
-
-  /** A new token, unless another channel already replaced the rejected one. */
-  refresh(rejected: string | undefined): Promise<string> {
-    if (this.value !== undefined && this.value !== rejected) return Promise.resolve(this.value);
-    this.value = undefined;
-    return this.fetch();
-  }
-
-  private fetch(): Promise<string> {
-    const source = this.source;
-    if (typeof source === "string") return Promise.resolve(source);
-    this.inflight ??= Promise.resolve()
-      .then(source)
-      .then(
-        (token) => {
-          this.inflight = undefined;
-          if (typeof token !== "string" || token === "") throw new DovetailError("unauthorized", "the token function returned no token");
-          this.value = token;
-          return token;
-        },
-        (err) => {
-          this.inflight = undefined;
-          throw err;
-        },
-      );
-    return this.inflight;
   }
 }

@@ -2,26 +2,33 @@
 // Wire types come from ../protocol by `import type`; only the close-code table and
 // frame constants are shared at runtime (that module has no imports of its own).
 import { DEFAULT_BACKOFF } from "./backoff";
-import { BatchChannel, type Channel, JobChannel, RoomChannel, UserChannel } from "./channels";
-import { type ConnectionContext, TokenCache } from "./connection";
+import type { Channel } from "./channel";
+import { BatchChannel, JobChannel, type ProductEvents, RoomChannel, UserChannel } from "./channels";
+import type { ConnectionContext } from "./connection";
+import { TokenCache } from "./tokens";
 import type { ClientOptions, SocketFactory, Timers } from "./types";
 
-export type { ConnectedData, JobEventData, JobStatus, JobView, ServerFrame, TypingData, UserRef } from "../protocol";
+export type {
+  BatchEvents,
+  ConnectedData,
+  JobEventData,
+  JobEvents,
+  JobStatus,
+  JobView,
+  RoomEvents,
+  ServerFrame,
+  TypingData,
+  UserEvents,
+  UserRef,
+} from "../protocol";
 export type { BackoffOptions } from "./backoff";
 export { backoffCeiling, backoffDelay, DEFAULT_BACKOFF } from "./backoff";
-export type {
-  BaseEvents,
-  BatchEvents,
-  ChannelEvents,
-  JobEvents,
-  RoomEvents,
-  RoomState,
-  UserEvents,
-  UserState,
-} from "./channels";
-export { BatchChannel, Channel, JobChannel, RoomChannel, UserChannel } from "./channels";
+export type { BaseEvents, ChannelEvents } from "./channel";
+export { Channel } from "./channel";
+export type { ProductEvents, RoomState, UserState } from "./channels";
+export { BatchChannel, JobChannel, RoomChannel, UserChannel } from "./channels";
 export { CloseCode, closeAction, DovetailError } from "./codes";
-export type { AckPayload } from "./connection";
+export type { AckPayload } from "./requests";
 export type * from "./types";
 
 const realTimers: Timers = {
@@ -53,17 +60,18 @@ export class DovetailClient {
     if (options.lifecycle !== false) this.watchLifecycle();
   }
 
-  /** The signed-in user's channel: notifications and product events. */
-  user(): UserChannel {
-    return this.channel("user", "/v1/ws/user", (n, p) => new UserChannel(n, p, this.ctx, () => this.channels.delete(n)));
+  /** The signed-in user's channel: notifications, and the product events `Product` names. */
+  user<Product extends ProductEvents = Record<never, never>>(): UserChannel<Product> {
+    return this.channel("user", "/v1/ws/user", (n, p) => new UserChannel<Product>(n, p, this.ctx, () => this.channels.delete(n)));
   }
 
   job(id: string): JobChannel {
     return this.channel(`job:${id}`, path("job", id), (n, p) => new JobChannel(n, p, this.ctx, () => this.channels.delete(n)));
   }
 
-  room(id: string): RoomChannel {
-    return this.channel(`room:${id}`, path("room", id), (n, p) => new RoomChannel(n, p, this.ctx, () => this.channels.delete(n)));
+  /** A room: chat, typing, presence, and the product events `Product` names. */
+  room<Product extends ProductEvents = Record<never, never>>(id: string): RoomChannel<Product> {
+    return this.channel(`room:${id}`, path("room", id), (n, p) => new RoomChannel<Product>(n, p, this.ctx, () => this.channels.delete(n)));
   }
 
   batch(id: string): BatchChannel {

@@ -2,7 +2,7 @@
 // `react` is an optional peer dependency: only this file imports it.
 import { useEffect, useState } from "react";
 import type { ServerFrame } from "../protocol";
-import type { Channel } from "./channels";
+import type { Channel } from "./channel";
 import type { Status, StatusChange } from "./types";
 
 export interface ChannelView<State> {

@@ -55,5 +55,5 @@ export interface StatusChange {
   attempt?: number;
 }
 
-// Channel payloads are the wire types themselves: one definition, in src/protocol.ts.
+// Channel payloads are the wire types themselves: one definition, in src/protocol/.
 export type { BatchView, Notification, RoomMessage, RoomSnapshot, UserSnapshot } from "../protocol";

@@ -1,6 +1,6 @@
 // Per-channel counters, persisted next to the event log, plus the deltas not yet reported
-// to the global StatsHub. Reports are coalesced: at most one per REPORT_EVERY_MS per hub,
-// so stats never cost a round trip per event.
+// to the global StatsHub (see stats-reporter.ts for when they go).
+import { splitChannel } from "../channel-kinds";
 import type { ChannelKind } from "../protocol";
 
 export const COUNTER_SCHEMA = ["CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)"];
@@ -84,10 +84,11 @@ export class ChannelCounters {
    * back), or not at all (nothing pending, or an unbound channel).
    */
   decide(channel: string, openSockets: () => number, now: number, force: boolean): ReportDecision {
-    if (!channel) return null;
+    const kind = splitChannel(channel)?.spec.kind;
+    if (!kind) return null;
     const delta = this.takeReport(now, force);
     if (!delta) return this.hasPending() ? { laterAt: this.nextReportAt() } : null;
-    return { report: { channel, kind: channel.slice(0, channel.indexOf(":")) as ChannelKind, openSockets: openSockets(), delta, at: now } };
+    return { report: { channel, kind, openSockets: openSockets(), delta, at: now } };
   }
 
   /** The deltas to report now, or null while the last report is recent and `force` is off. */

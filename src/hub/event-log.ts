@@ -19,6 +19,7 @@ export interface LoggedEvent {
  */
 export class EventLog {
   private cachedEpoch: string | undefined;
+  private cachedChannel: string | undefined;
   private seq: number;
 
   constructor(
@@ -27,6 +28,18 @@ export class EventLog {
   ) {
     this.cachedEpoch = this.readMeta("epoch");
     this.seq = sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM events").one().seq ?? 0;
+  }
+
+  /** The channel this log belongs to ("job:42"), or "" before the first bind. */
+  get channel(): string {
+    // Cached: it is read on every frame, and it changes only on bind and on reload.
+    this.cachedChannel ??= this.readMeta("channel") ?? "";
+    return this.cachedChannel;
+  }
+
+  bind(channel: string): void {
+    if (this.channel !== channel) this.writeMeta("channel", channel);
+    this.cachedChannel = channel;
   }
 
   get lastSeq(): number {
@@ -43,10 +56,10 @@ export class EventLog {
   }
 
   /** `retainKey` marks an event whose value the channel also keeps (see RetainedValues). */
-  append(channel: string, type: string, data: unknown, now: number, retainKey?: string): LoggedEvent {
+  append(type: string, data: unknown, now: number, retainKey?: string): LoggedEvent {
     const seq = this.seq + 1;
     this.epoch; // an event always belongs to an epoch
-    const frame: ServerFrame = { type, channel, seq, ts: new Date(now).toISOString(), data };
+    const frame: ServerFrame = { type, channel: this.channel, seq, ts: new Date(now).toISOString(), data };
     if (retainKey !== undefined) frame.retain_key = retainKey;
     const text = JSON.stringify(frame);
     this.sql.exec("INSERT INTO events (seq, type, at, frame) VALUES (?, ?, ?, ?)", seq, type, now, text);
@@ -86,6 +99,7 @@ export class EventLog {
 
   /** Re-reads seq and epoch after the storage under the log was wiped: a new epoch follows. */
   reload(): void {
+    this.cachedChannel = undefined;
     this.cachedEpoch = this.readMeta("epoch");
     this.seq = this.sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM events").one().seq ?? 0;
   }

@@ -1,3 +1,6 @@
+import type { Connections } from "./connections";
+import type { Timers } from "./timers";
+
 /**
  * Heartbeat bookkeeping. A client shows it is alive by sending anything: a frame (the hub
  * stamps `seen` on the attachment) or an auto-answered `{"type":"ping"}`, which never
@@ -33,4 +36,52 @@ export function judge(live: Liveness & { at: number }, pingedAt: Date | null, no
     update = { seen, pinged };
   }
   return { reap: now - seen >= REAP_AFTER_INTERVALS * intervalMs, update };
+}
+
+/**
+ * The heartbeat of one hub: one timer for all its sockets while any is open. Each beat
+ * reaps the silent sockets and sends `heartbeat` to the others.
+ */
+export class Heartbeats {
+  constructor(
+    private readonly ctx: DurableObjectState,
+    private readonly sockets: Connections,
+    private readonly timers: Timers,
+    private readonly intervalMs: number,
+  ) {}
+
+  /** A socket joined at `at`: beats run from then on. */
+  start(at: number): void {
+    this.timers.setIfAbsent(HEARTBEAT_TIMER, at + this.intervalMs);
+  }
+
+  /** The last socket left. */
+  stop(): void {
+    this.timers.clear(HEARTBEAT_TIMER);
+  }
+
+  /** A client frame proves its socket alive; restamping more than a few times an interval buys nothing. */
+  noteTraffic(ws: WebSocket, who: Liveness & { at: number }, now: number): void {
+    if (now - (who.seen ?? who.at) >= this.intervalMs / 4) this.sockets.update(ws, { seen: now });
+  }
+
+  /** The timer fired. `reap` closes a silent socket; answers how many stay open. */
+  beat(now: number, frame: string, reap: (ws: WebSocket, reason: string) => void): number {
+    const reason = `no client traffic for ${(REAP_AFTER_INTERVALS * this.intervalMs) / 1000} s`;
+    let open = 0;
+    for (const ws of this.sockets.open()) {
+      const who = this.sockets.attachmentOf(ws);
+      const verdict = judge(who, this.ctx.getWebSocketAutoResponseTimestamp(ws), now, this.intervalMs);
+      if (verdict.reap) {
+        reap(ws, reason);
+        continue;
+      }
+      if (verdict.update) ws.serializeAttachment({ ...who, ...verdict.update });
+      open += 1;
+    }
+    if (open === 0) return 0;
+    this.sockets.broadcast(frame);
+    this.timers.set(HEARTBEAT_TIMER, now + this.intervalMs);
+    return open;
+  }
 }

@@ -2,7 +2,6 @@
 // that joins sees the current like count in its `connected` snapshot instead of waiting
 // for the next change (Pusher's cache channels, Ably's rewind). The events themselves stay
 // in the log, so resume still replays them.
-import { fail, type Outcome, ok } from "../errors";
 import type { RetainedValue } from "../protocol";
 import type { LoggedEvent } from "./event-log";
 
@@ -45,8 +44,10 @@ export class RetainedValues {
    * Why a value can never be kept (it would push itself out), or null when it can. Asked
    * before the event is published, so an event is never logged without its value.
    */
-  refusal(key: string, type: string, data: unknown): string | null {
-    const bytes = sizeOf(key, type, data);
+  refusalFor(event: RetainRequest & { data?: unknown }): string | null {
+    const key = retainKeyOf(event);
+    if (key === undefined) return null;
+    const bytes = sizeOf(key, event.type, event.data ?? null);
     return bytes > this.bounds.maxBytes ? `a retained value may be at most ${this.bounds.maxBytes} bytes (this one is ${bytes})` : null;
   }
 
@@ -99,21 +100,18 @@ function sizeOf(key: string, type: string, data: unknown): number {
 }
 
 /**
- * Publishes a producer's event and, when it asks to be retained, keeps its value: the
- * size check first (so nothing is logged for a value that cannot be kept), then the
- * append and the value with no await between them, so they commit together.
+ * Publishes a producer's event and, when it asks to be retained, keeps its value, with no
+ * await between the append and the value so they commit together. Ask `refusalFor` first,
+ * so nothing is logged for a value that cannot be kept.
  */
 export function publishRetained(
   retained: RetainedValues,
   event: RetainRequest & { data?: unknown },
   now: number,
   publish: (retainKey: string | undefined) => LoggedEvent,
-): Outcome<LoggedEvent> {
+): LoggedEvent {
   const key = retainKeyOf(event);
-  const data = event.data ?? null;
-  const refusal = key === undefined ? null : retained.refusal(key, event.type, data);
-  if (refusal !== null) return fail("payload_too_large", refusal);
   const logged = publish(key);
-  if (key !== undefined) retained.keep(key, event.type, data, logged.seq, now);
-  return ok(logged);
+  if (key !== undefined) retained.keep(key, event.type, event.data ?? null, logged.seq, now);
+  return logged;
 }

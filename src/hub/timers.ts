@@ -67,10 +67,6 @@ export class Timers {
     return row ? toTimer<P>(row) : null;
   }
 
-  list(): Timer[] {
-    return this.sql.exec<Row>("SELECT name, due, payload, attempts FROM timers ORDER BY due, name").toArray().map(toTimer);
-  }
-
   /**
    * Runs every timer due at `now`, earliest first. Each row is deleted before its handler
    * runs and the two commit together (no await between them), so a second run for the

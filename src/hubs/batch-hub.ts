@@ -1,12 +1,15 @@
 import type { Identity } from "../auth/jwt";
 import { fail, type Outcome, ok } from "../errors";
-import { type ComponentSchema, Hub, type Refusal } from "../hub/hub";
+import type { Refusal } from "../hub/connections";
+import { Hub } from "../hub/hub";
+import type { ComponentSchema } from "../hub/migrations";
 import type { Timer } from "../hub/timers";
 import { log } from "../log";
-import { BatchEvent, type BatchMember, type BatchView, CloseCode, FINAL_JOB_STATUSES, type JobStatus } from "../protocol";
+import { BatchEvent, type BatchEvents, type BatchMember, type BatchView, CloseCode, type JobStatus } from "../protocol";
 import type { BatchSpec } from "../schemas";
 import { stableStringify } from "../stable-json";
-import type { MemberReport } from "./batch-report";
+import type { MemberReport } from "./batch-outbox";
+import { isFinal } from "./job-state";
 
 export type BatchState = BatchView & { owner: string; viewers: string[]; seq: number };
 
@@ -21,10 +24,10 @@ type BatchRow = {
 
 /**
  * One batch: counts of its member jobs by outcome. Members push their state here (see
- * JobHub.scheduleBatchReport); the batch never polls. A member report carries the job's
+ * BatchOutbox); the batch never polls. A member report carries the job's
  * log seq, so a late or repeated report can never move a member backwards.
  */
-export class BatchHub extends Hub<BatchView | null> {
+export class BatchHub extends Hub<BatchView | null, BatchEvents> {
   protected schema(): ComponentSchema {
     return {
       component: "batch",
@@ -88,8 +91,12 @@ export class BatchHub extends Hub<BatchView | null> {
   }
 
   /** How many member reports this batch has received: lets tests see that progress is coalesced. */
-  reportsReceived(): number {
-    return Number(this.log.readMeta("reports_received") ?? 0);
+  reportsReceived(): Outcome<number> {
+    return ok(this.reportCount());
+  }
+
+  private reportCount(): number {
+    return Number(this.events.readMeta("reports_received") ?? 0);
   }
 
   read(viewer: Identity | null): Outcome<BatchState | BatchView> {
@@ -117,7 +124,7 @@ export class BatchHub extends Hub<BatchView | null> {
   }
 
   private countReport(): void {
-    this.log.writeMeta("reports_received", String(this.reportsReceived() + 1));
+    this.events.writeMeta("reports_received", String(this.reportCount() + 1));
   }
 
   /** True when the report was newer than what the batch had for that job. */
@@ -148,11 +155,10 @@ export class BatchHub extends Hub<BatchView | null> {
 
   private view(withJobs: boolean): BatchView {
     const members = this.sql
-      .exec<{ job_id: string; status: string; progress: number }>("SELECT job_id, status, progress FROM members")
+      .exec<{ job_id: string; status: JobStatus; progress: number }>("SELECT job_id, status, progress FROM members")
       .toArray();
     const count = (status: JobStatus) => members.filter((m) => m.status === status).length;
-    const done = (status: string) => FINAL_JOB_STATUSES.includes(status as JobStatus);
-    const sum = members.reduce((total, m) => total + (done(m.status) ? 100 : m.progress), 0);
+    const sum = members.reduce((total, m) => total + (isFinal(m.status) ? 100 : m.progress), 0);
     const view: BatchView = {
       id: this.row()?.id ?? "",
       total: members.length,
@@ -161,13 +167,13 @@ export class BatchHub extends Hub<BatchView | null> {
       cancelled: count("cancelled"),
       progress: members.length === 0 ? 0 : Math.round((sum / members.length) * 10) / 10,
     };
-    if (withJobs) view.jobs = Object.fromEntries(members.map((m) => [m.job_id, memberOf(m as unknown as MemberReport)]));
+    if (withJobs) view.jobs = Object.fromEntries(members.map((m) => [m.job_id, memberOf(m)]));
     return view;
   }
 
   private state(): BatchState {
     const row = this.row() as BatchRow;
-    return { ...this.view(true), owner: row.owner, viewers: JSON.parse(row.viewers), seq: this.log.lastSeq };
+    return { ...this.view(true), owner: row.owner, viewers: JSON.parse(row.viewers), seq: this.events.lastSeq };
   }
 }
 

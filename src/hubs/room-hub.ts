@@ -1,46 +1,34 @@
-import * as v from "valibot";
 import type { Identity } from "../auth/jwt";
+import { splitChannel } from "../channel-kinds";
 import { fail, HubError, type Outcome, ok } from "../errors";
-import { type ClientEnvelope, parseFrame } from "../hub/frames";
-import { type Attachment, type ComponentSchema, Hub, type Refusal } from "../hub/hub";
-import { onlineUsers, otherConnections } from "../hub/presence";
-import { PUBLISHED_EVENTS_TABLE, publishedSeq, rememberPublished } from "../hub/product-events";
+import type { Attachment, Refusal } from "../hub/connections";
+import { moveIntoEventIds } from "../hub/event-ids";
+import { Hub } from "../hub/hub";
+import type { ClientFrame } from "../hub/intake";
+import type { ComponentSchema } from "../hub/migrations";
 import { publishRetained, RETAINED_SCHEMA, RetainedValues } from "../hub/retained";
 import type { Timer } from "../hub/timers";
 import { newId } from "../ids";
 import {
   CloseCode,
   type HistoryPage,
-  MESSAGE_MAX_CHARS,
-  type PresenceChange,
   RoomEvent,
+  type RoomEvents,
   type RoomMessage,
   type RoomPresence,
   type RoomSnapshot,
   type RoomVisibility,
   TYPING_EXPIRES_MS,
-  type TypingData,
 } from "../protocol";
-import { Json, type RoomProductEvent, type RoomSettings } from "../schemas";
+import { MessageFrame, ReadFrame, type RoomProductEvent, type RoomSettings, TypingFrame } from "../schemas";
+import { parseWith } from "../validation";
+import { type Delivered, PUBLISHED_EVENTS_TABLE, publishOnce } from "./product-events";
 import { READ_RECEIPTS_SCHEMA, READS_TIMER, ReadReceipts } from "./read-receipts";
 import { messagesBefore, recentMessages } from "./room-history";
-import type { Delivered } from "./user-hub";
+import { onlineUsers, otherConnections } from "./room-presence";
 
-const Ref = v.optional(v.union([v.pipe(v.string(), v.maxLength(64)), v.number()]));
-const MessageFrame = v.strictObject({
-  type: v.literal("message"),
-  text: v.pipe(
-    v.string(),
-    v.minLength(1, "text must not be empty"),
-    v.maxLength(MESSAGE_MAX_CHARS, `text is longer than ${MESSAGE_MAX_CHARS} characters`),
-  ),
-  data: v.optional(Json),
-  ref: Ref,
-});
-const TypingFrame = v.strictObject({ type: v.literal("typing"), typing: v.boolean(), ref: Ref });
-const ReadFrame = v.strictObject({ type: v.literal("read"), up_to: v.pipe(v.number(), v.integer(), v.minValue(0)), ref: Ref });
-
-export interface RoomState {
+/** Who may join a room, as a producer's PUT set it. */
+export interface RoomAccess {
   id: string;
   visibility: RoomVisibility;
   members: string[];
@@ -57,7 +45,7 @@ export function claimGrants(claim: readonly string[], roomId: string): boolean {
  * is online, and who is typing. Presence is derived from the sockets' attachments, so it
  * is right after hibernation without any bookkeeping of its own.
  */
-export class RoomHub extends Hub<RoomSnapshot> {
+export class RoomHub extends Hub<RoomSnapshot, RoomEvents> {
   private visibilityCache: RoomVisibility | null | undefined;
   private readonly retained: RetainedValues;
   private readonly reads: ReadReceipts;
@@ -81,6 +69,7 @@ export class RoomHub extends Hub<RoomSnapshot> {
         // the leave to one.
         "CREATE TABLE announced (user_id TEXT PRIMARY KEY)",
         PUBLISHED_EVENTS_TABLE,
+        ...moveIntoEventIds("published_events", "json_object('seq', seq)"),
         ...RETAINED_SCHEMA,
         ...READ_RECEIPTS_SCHEMA,
       ],
@@ -102,7 +91,7 @@ export class RoomHub extends Hub<RoomSnapshot> {
   }
 
   /** PUT /v1/rooms/:id. Replaces visibility and the member list (absent = no members). */
-  configure(roomId: string, settings: RoomSettings): Outcome<RoomState> {
+  configure(roomId: string, settings: RoomSettings): Outcome<RoomAccess> {
     this.bindChannel(`room:${roomId}`);
     const now = this.now();
     this.sql.exec(
@@ -123,17 +112,16 @@ export class RoomHub extends Hub<RoomSnapshot> {
   /** POST /v1/rooms/:id/events. `exclude_user`'s sockets get no live copy (see docs). */
   publishEvent(roomId: string, event: RoomProductEvent): Outcome<Delivered> {
     this.bindChannel(`room:${roomId}`);
-    if (event.event_id !== undefined) {
-      const seq = publishedSeq(this.sql, event.event_id);
-      if (seq !== undefined) return ok({ seq, duplicate: true });
-    }
     const excluded = event.exclude_user;
     const except = excluded ? (who: Attachment) => who.user.id === excluded : undefined;
-    const published = publishRetained(this.retained, event, this.now(), (key) => this.publish(event.type, event.data ?? null, except, key));
-    if (!published.ok) return published;
-    const { seq } = published.value;
-    if (event.event_id !== undefined) rememberPublished(this.sql, event.event_id, seq, this.now());
-    return ok({ seq });
+    const refusal = this.retained.refusalFor(event);
+    if (refusal !== null) return fail("payload_too_large", refusal);
+    const now = this.now();
+    return ok(
+      publishOnce(this.eventIds, event.event_id, now, () =>
+        publishRetained(this.retained, event, now, (key) => this.publishProduct(event.type, event.data ?? null, except, key)),
+      ),
+    );
   }
 
   /** GET /v1/rooms/:id/messages, for a producer (`reader` null) or a user the room admits. */
@@ -144,13 +132,13 @@ export class RoomHub extends Hub<RoomSnapshot> {
   }
 
   /** GET /v1/rooms/:id/presence. */
-  presence(roomId: string): RoomPresence {
-    return { room: roomId, online: onlineUsers(this.attachments()).map(({ user, connections }) => ({ ...user, connections })) };
+  presence(roomId: string): Outcome<RoomPresence> {
+    return ok({ room: roomId, online: onlineUsers(this.sockets.attachments()).map(({ user, connections }) => ({ ...user, connections })) });
   }
 
   // Default deny: a public room, the member list, or the token's `rooms` claim.
   protected admit(identity: Identity, channel: string): Refusal | null {
-    const roomId = channel.slice("room:".length);
+    const roomId = this.roomIdOf(channel);
     if (this.visibility === "public") return null;
     if (claimGrants(identity.rooms, roomId)) return null;
     if (this.visibility !== null && this.sql.exec("SELECT 1 FROM members WHERE user_id = ?", identity.id).toArray().length > 0) return null;
@@ -159,23 +147,23 @@ export class RoomHub extends Hub<RoomSnapshot> {
 
   protected snapshot(): RoomSnapshot {
     return {
-      id: this.channel.slice("room:".length),
+      id: this.roomIdOf(this.channel),
       visibility: this.visibility ?? "private",
-      online: onlineUsers(this.attachments()).map((u) => u.user),
+      online: onlineUsers(this.sockets.attachments()).map((u) => u.user),
       messages: recentMessages(this.sql, this.config.roomSnapshotMessages),
       retained: this.retained.all(),
       reads: this.reads.latest(),
     };
   }
 
-  protected override onClientFrame(ws: WebSocket, from: Attachment, frame: ClientEnvelope): void | Promise<void> {
-    if (frame.type === "message") return this.sendMessage(ws, from, parseFrame(MessageFrame, frame));
-    if (frame.type === "typing") return this.setTyping(ws, from, parseFrame(TypingFrame, frame));
-    if (frame.type === "read") return this.markRead(ws, from, parseFrame(ReadFrame, frame));
-    return super.onClientFrame(ws, from, frame as ClientEnvelope & Record<string, unknown>);
+  protected override onClientFrame(ws: WebSocket, from: Attachment, frame: ClientFrame): void | Promise<void> {
+    if (frame.type === "message") return this.sendMessage(ws, from, parseWith(MessageFrame, frame));
+    if (frame.type === "typing") return this.setTyping(ws, from, parseWith(TypingFrame, frame));
+    if (frame.type === "read") return this.markRead(ws, from, parseWith(ReadFrame, frame));
+    return super.onClientFrame(ws, from, frame);
   }
 
-  private sendMessage(ws: WebSocket, from: Attachment, frame: v.InferOutput<typeof MessageFrame>): void {
+  private sendMessage(ws: WebSocket, from: Attachment, frame: MessageFrame): void {
     const message: RoomMessage = {
       id: newId(),
       from: from.user.id,
@@ -188,7 +176,7 @@ export class RoomHub extends Hub<RoomSnapshot> {
     this.ack(ws, frame.ref, { id: message.id, seq });
   }
 
-  private setTyping(ws: WebSocket, from: Attachment, frame: v.InferOutput<typeof TypingFrame>): void {
+  private setTyping(ws: WebSocket, from: Attachment, frame: TypingFrame): void {
     if (frame.typing) {
       this.sql.exec(
         "INSERT INTO typing (user_id, until) VALUES (?, ?) ON CONFLICT(user_id) DO UPDATE SET until = excluded.until",
@@ -203,11 +191,11 @@ export class RoomHub extends Hub<RoomSnapshot> {
   }
 
   /** Stores the reader's position; the room hears of it now or, within a second of the last, from the timer. */
-  private markRead(ws: WebSocket, from: Attachment, frame: v.InferOutput<typeof ReadFrame>): void {
-    if (frame.up_to > this.log.lastSeq)
-      throw new HubError("validation_failed", `up_to is after the room's latest seq (${this.log.lastSeq})`);
+  private markRead(ws: WebSocket, from: Attachment, frame: ReadFrame): void {
+    const latest = this.events.lastSeq;
+    if (frame.up_to > latest) throw new HubError("validation_failed", `up_to is after the room's latest seq (${latest})`);
     const verdict = this.reads.record(from.user, frame.up_to, this.now());
-    if (verdict && "send" in verdict) this.broadcast(this.frame(RoomEvent.Read, verdict.send));
+    if (verdict && "send" in verdict) this.sockets.broadcast(this.frame(RoomEvent.Read, verdict.send));
     if (verdict && "laterAt" in verdict) this.timers.setIfAbsent(READS_TIMER, verdict.laterAt);
     this.ack(ws, frame.ref, { up_to: this.reads.upTo(from.user.id) });
   }
@@ -215,41 +203,40 @@ export class RoomHub extends Hub<RoomSnapshot> {
   protected override onTimer(timer: Timer): void | Promise<void> {
     if (timer.name !== READS_TIMER) return super.onTimer(timer);
     const { receipts, nextAt } = this.reads.takeDue(this.now());
-    for (const receipt of receipts) this.broadcast(this.frame(RoomEvent.Read, receipt));
+    for (const receipt of receipts) this.sockets.broadcast(this.frame(RoomEvent.Read, receipt));
     if (nextAt !== null) this.timers.set(READS_TIMER, nextAt);
   }
 
   /** To everyone but the typist's own sockets (their other tabs know already). */
   private sendTyping(from: Attachment, typing: boolean): void {
-    const data: TypingData = { user: from.user, typing, expires_in_ms: typing ? TYPING_EXPIRES_MS : 0 };
-    this.broadcast(this.frame(RoomEvent.Typing, data), (who) => who.user.id === from.user.id);
+    const data = { user: from.user, typing, expires_in_ms: typing ? TYPING_EXPIRES_MS : 0 };
+    this.sockets.broadcast(this.frame(RoomEvent.Typing, data), (who) => who.user.id === from.user.id);
   }
 
   protected override onJoin(_ws: WebSocket, who: Attachment): void {
     // Sockets dropped without a close event (a restart) leave stale rows: forget anyone
     // with no open socket besides this new one before deciding.
-    const online = new Set(onlineUsers(this.attachments(), who).map((u) => u.user.id));
+    const online = new Set(onlineUsers(this.sockets.attachments(), who).map((u) => u.user.id));
     for (const { user_id } of this.sql.exec<{ user_id: string }>("SELECT user_id FROM announced").toArray()) {
       if (!online.has(user_id)) this.sql.exec("DELETE FROM announced WHERE user_id = ?", user_id);
     }
     if (this.sql.exec("INSERT INTO announced (user_id) VALUES (?) ON CONFLICT DO NOTHING", who.user.id).rowsWritten === 0) return;
-    const data: PresenceChange = { user: who.user };
-    this.broadcast(this.frame(RoomEvent.PresenceJoin, data), (other) => other.user.id === who.user.id);
+    this.sockets.broadcast(this.frame(RoomEvent.PresenceJoin, { user: who.user }), (other) => other.user.id === who.user.id);
   }
 
   protected override onLeave(_ws: WebSocket, who: Attachment): void {
-    if (otherConnections(this.attachments(), who.user.id, who) > 0) return;
+    if (otherConnections(this.sockets.attachments(), who.user.id, who) > 0) return;
     if (this.sql.exec("DELETE FROM announced WHERE user_id = ?", who.user.id).rowsWritten === 0) return;
     const typing = this.sql.exec<{ until: number }>("SELECT until FROM typing WHERE user_id = ?", who.user.id).toArray()[0];
     this.sql.exec("DELETE FROM typing WHERE user_id = ?", who.user.id);
     const isLeaving = (other: Attachment) => other.cid === who.cid;
-    if (typing && typing.until > this.now())
-      this.broadcast(this.frame(RoomEvent.Typing, { user: who.user, typing: false, expires_in_ms: 0 } satisfies TypingData), isLeaving);
-    const data: PresenceChange = { user: who.user };
-    this.broadcast(this.frame(RoomEvent.PresenceLeave, data), isLeaving);
+    if (typing && typing.until > this.now()) {
+      this.sockets.broadcast(this.frame(RoomEvent.Typing, { user: who.user, typing: false, expires_in_ms: 0 }), isLeaving);
+    }
+    this.sockets.broadcast(this.frame(RoomEvent.PresenceLeave, { user: who.user }), isLeaving);
   }
 
-  private attachments(): Attachment[] {
-    return this.openSockets().map((ws) => this.attachmentOf(ws));
+  private roomIdOf(channel: string): string {
+    return splitChannel(channel)?.rawId ?? "";
   }
 }

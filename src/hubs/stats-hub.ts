@@ -1,7 +1,9 @@
 import { DurableObject } from "cloudflare:workers";
+import { kindNamed } from "../channel-kinds";
+import { type Outcome, ok } from "../errors";
 import { COUNTER_NAMES, type CounterValues, type StatsReport, zeroCounters } from "../hub/counters";
-import { migrate } from "../hub/schema";
-import { CHANNEL_KINDS, type ChannelKind } from "../protocol";
+import { migrate } from "../hub/migrations";
+import type { ChannelKind } from "../protocol";
 
 const BUCKET_MS = 10_000;
 const WINDOW_MS = 60_000;
@@ -34,7 +36,7 @@ export class StatsHub extends DurableObject<Env> {
     ]);
   }
 
-  report(report: StatsReport): void {
+  report(report: StatsReport): Outcome<null> {
     const { channel, kind, openSockets, delta, at } = report;
     if (this.sql.exec("SELECT at FROM started").toArray().length === 0) this.sql.exec("INSERT INTO started (at) VALUES (?)", at);
     this.sql.exec(
@@ -62,15 +64,17 @@ export class StatsHub extends DurableObject<Env> {
     }
     this.sql.exec("DELETE FROM buckets WHERE bucket < ?", Math.floor((at - 2 * WINDOW_MS) / BUCKET_MS));
     this.sql.exec("DELETE FROM channels WHERE updated_at < ?", at - STALE_AFTER_MS);
+    return ok(null);
   }
 
-  read(now = Date.now()): HubStats {
+  read(now = Date.now()): Outcome<HubStats> {
     const open = { user: 0, job: 0, room: 0, batch: 0, total: 0 };
-    for (const row of this.sql.exec<{ kind: ChannelKind; n: number }>(
+    for (const row of this.sql.exec<{ kind: string; n: number }>(
       "SELECT kind, SUM(open_sockets) AS n FROM channels WHERE updated_at >= ? GROUP BY kind",
       now - STALE_AFTER_MS,
     )) {
-      if ((CHANNEL_KINDS as readonly string[]).includes(row.kind)) open[row.kind] = row.n;
+      const spec = kindNamed(row.kind);
+      if (spec) open[spec.kind] = row.n;
       open.total += row.n;
     }
     const active = this.sql
@@ -91,12 +95,12 @@ export class StatsHub extends DurableObject<Env> {
     for (const row of this.sql.exec<{ name: keyof CounterValues; value: number }>("SELECT name, value FROM totals"))
       sinceStart[row.name] = row.value;
     const started = this.sql.exec<{ at: number }>("SELECT at FROM started").toArray()[0]?.at ?? now;
-    return {
+    return ok({
       since: new Date(started).toISOString(),
       open_sockets: open,
       active_channels: active,
       last_minute: lastMinute,
       since_start: sinceStart,
-    };
+    });
   }
 }

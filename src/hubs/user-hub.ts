@@ -1,10 +1,10 @@
-import * as v from "valibot";
 import type { Identity } from "../auth/jwt";
-import { type Outcome, ok } from "../errors";
-import { type ClientEnvelope, parseFrame } from "../hub/frames";
-import { type Attachment, type ComponentSchema, Hub, type Refusal } from "../hub/hub";
-import { INBOX_SCHEMA, Inbox } from "../hub/inbox";
-import { PUBLISHED_EVENTS_TABLE, publishedSeq, rememberPublished } from "../hub/product-events";
+import { fail, type Outcome, ok } from "../errors";
+import type { Attachment, Refusal } from "../hub/connections";
+import { moveIntoEventIds } from "../hub/event-ids";
+import { Hub } from "../hub/hub";
+import type { ClientFrame } from "../hub/intake";
+import type { ComponentSchema } from "../hub/migrations";
 import { publishRetained, RETAINED_SCHEMA, RetainedValues } from "../hub/retained";
 import type { Timer } from "../hub/timers";
 import { newId } from "../ids";
@@ -14,26 +14,19 @@ import {
   type Notification,
   type NotificationReadData,
   UserEvent,
+  type UserEvents,
   type UserPresence,
   type UserSnapshot,
 } from "../protocol";
-import { Id, type NotificationInput, type ProductEvent } from "../schemas";
+import { AckFrame, type NotificationInput, type ProductEvent, ReadAllFrame } from "../schemas";
+import { parseWith } from "../validation";
 import { CONTACTS_SCHEMA, Contacts } from "./contacts";
+import { INBOX_SCHEMA, Inbox } from "./inbox";
+import { type Delivered, PUBLISHED_EVENTS_TABLE, publishOnce } from "./product-events";
 import { OFFLINE_TIMER, WhoIsOnline } from "./who-is-online";
 
 /** The snapshot carries at most this many unread notifications; `unread_count` counts all. */
 const SNAPSHOT_UNREAD_MAX = 50;
-
-const AckFrame = v.strictObject({
-  type: v.literal("ack"),
-  ids: v.pipe(v.array(Id), v.minLength(1), v.maxLength(100)),
-  ref: v.optional(v.union([v.pipe(v.string(), v.maxLength(64)), v.number()])),
-});
-
-const ReadAllFrame = v.strictObject({
-  type: v.literal("read_all"),
-  ref: v.optional(v.union([v.pipe(v.string(), v.maxLength(64)), v.number()])),
-});
 
 /** Which notifications to mark read: some ids, or every one. */
 export type ReadSelection = { ids: string[] } | "all";
@@ -44,17 +37,12 @@ export interface ReadResult {
   seq?: number;
 }
 
-export interface Delivered {
-  seq: number;
-  duplicate?: true;
-}
-
 /**
  * One user: every socket the user has open, on every device, and the user's notification
  * inbox. It also redeems the user's one-time socket tickets, since a ticket must be used
  * once across all channels.
  */
-export class UserHub extends Hub<UserSnapshot> {
+export class UserHub extends Hub<UserSnapshot, UserEvents> {
   private readonly inbox: Inbox;
   private readonly retained: RetainedValues;
   private readonly online: WhoIsOnline;
@@ -65,8 +53,8 @@ export class UserHub extends Hub<UserSnapshot> {
     this.retained = new RetainedValues(this.sql, { maxValues: this.config.retainedMax, maxBytes: this.config.retainedMaxBytes });
     this.online = new WhoIsOnline(new Contacts(this.sql), {
       self: () => this.channel.slice("user:".length),
-      openSockets: () => this.openSockets().length,
-      send: (type, data) => this.broadcast(this.frame(type, data)),
+      openSockets: () => this.sockets.count(),
+      send: (type, data) => this.sockets.broadcast(this.frame(type as keyof UserEvents, data as never)),
       now: () => this.now(),
       setTimer: (name, due, payload) => this.timers.set(name, due, payload),
       clearTimer: (name) => this.timers.clear(name),
@@ -83,17 +71,18 @@ export class UserHub extends Hub<UserSnapshot> {
         "CREATE TABLE used_tickets (jti TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)",
         ...INBOX_SCHEMA,
         PUBLISHED_EVENTS_TABLE,
+        ...moveIntoEventIds("published_events", "json_object('seq', seq)"),
         ...RETAINED_SCHEMA,
         ...CONTACTS_SCHEMA,
       ],
     };
   }
 
-  /** True the first time a ticket id is presented, false ever after. */
-  redeemTicket(jti: string, expiresAt: number): boolean {
+  /** Succeeds the first time a ticket id is presented, and never again. */
+  redeemTicket(jti: string, expiresAt: number): Outcome<null> {
     this.sql.exec("DELETE FROM used_tickets WHERE expires_at < ?", this.now());
     const inserted = this.sql.exec("INSERT INTO used_tickets (jti, expires_at) VALUES (?, ?) ON CONFLICT(jti) DO NOTHING", jti, expiresAt);
-    return inserted.rowsWritten > 0;
+    return inserted.rowsWritten > 0 ? ok(null) : fail("unauthorized", "ticket already used");
   }
 
   /** POST /v1/users/:id/notifications. The same `id` again is acknowledged, not delivered twice. */
@@ -121,17 +110,14 @@ export class UserHub extends Hub<UserSnapshot> {
   /** POST /v1/users/:id/events: a product event to every socket of the user. */
   publishEvent(userId: string, event: ProductEvent): Outcome<Delivered> {
     this.bindChannel(`user:${userId}`);
-    if (event.event_id !== undefined) {
-      const seq = publishedSeq(this.sql, event.event_id);
-      if (seq !== undefined) return ok({ seq, duplicate: true });
-    }
-    const published = publishRetained(this.retained, event, this.now(), (key) =>
-      this.publish(event.type, event.data ?? null, undefined, key),
+    const refusal = this.retained.refusalFor(event);
+    if (refusal !== null) return fail("payload_too_large", refusal);
+    const now = this.now();
+    return ok(
+      publishOnce(this.eventIds, event.event_id, now, () =>
+        publishRetained(this.retained, event, now, (key) => this.publishProduct(event.type, event.data ?? null, undefined, key)),
+      ),
     );
-    if (!published.ok) return published;
-    const { seq } = published.value;
-    if (event.event_id !== undefined) rememberPublished(this.sql, event.event_id, seq, this.now());
-    return ok({ seq });
   }
 
   /** GET /v1/me/notifications, newest first. */
@@ -141,15 +127,15 @@ export class UserHub extends Hub<UserSnapshot> {
   }
 
   /** GET /v1/users/:id/presence. */
-  presence(userId: string): UserPresence {
-    const connections = this.openSockets().length;
-    const lastSeen = connections > 0 ? new Date(this.now()).toISOString() : (this.log.readMeta("last_seen") ?? null);
-    return { user: userId, online: connections > 0, connections, last_seen: lastSeen };
+  presence(userId: string): Outcome<UserPresence> {
+    const connections = this.sockets.count();
+    const lastSeen = connections > 0 ? new Date(this.now()).toISOString() : (this.events.readMeta("last_seen") ?? null);
+    return ok({ user: userId, online: connections > 0, connections, last_seen: lastSeen });
   }
 
   // The Worker routes a token only to its own user's channel; this only caps the tabs.
   protected admit(_identity: Identity): Refusal | null {
-    if (this.openSockets().length >= this.config.maxSocketsPerUser) {
+    if (this.sockets.count() >= this.config.maxSocketsPerUser) {
       return { code: CloseCode.TooManyConnections, reason: `at most ${this.config.maxSocketsPerUser} connections per user` };
     }
     return null;
@@ -164,19 +150,24 @@ export class UserHub extends Hub<UserSnapshot> {
     };
   }
 
+  /**
+   * `ack {ids}` marks notifications read. `notification:read` is logged, so a device that
+   * was offline learns of it on resume, and goes to every socket, the acking one included,
+   * so no socket sees a gap in seq.
+   */
   /** POST /v1/users/:id/notifications/read: the same as a socket's `ack` or `read_all`. */
   readNotifications(which: ReadSelection): Outcome<ReadResult> {
     return ok(this.markRead(which));
   }
 
   /** `ack {ids}` and `read_all` mark notifications read; the ack carries what changed. */
-  protected override onClientFrame(ws: WebSocket, _from: Attachment, frame: ClientEnvelope): void {
+  protected override onClientFrame(ws: WebSocket, _from: Attachment, frame: ClientFrame): void {
     if (frame.type === "read_all") {
-      const { ref } = parseFrame(ReadAllFrame, frame);
+      const { ref } = parseWith(ReadAllFrame, frame);
       this.ack(ws, ref, { ...this.markRead("all") });
       return;
     }
-    const { ids, ref } = parseFrame(AckFrame, frame);
+    const { ids, ref } = parseWith(AckFrame, frame);
     this.ack(ws, ref, { ...this.markRead({ ids }) });
   }
 
@@ -200,14 +191,14 @@ export class UserHub extends Hub<UserSnapshot> {
     return ok({ user: userId, contacts: this.online.setContacts(contacts) });
   }
 
-  /** GET /v1/presence asks the asker's hub which of `ids` it may see. */
-  notContacts(ids: string[]): string[] {
-    return this.online.notWatched(ids);
+  /** GET /v1/presence asks the asker's hub which of `ids` it may not see. */
+  notContacts(ids: string[]): Outcome<string[]> {
+    return ok(this.online.notWatched(ids));
   }
 
   /** GET /v1/presence: this user's status as contacts see it. */
-  contactStatus(userId: string): ContactStatus {
-    return this.online.status(userId);
+  contactStatus(userId: string): Outcome<ContactStatus> {
+    return ok(this.online.status(userId));
   }
 
   // Calls between user hubs (see WhoIsOnline).
@@ -228,8 +219,8 @@ export class UserHub extends Hub<UserSnapshot> {
   }
 
   protected override onLeave(_ws: WebSocket, who: Attachment): void {
-    const others = this.openSockets().filter((ws) => this.attachmentOf(ws).cid !== who.cid).length;
-    if (others === 0) this.log.writeMeta("last_seen", new Date(this.now()).toISOString());
+    const others = this.sockets.attachments().filter((other) => other.cid !== who.cid).length;
+    if (others === 0) this.events.writeMeta("last_seen", new Date(this.now()).toISOString());
     this.online.left(others);
   }
 

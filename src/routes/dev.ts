@@ -5,19 +5,29 @@ import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import { SignJWT } from "jose";
 import * as v from "valibot";
-import { app } from "../app";
 import { HubError } from "../errors";
 import { type AppContext, type AppEnv, readJson, userOnly } from "../http";
 import { newId } from "../ids";
 import { log } from "../log";
 
-export const devRoutes = new Hono<AppEnv>();
+/** How the dev routes reach the public API: the app's own fetch, handed in by the app. */
+export type AppFetch = (request: Request, env: Env, ctx: AppContext["executionCtx"]) => Response | Promise<Response>;
+/** A producer's POST through the public API. */
+type Produce = (path: string, body: unknown) => Promise<Response>;
 
 const devOnly = createMiddleware<AppEnv>(async (c, next) => {
   if (!c.get("config").devMode) throw new HubError("not_found", "no such route");
   await next();
 });
-devRoutes.use("*", devOnly);
+
+export function devRoutes(appFetch: AppFetch): Hono<AppEnv> {
+  const routes = new Hono<AppEnv>();
+  routes.use("*", devOnly);
+  routes.post("/token", mintDevToken);
+  routes.post("/jobs", userOnly, (c) => startDemoJob(c, producer(c, appFetch)));
+  routes.post("/notify", userOnly, (c) => notifyMe(c, producer(c, appFetch)));
+  return routes;
+}
 
 /** The demo room every dev token may join (the `rooms` claim), before any producer PUT. */
 export const DEMO_ROOM = "lobby";
@@ -25,7 +35,7 @@ const TOKEN_TTL_S = 3600;
 
 const TokenBody = v.strictObject({ name: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(40)) });
 
-devRoutes.post("/token", async (c) => {
+async function mintDevToken(c: AppContext): Promise<Response> {
   const { name } = await readJson(c, TokenBody);
   const { jwt } = c.get("config");
   if (!jwt.secret) throw new HubError("misconfigured", "dev tokens need JWT_SECRET");
@@ -40,14 +50,14 @@ devRoutes.post("/token", async (c) => {
   const expiresAt = Math.floor(Date.now() / 1000) + TOKEN_TTL_S;
   token.setExpirationTime(expiresAt);
   return c.json({ token: await token.sign(new TextEncoder().encode(jwt.secret)), user: { id, name }, expires_at: expiresAt });
-});
+}
 
 const JobBody = v.strictObject({
   title: v.optional(v.pipe(v.string(), v.maxLength(100))),
   step_ms: v.optional(v.pipe(v.number(), v.integer(), v.minValue(50), v.maxValue(5_000))),
 });
 
-/** A simulated render: stage names by progress, the way seed 000's pipeline reports. */
+/** A simulated render: stage names by progress, the way an image pipeline reports them. */
 const STAGES = [
   { name: "Queued for a render slot", until: 10 },
   { name: "Generating artwork", until: 60 },
@@ -56,41 +66,41 @@ const STAGES = [
 ];
 const STEPS = 10;
 
-devRoutes.post("/jobs", userOnly, async (c) => {
+async function startDemoJob(c: AppContext, produce: Produce): Promise<Response> {
   const body = await readJson(c, JobBody);
   const owner = c.get("identity").id;
   const id = `demo-${newId()}`;
   const stepMs = body.step_ms ?? 700;
   const title = body.title ?? "Simulated render";
-  await produce(c, "/v1/jobs", { id, owner, title });
+  await produce("/v1/jobs", { id, owner, title });
   // Plain producer updates, as a backend would post them; runs after the response.
-  c.executionCtx.waitUntil(drive(c, id, owner, title, stepMs));
+  c.executionCtx.waitUntil(drive(produce, id, owner, title, stepMs));
   return c.json({ id, owner, title, step_ms: stepMs, steps: STEPS }, 201);
-});
+}
 
 const NotifyBody = v.strictObject({
   title: v.optional(v.pipe(v.string(), v.maxLength(200))),
   body: v.optional(v.pipe(v.string(), v.maxLength(2000))),
 });
 
-devRoutes.post("/notify", userOnly, async (c) => {
+async function notifyMe(c: AppContext, produce: Produce): Promise<Response> {
   const { title, body } = await readJson(c, NotifyBody);
-  const res = await produce(c, `/v1/users/${c.get("identity").id}/notifications`, {
+  const res = await produce(`/v1/users/${c.get("identity").id}/notifications`, {
     kind: "demo",
     title: title ?? "Hello from Dovetail",
     ...(body ? { body } : {}),
   });
   return c.json(await res.json(), res.status as 200);
-});
+}
 
-async function drive(c: AppContext, id: string, owner: string, title: string, stepMs: number): Promise<void> {
+async function drive(produce: Produce, id: string, owner: string, title: string, stepMs: number): Promise<void> {
   try {
     for (let step = 1; step <= STEPS; step++) {
       await new Promise((resolve) => setTimeout(resolve, stepMs));
       const progress = Math.round((step * 100) / STEPS);
       if (progress === 100) break;
       const stage = STAGES.find((s) => progress < s.until)?.name ?? "Finishing";
-      const res = await produce(c, `/v1/jobs/${id}/events`, {
+      const res = await produce(`/v1/jobs/${id}/events`, {
         event_id: `${id}-${step}`,
         status: "running",
         progress,
@@ -100,28 +110,30 @@ async function drive(c: AppContext, id: string, owner: string, title: string, st
       if (!res.ok) return; // finished elsewhere (cancelled, failed): stop driving
       const { cancel_requested } = (await res.json()) as { cancel_requested: boolean };
       if (cancel_requested) {
-        await produce(c, `/v1/jobs/${id}/events`, { status: "cancelled", message: "cancelled by the user" });
+        await produce(`/v1/jobs/${id}/events`, { status: "cancelled", message: "cancelled by the user" });
         return;
       }
     }
-    await produce(c, `/v1/jobs/${id}/events`, {
+    await produce(`/v1/jobs/${id}/events`, {
       status: "completed",
       stage: "Done",
       result: { url: `https://example.com/renders/${id}.png` },
     });
-    await produce(c, `/v1/users/${owner}/notifications`, { kind: "job.completed", title: `${title} is ready`, data: { job: id } });
+    await produce(`/v1/users/${owner}/notifications`, { kind: "job.completed", title: `${title} is ready`, data: { job: id } });
   } catch (err) {
     log("dev.job_driver_failed", { job: id, error: String(err) });
   }
 }
 
-/** A producer's request through the public API, with the first configured producer key. */
-async function produce(c: AppContext, path: string, body: unknown): Promise<Response> {
+/** Producer requests through the public API, with the first configured producer key. */
+function producer(c: AppContext, appFetch: AppFetch): Produce {
   const key = c.get("config").producerKeys[0] ?? "";
-  const request = new Request(new URL(path, c.req.url), {
-    method: "POST",
-    headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  return app.fetch(request, c.env, c.executionCtx);
+  return async (path, body) => {
+    const request = new Request(new URL(path, c.req.url), {
+      method: "POST",
+      headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    return appFetch(request, c.env, c.executionCtx);
+  };
 }

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { HubError } from "../errors";
+import { HubError, unwrap } from "../errors";
 import { type AppEnv, userOnly } from "../http";
 import { isValidId } from "../ids";
 
@@ -22,8 +22,8 @@ presenceRoutes.get("/presence", userOnly, async (c) => {
   }
   const claimed = new Set([identity.id, ...(identity.watch ?? [])]);
   const asked = ids.filter((id) => !claimed.has(id));
-  const refused = asked.length === 0 ? [] : await c.env.USER_HUB.getByName(identity.id).notContacts(asked);
+  const refused = asked.length === 0 ? [] : unwrap(await c.env.USER_HUB.getByName(identity.id).notContacts(asked));
   if (refused.length > 0) throw new HubError("forbidden", `not your contacts: ${refused.slice(0, 5).join(", ")}`);
-  const users = await Promise.all(ids.map((id) => c.env.USER_HUB.getByName(id).contactStatus(id)));
+  const users = await Promise.all(ids.map(async (id) => unwrap(await c.env.USER_HUB.getByName(id).contactStatus(id))));
   return c.json({ users });
 });

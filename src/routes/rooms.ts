@@ -22,7 +22,7 @@ roomRoutes.post("/rooms/:id/events", producerOnly, async (c) => {
 
 roomRoutes.get("/rooms/:id/presence", producerOnly, async (c) => {
   const id = parseId(c.req.param("id"), "room id");
-  return c.json(await c.env.ROOM_HUB.getByName(id).presence(id));
+  return c.json(unwrap(await c.env.ROOM_HUB.getByName(id).presence(id)));
 });
 
 /** History, newest first: producers, and users the room admits. `before` is a seq (exclusive). */

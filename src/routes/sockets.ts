@@ -4,13 +4,14 @@ import { isOriginAllowed } from "../auth/origin";
 import { bearerToken } from "../auth/producer";
 import { allowUpgrade, UPGRADE_PERIOD_S } from "../auth/rate-limits";
 import { readTicket } from "../auth/tickets";
-import { HubError } from "../errors";
+import { channelName, kindNamed } from "../channel-kinds";
+import { HubError, unwrap } from "../errors";
 import type { AppContext, AppEnv } from "../http";
-import { CONNECT_HEADER, type ConnectRequest, type Hub } from "../hub/hub";
+import { CONNECT_HEADER, type ConnectRequest } from "../hub/connections";
 import { parseId } from "../ids";
 import { log } from "../log";
-import { BEARER_PREFIX, type ChannelKind, CloseCode, SUBPROTOCOL } from "../protocol";
-import { offeredSubprotocols, refuseSocket } from "../sockets";
+import { BEARER_PREFIX, CloseCode, SUBPROTOCOL } from "../protocol";
+import { offeredSubprotocols, refuseSocket } from "../websocket";
 
 export const socketRoutes = new Hono<AppEnv>();
 
@@ -18,13 +19,6 @@ export const socketRoutes = new Hono<AppEnv>();
 // 101 response is immutable), and accepted there so the hub can hibernate.
 socketRoutes.get("/ws/user", (c) => connect(c, "user"));
 socketRoutes.get("/ws/:kind/:id", (c) => connect(c, c.req.param("kind"), c.req.param("id")));
-
-type HubNamespace = DurableObjectNamespace<Hub>;
-
-function namespaceFor(env: Env, kind: string): HubNamespace | undefined {
-  const namespaces: Partial<Record<ChannelKind, unknown>> = { job: env.JOB_HUB, room: env.ROOM_HUB, batch: env.BATCH_HUB };
-  return namespaces[kind as ChannelKind] as HubNamespace | undefined;
-}
 
 async function connect(c: AppContext, kind: string, rawId?: string): Promise<Response> {
   const request = c.req.raw;
@@ -37,9 +31,10 @@ async function connect(c: AppContext, kind: string, rawId?: string): Promise<Res
     log("socket.refused", { kind, reason: "origin", origin });
     throw new HubError("forbidden", "origin not allowed");
   }
-  const namespace = kind === "user" ? (c.env.USER_HUB as unknown as HubNamespace) : namespaceFor(c.env, kind);
-  if (!namespace) throw new HubError("not_found", `no channel kind "${kind}"`);
-  const id = kind === "user" ? undefined : parseId(rawId, `${kind} id`);
+  const spec = kindNamed(kind);
+  // A user socket is always the token's own user: /v1/ws/user, never /v1/ws/user/:id.
+  if (!spec || spec.idFromToken !== (rawId === undefined)) throw new HubError("not_found", `no socket route for channel kind "${kind}"`);
+  const id = spec.idFromToken ? undefined : parseId(rawId, `${kind} id`);
   const url = new URL(request.url);
   const resume = parseResume(url);
 
@@ -59,12 +54,12 @@ async function connect(c: AppContext, kind: string, rawId?: string): Promise<Res
   }
 
   const channelId = id ?? identity.id;
-  const connectRequest: ConnectRequest = { channel: `${kind}:${channelId}`, identity, ...resume, subprotocol: echo };
+  const connectRequest: ConnectRequest = { channel: channelName(spec.kind, channelId), identity, ...resume, subprotocol: echo };
   // Header values must be Latin-1; a display name may not be, so the JSON is URI-encoded.
   const forwarded = new Request("https://hub.internal/connect", {
     headers: { Upgrade: "websocket", [CONNECT_HEADER]: encodeURIComponent(JSON.stringify(connectRequest)) },
   });
-  return namespace.getByName(channelId).fetch(forwarded);
+  return spec.hub(c.env, channelId).fetch(forwarded);
 }
 
 /** Token transports in the design's order: subprotocol, Authorization header, ticket. */
@@ -75,9 +70,7 @@ async function authenticate(c: AppContext, offered: string[], url: URL): Promise
   const ticket = url.searchParams.get("ticket");
   if (ticket) {
     const { identity, jti, expiresAt } = await readTicket(ticket, config.ticketSecret);
-    if (!(await c.env.USER_HUB.getByName(identity.id).redeemTicket(jti, expiresAt))) {
-      throw new HubError("unauthorized", "ticket already used");
-    }
+    unwrap(await c.env.USER_HUB.getByName(identity.id).redeemTicket(jti, expiresAt));
     return identity;
   }
   throw new HubError("unauthorized", "no token: offer the bearer.<jwt> subprotocol, send Authorization, or use ?ticket=");

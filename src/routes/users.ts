@@ -23,7 +23,7 @@ userRoutes.post("/users/:id/events", producerOnly, async (c) => {
 
 userRoutes.get("/users/:id/presence", producerOnly, async (c) => {
   const id = parseId(c.req.param("id"), "user id");
-  return c.json(await c.env.USER_HUB.getByName(id).presence(id));
+  return c.json(unwrap(await c.env.USER_HUB.getByName(id).presence(id)));
 });
 
 /** The signed-in user's own inbox, newest first: `?unread=true`, `?limit=1..200` (50). */

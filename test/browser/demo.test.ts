@@ -3,19 +3,10 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Hub, startHub } from "../e2e/hub";
-import { launch, screenshot, signIn, testid } from "./browser";
+import { HAVE_CHROMIUM, launch, screenshot, signIn, testid } from "./browser";
 
 let hub: Hub;
 let browser: Browser;
-
-beforeAll(async () => {
-  [hub, browser] = await Promise.all([startHub({ devMode: true }), launch()]);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await hub?.dispose();
-});
 
 async function newPage(): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1200, height: 820 } });
@@ -25,7 +16,16 @@ async function newPage(): Promise<Page> {
 
 const text = async (page: Page, id: string) => (await page.locator(testid(id)).textContent()) ?? "";
 
-describe("demo page", () => {
+describe.skipIf(!HAVE_CHROMIUM)("demo page", () => {
+  beforeAll(async () => {
+    [hub, browser] = await Promise.all([startHub({ devMode: true }), launch()]);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await hub?.dispose();
+  });
+
   it("signs in, runs a staged job and shows the bar reach 100% on completion", async () => {
     const page = await newPage();
     await page.goto(hub.url, { timeout: 15_000 });

@@ -1,22 +1,11 @@
-// DEPENDS ON THE ROOMS HUB (issue: rooms/users). Not in the "browser" project's include
-// until that branch is merged: enable it by removing the exclude in vitest.config.ts.
 // Two pages in the demo's lobby see each other online, see each other typing, and chat.
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Hub, startHub } from "../e2e/hub";
-import { launch, screenshot, signIn, testid } from "./browser";
+import { HAVE_CHROMIUM, launch, screenshot, signIn, testid } from "./browser";
 
 let hub: Hub;
 let browser: Browser;
-
-beforeAll(async () => {
-  [hub, browser] = await Promise.all([startHub({ devMode: true }), launch()]);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await hub?.dispose();
-});
 
 async function lobbyPage(name: string): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1200, height: 820 } });
@@ -25,7 +14,16 @@ async function lobbyPage(name: string): Promise<Page> {
   return page;
 }
 
-describe("demo room across two pages", () => {
+describe.skipIf(!HAVE_CHROMIUM)("demo room across two pages", () => {
+  beforeAll(async () => {
+    [hub, browser] = await Promise.all([startHub({ devMode: true }), launch()]);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await hub?.dispose();
+  });
+
   it("shows presence, typing and messages to the other page", async () => {
     const ada = await lobbyPage("Ada");
     const bob = await lobbyPage("Bob");

@@ -1,11 +1,12 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { unwrap } from "../../src/errors";
 import { installClock } from "./clock";
 import { connect, createJob, mintToken, produce, produceOk, uniqueId } from "./helpers";
 
 function reportsReceived(batchId: string): Promise<number> {
-  return runInDurableObject(env.BATCH_HUB.getByName(batchId), (instance) => instance.reportsReceived());
+  return runInDurableObject(env.BATCH_HUB.getByName(batchId), (instance) => unwrap(instance.reportsReceived()));
 }
 
 describe("batches", () => {

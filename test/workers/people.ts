@@ -1,4 +1,4 @@
-// Helpers for the user and room tests (issue 3): a signed-in person, polling with a
+// Helpers for the user and room tests: a signed-in person, polling with a
 // deadline, and a sentinel event that proves what did NOT arrive before it.
 import { expect } from "vitest";
 import { connect, type Frame, mintToken, produceOk, type TestSocket, uniqueId } from "./helpers";

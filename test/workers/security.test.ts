@@ -1,4 +1,4 @@
-// The security suite (issue 6): token attacks, cross-user access, origins, hostile ids
+// The security suite: token attacks, cross-user access, origins, hostile ids
 // and bodies, and a check that no token ever reaches a log line.
 import { env } from "cloudflare:workers";
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from "jose";

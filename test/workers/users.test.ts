@@ -9,7 +9,7 @@ function inbox(token: string, query = "") {
   return call(`/v1/me/notifications${query}`, { headers: { Authorization: `Bearer ${token}` } }).then((r) => r.json<any>());
 }
 
-describe("a like, from seed 002", () => {
+describe("a like on a post", () => {
   it("notifies both of the post owner's devices, updates viewers of the post's room, and nobody else", async () => {
     const owner = await person("Olivia");
     const liker = await person("Liam");

@@ -64,6 +64,20 @@ describe("bad socket requests", () => {
     expect((await listDurableObjectIds(env.JOB_HUB)).length).toBe(before);
   });
 
+  it("answers 404 for a channel kind that is an inherited property name, and creates no object", async () => {
+    const before = (await listDurableObjectIds(env.JOB_HUB)).length;
+    const token = await mintToken("alice");
+    for (const path of ["/v1/ws/constructor/x", "/v1/ws/__proto__/x", "/v1/ws/toString/x", "/v1/ws/user/alice"]) {
+      const refused = await connect(path, { token }).catch((err: unknown) => err);
+      expect(refused, path).toBeInstanceOf(UpgradeRefused);
+      expect((refused as UpgradeRefused).status, path).toBe(404);
+    }
+    for (const kinds of ["__proto__", "constructor", "toString", "hasOwnProperty"]) {
+      await expectError(await produce(`/v1/${kinds}/x/stats`, undefined, { method: "GET" }), 404, "not_found");
+    }
+    expect((await listDurableObjectIds(env.JOB_HUB)).length).toBe(before);
+  });
+
   it("answers a plain GET on a socket route with 426", async () => {
     await expectError(await produce("/v1/ws/job/x", undefined, { method: "GET" }), 426, "upgrade_required");
   });

@@ -1,3 +1,14 @@
+import { COUNTER_SCHEMA } from "./counters";
+import { EVENT_ID_SCHEMA } from "./event-ids";
+import { EVENT_LOG_SCHEMA } from "./event-log";
+import { TIMERS_SCHEMA } from "./timers";
+
+/** One component's migrations: entry i of `steps` brings it from version i to i+1. */
+export interface ComponentSchema {
+  component: string;
+  steps: readonly string[];
+}
+
 /**
  * Forward-only schema migrations, one list per component ("hub", "job", ...). Entry i
  * brings the component from version i to i+1. SQL here is synchronous and runs inside
@@ -17,4 +28,17 @@ export function migrate(storage: DurableObjectStorage, component: string, steps:
       steps.length,
     );
   });
+}
+
+/** The tables of the components every hub has; a subclass adds its own (Hub.schema()). */
+const BASE_SCHEMAS: ComponentSchema[] = [
+  { component: "hub", steps: EVENT_LOG_SCHEMA },
+  { component: "timers", steps: TIMERS_SCHEMA },
+  { component: "counters", steps: COUNTER_SCHEMA },
+  { component: "event_ids", steps: EVENT_ID_SCHEMA },
+];
+
+/** Every component of a hub, base first, then the hub's own. */
+export function migrateHub(storage: DurableObjectStorage, own: ComponentSchema): void {
+  for (const { component, steps } of [...BASE_SCHEMAS, own]) migrate(storage, component, steps);
 }

@@ -1,5 +1,5 @@
+import type { Attachment } from "../hub/connections";
 import type { UserRef } from "../protocol";
-import type { Attachment } from "./hub";
 
 export interface OnlineUser {
   user: UserRef;

@@ -1,0 +1,108 @@
+import type { ConnectedData, ServerFrame, UserRef } from "../protocol";
+import { Connection, type ConnectionContext } from "./connection";
+import { Emitter } from "./emitter";
+import type { AckPayload } from "./requests";
+import type { Status, StatusChange } from "./types";
+
+/** Events every channel emits besides its server events. */
+export interface BaseEvents<State> {
+  status: StatusChange;
+  /** The state changed (snapshot rebuilt, or an event applied). */
+  state: State;
+  /** Every `connected` frame. */
+  connected: ConnectedData;
+  /** A reconnect could not resume: state was rebuilt from the snapshot; events in between were not seen. */
+  reset: ConnectedData;
+  /** An `error` frame that answers no pending send(). */
+  error: { code: string; message: string; ref?: string | number };
+  /** Every server event (logged or ephemeral), after the state is updated. */
+  "*": ServerFrame;
+}
+
+export type ChannelEvents<State, Server> = BaseEvents<State> & Server;
+
+/**
+ * A subscription to one channel: its socket, its state (snapshot plus events) and its
+ * events. Subclasses say how the snapshot and each event shape the state.
+ */
+export abstract class Channel<State, Server extends object = Record<never, never>> extends Emitter<ChannelEvents<State, Server>> {
+  state: State;
+  /** Who the hub says we are on this channel (from the `connected` frame). */
+  me: UserRef | undefined;
+  lastStatus: StatusChange = { status: "connecting", reason: "starting" };
+  protected readonly connection: Connection;
+
+  constructor(
+    readonly name: string,
+    path: string,
+    protected readonly ctx: ConnectionContext,
+    private readonly onClose: () => void,
+  ) {
+    super();
+    this.state = this.initial();
+    this.connection = new Connection(path, ctx, {
+      connected: (data) => this.handleConnected(data),
+      frame: (frame) => this.handleFrame(frame),
+      status: (change) => {
+        this.lastStatus = change;
+        this.emit("status", change as any);
+      },
+    });
+    this.connection.start();
+  }
+
+  get status(): Status {
+    return this.connection.status;
+  }
+
+  /** Sends `{type, ...body, ref}`; resolves with the ack's data, rejects with the error's code. */
+  send(type: string, body: Record<string, unknown> = {}, options: { timeoutMs?: number } = {}): Promise<AckPayload> {
+    return this.connection.request(type, body, options.timeoutMs);
+  }
+
+  /** Stops this channel for good: no more reconnects; pending sends reject with "closed". */
+  close(): void {
+    this.connection.close();
+    this.onClose();
+  }
+
+  /** Internal: see DovetailClient's online/visibility handling. */
+  wake(reason: string): void {
+    this.connection.wake(reason);
+  }
+
+  protected abstract initial(): State;
+  protected abstract fromSnapshot(snapshot: unknown, previous: State): State;
+  /** Returns the next state, or the same object when the event does not change it. */
+  protected abstract reduce(state: State, frame: ServerFrame<string, any>): State;
+
+  protected notify(type: string, body: Record<string, unknown>): boolean {
+    return this.connection.notify(type, body);
+  }
+
+  protected setState(next: State): void {
+    if (next === this.state) return;
+    this.state = next;
+    this.emit("state", next as any);
+  }
+
+  private handleConnected(data: ConnectedData): void {
+    this.me = data.user;
+    this.emit("connected", data as any);
+    if (!data.resumed) {
+      this.state = this.fromSnapshot(data.snapshot, this.state);
+      this.emit("reset", data as any);
+      this.emit("state", this.state as any);
+    }
+  }
+
+  private handleFrame(frame: ServerFrame<string, any>): void {
+    if (frame.type === "error") {
+      this.emit("error", frame.data, frame);
+      return;
+    }
+    this.setState(this.reduce(this.state, frame));
+    this.emit(frame.type as any, frame.data, frame);
+    this.emit("*", frame as any, frame);
+  }
+}

@@ -1,0 +1,40 @@
+// What a hub sends: logged events (with seq, replayed on resume) and ephemeral frames,
+// each serialized once and the same string sent to every socket.
+import { asHubError, HubError } from "../errors";
+import { log } from "../log";
+import type { ServerFrame } from "../protocol";
+import type { Attachment, Connections } from "./connections";
+import type { ChannelCounters } from "./counters";
+import type { EventLog, LoggedEvent } from "./event-log";
+import type { LogTrimmer } from "./log-trim";
+
+export class Publisher {
+  constructor(
+    private readonly events: EventLog,
+    private readonly sockets: Connections,
+    private readonly counters: ChannelCounters,
+    private readonly trimmer: LogTrimmer,
+  ) {}
+
+  /** Logs an event and sends it to every open socket but those `except` picks (they still get it on replay). */
+  publish(type: string, data: unknown, now: number, except?: (who: Attachment) => boolean, retainKey?: string): LoggedEvent {
+    const event = this.events.append(type, data, now, retainKey);
+    this.trimmer.noteAppend(now);
+    this.counters.addPublished(this.sockets.broadcast(event.frame, except));
+    return event;
+  }
+
+  /** An ephemeral frame: no seq, not logged, not replayed. */
+  frame(type: string, data: unknown, now: number): string {
+    const frame: ServerFrame = { type, channel: this.events.channel, ts: new Date(now).toISOString(), data };
+    return JSON.stringify(frame);
+  }
+
+  /** An `error` frame with the same code, message and issues an HTTP answer would carry. */
+  sendError(ws: WebSocket, ref: string | number | undefined, err: unknown, now: number): void {
+    const error = asHubError(err);
+    this.counters.add("errors");
+    if (!(err instanceof HubError)) log("socket.error", { channel: this.events.channel, error: String(err) });
+    if (ws.readyState === WebSocket.OPEN) ws.send(this.frame("error", { ref, ...error.toPayload() }, now));
+  }
+}

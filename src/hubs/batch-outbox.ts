@@ -1,0 +1,106 @@
+// A job's reports to the batches it belongs to. Progress goes at most once per
+// BATCH_REPORT_INTERVAL_MS, through a timer that carries the latest state when it fires;
+// a final state goes at once, with the timer kept as its retry. Each batch row remembers
+// the last job seq it was sent, so nothing is sent twice and a failure is retried.
+import type { EventLog } from "../hub/event-log";
+import type { Timers } from "../hub/timers";
+import { log } from "../log";
+import type { JobStatus } from "../protocol";
+import { JobTimer } from "./job-plan";
+
+/** What a member job tells its batch; `seq` (the job's log seq) orders reports. */
+export interface MemberReport {
+  job_id: string;
+  seq: number;
+  status: JobStatus;
+  progress: number;
+}
+
+/** The batches a job reports to, and the last job seq each has been sent (a step of the job's schema). */
+export const JOB_BATCHES_TABLE = "CREATE TABLE job_batches (batch_id TEXT PRIMARY KEY, sent_seq INTEGER NOT NULL)";
+
+/** A failed batch report is sent again after this. */
+const BATCH_RETRY_MS = 5_000;
+
+export interface OutboxContext {
+  sql: SqlStorage;
+  timers: Timers;
+  events: EventLog;
+  env: Env;
+  intervalMs: number;
+  now(): number;
+  /** The job's state to report now, or null once it is gone. */
+  current(): MemberReport | null;
+}
+
+export class BatchOutbox {
+  private flushing: Promise<void> | null = null;
+  private flushAgain = false;
+
+  constructor(private readonly job: OutboxContext) {}
+
+  /** A batch was created with this job: it has been told the state as of `seq`. */
+  join(batchId: string, seq: number): void {
+    this.job.sql.exec("INSERT INTO job_batches (batch_id, sent_seq) VALUES (?, ?) ON CONFLICT(batch_id) DO NOTHING", batchId, seq);
+  }
+
+  /** The job's status or progress changed. */
+  schedule(final: boolean): void {
+    const { sql, timers, events } = this.job;
+    if (sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM job_batches").one().n === 0) return;
+    const now = this.job.now();
+    if (final) {
+      timers.set(JobTimer.BatchReport, now + BATCH_RETRY_MS);
+      this.flush().catch((err) => log("batch.report_failed", { channel: events.channel, error: String(err) }));
+      return;
+    }
+    const last = Number(events.readMeta("batch_reported_at") ?? 0);
+    timers.setIfAbsent(JobTimer.BatchReport, Math.max(now, last + this.job.intervalMs));
+  }
+
+  /** One flush at a time: a call during a flush makes it go round once more instead of racing it. */
+  flush(): Promise<void> {
+    if (this.flushing) {
+      this.flushAgain = true;
+      return this.flushing;
+    }
+    this.flushing = (async () => {
+      do {
+        this.flushAgain = false;
+        await this.send();
+      } while (this.flushAgain);
+    })().finally(() => {
+      this.flushing = null;
+    });
+    return this.flushing;
+  }
+
+  private async send(): Promise<void> {
+    const { sql, timers, events, env } = this.job;
+    const report = this.job.current();
+    if (!report) return;
+    const due = sql.exec<{ batch_id: string }>("SELECT batch_id FROM job_batches WHERE sent_seq < ?", report.seq).toArray();
+    let failed = false;
+    await Promise.all(
+      due.map(async ({ batch_id }) => {
+        try {
+          const outcome = await env.BATCH_HUB.getByName(batch_id).memberChanged(report);
+          if (outcome.ok) {
+            sql.exec("UPDATE job_batches SET sent_seq = MAX(sent_seq, ?) WHERE batch_id = ?", report.seq, batch_id);
+          } else if (outcome.error.code === "not_found") {
+            // A batch that was never created (or has expired) stops hearing from us.
+            sql.exec("DELETE FROM job_batches WHERE batch_id = ?", batch_id);
+          } else failed = true;
+        } catch (err) {
+          failed = true;
+          log("batch.report_failed", { channel: events.channel, batch: batch_id, error: String(err) });
+        }
+      }),
+    );
+    if (!this.job.current()) return; // wiped while we waited
+    events.writeMeta("batch_reported_at", String(this.job.now()));
+    const pending = sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM job_batches WHERE sent_seq < ?", events.lastSeq).one().n;
+    if (failed) timers.set(JobTimer.BatchReport, this.job.now() + BATCH_RETRY_MS);
+    else if (pending === 0) timers.clear(JobTimer.BatchReport);
+  }
+}

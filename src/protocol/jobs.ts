@@ -1,0 +1,97 @@
+// Jobs and batches: what subscribers see, and the events that change it.
+import type { Json } from "./wire";
+
+export const JOB_STATUSES = ["queued", "running", "completed", "failed", "cancelled"] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const FINAL_JOB_STATUSES: readonly JobStatus[] = ["completed", "failed", "cancelled"];
+
+export interface JobError {
+  code: string;
+  message: string;
+}
+
+export interface JobStage {
+  name: string;
+  progress: number;
+  duration_ms: number;
+}
+
+/** What subscribers see of a job: the snapshot, and the `data` of every job event. */
+export interface JobView {
+  id: string;
+  owner: string;
+  title?: string;
+  status: JobStatus;
+  progress: number;
+  stage?: string;
+  message?: string;
+  eta_ms?: number;
+  result?: Json;
+  error?: JobError;
+  metadata?: { [key: string]: Json };
+  cancel_requested: boolean;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A job event's data: the job after the change, plus the producer's free-form `data`. */
+export type JobEventData = JobView & { data?: Json };
+
+export const JobEvent = {
+  Created: "job:created",
+  Update: "job:update",
+  Completed: "job:completed",
+  Failed: "job:failed",
+  Cancelled: "job:cancelled",
+} as const satisfies Record<string, keyof JobEvents>;
+export type JobEventType = keyof JobEvents;
+
+/**
+ * A `job:update` the hub emitted from the job's staged plan (not from the producer)
+ * carries `data: { planned: true }`; `stage`, `progress` and `eta_ms` are the plan's.
+ */
+export interface PlannedData {
+  planned: true;
+}
+
+/** `error.code` of a job the stall watchdog failed. */
+export const STALLED_ERROR_CODE = "stalled";
+
+export const BatchEvent = {
+  Update: "batch:update",
+  Completed: "batch:completed",
+} as const satisfies Record<string, keyof BatchEvents>;
+
+export interface BatchMember {
+  status: JobStatus;
+  progress: number;
+}
+
+/**
+ * The data of `batch:update` and `batch:completed`, and the batch snapshot. `progress`
+ * is the mean over members, a finished member (any final state) counting as 100.
+ * `jobs` holds every member in the snapshot and in `batch:completed`, and only the
+ * members that changed in a `batch:update`.
+ */
+export interface BatchView {
+  id: string;
+  total: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+  progress: number;
+  jobs?: Record<string, BatchMember>;
+}
+
+export interface JobEvents {
+  "job:created": JobEventData;
+  "job:update": JobEventData;
+  "job:completed": JobEventData;
+  "job:failed": JobEventData;
+  "job:cancelled": JobEventData;
+}
+
+export interface BatchEvents {
+  "batch:update": BatchView;
+  "batch:completed": BatchView;
+}

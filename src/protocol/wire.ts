@@ -1,0 +1,98 @@
+// Frames every channel shares: the handshake, close codes, errors, heartbeats.
+
+export type Json = string | number | boolean | null | object;
+
+export const SUBPROTOCOL = "dovetail.v1";
+export const BEARER_PREFIX = "bearer.";
+
+/** Answered by the runtime without waking the hub (setWebSocketAutoResponse). */
+export const PING_FRAME = '{"type":"ping"}';
+export const PONG_FRAME = '{"type":"pong"}';
+
+export const CloseCode = {
+  Normal: 1000,
+  GoingAway: 1001,
+  Policy: 1008,
+  TooBig: 1009,
+  Internal: 1011,
+  Unauthorized: 4001,
+  Forbidden: 4003,
+  NotFound: 4004,
+  RateLimited: 4008,
+  TooManyConnections: 4009,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+export const CHANNEL_KINDS = ["user", "job", "room", "batch"] as const;
+export type ChannelKind = (typeof CHANNEL_KINDS)[number];
+
+/** Every frame the server sends. Logged events carry `seq`; ephemeral frames do not. */
+export interface ServerFrame<T extends string = string, D = unknown> {
+  type: T;
+  channel?: string;
+  seq?: number;
+  ts: string;
+  data: D;
+  /** On a logged event a producer asked to retain: the key it is kept under in the snapshot's `retained`. */
+  retain_key?: string;
+}
+
+export interface UserRef {
+  id: string;
+  name?: string;
+}
+
+export interface ConnectedData<S = unknown> {
+  connection_id: string;
+  user: UserRef;
+  epoch: string;
+  seq: number;
+  resumed: boolean;
+  snapshot: S;
+  heartbeat_ms: number;
+}
+
+/** `data` of an `ack`: the frame's `ref`, plus what the hub says about it (`id`, `seq`, ...). */
+export interface AckData {
+  ref?: string | number;
+  [key: string]: unknown;
+}
+
+/** `data` of an `error` frame: the same code, message and issues as an HTTP error. */
+export interface ErrorFrameData {
+  ref?: string | number;
+  code: string;
+  message: string;
+  issues?: { path?: string; message: string }[];
+}
+
+/** Stable codes for HTTP errors and `error` frames. */
+export const ERROR_CODES = [
+  "unauthorized",
+  "forbidden",
+  "not_found",
+  "conflict",
+  "job_finished",
+  "validation_failed",
+  "payload_too_large",
+  "unsupported_data",
+  "rate_limited",
+  "upgrade_required",
+  "misconfigured",
+  "internal",
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** Ephemeral, every HEARTBEAT_INTERVAL_S while a socket is open. Answer with a ping. */
+export const HEARTBEAT_FRAME = "heartbeat";
+export interface HeartbeatData {
+  interval_ms: number;
+}
+
+/** Frames any channel sends besides its own events. */
+export interface HubFrames {
+  connected: ConnectedData;
+  heartbeat: HeartbeatData;
+  ack: AckData;
+  error: ErrorFrameData;
+}
