@@ -13,6 +13,8 @@ export interface ConnectRequest {
   identity: Identity;
   since?: number;
   epoch?: string;
+  /** The client's key for exactly-once sends across reconnects (see ClientRefs). */
+  client?: string;
   subprotocol: boolean;
 }
 /** The request header that carries a ConnectRequest from the Worker to the hub. */
@@ -38,6 +40,7 @@ export interface Attachment extends Liveness {
   cid: string;
   user: UserRef;
   at: number;
+  client?: string;
   /** Set when the hub closed this socket itself, so its leave is not handled twice. */
   left?: true;
 }

@@ -6,6 +6,7 @@ import { newId } from "../ids";
 import { log } from "../log";
 import { CloseCode, type HubFrames, type Json, PING_FRAME, PONG_FRAME, type UserRef } from "../protocol";
 import { closeQuietly, refuseSocket, upgradeHeaders } from "../websocket";
+import { ClientRefs } from "./client-refs";
 import { type Attachment, Connections, type ConnectRequest, type Refusal, readConnectRequest } from "./connections";
 import { ChannelCounters, type ChannelStats } from "./counters";
 import { EventIdMemory } from "./event-ids";
@@ -24,10 +25,9 @@ type FrameData<Events, K> = K extends keyof HubFrames ? HubFrames[K] : K extends
 
 /**
  * The lifecycle every channel shares, whatever its kind: accept a socket, replay what it
- * missed, take its frames, publish, run timers, close. The work is done by components
- * (Connections, EventLog, Timers, ChannelCounters, StatsReporter, EventIdMemory);
- * subclasses fill in the hooks: who may join, the snapshot, and the client frames they
- * accept. `Events` maps the kind's event types to their data (protocol/).
+ * missed, take its frames, publish, run timers, close. Components do the work (Connections,
+ * EventLog, Timers, ...); subclasses fill in the hooks: who may join, the snapshot, and the
+ * client frames they accept. `Events` maps the kind's event types to their data (protocol/).
  */
 export abstract class Hub<Snapshot = unknown, Events extends object = Record<never, never>> extends DurableObject<Env> {
   protected readonly config: HubConfig;
@@ -58,7 +58,7 @@ export abstract class Hub<Snapshot = unknown, Events extends object = Record<nev
     this.eventIds = new EventIdMemory(this.sql);
     this.heartbeats = new Heartbeats(ctx, this.sockets, this.timers, this.config.heartbeatMs);
     this.trimmer = new LogTrimmer(this.events, this.timers, this.config.logMaxAgeMs);
-    this.publisher = new Publisher(this.events, this.sockets, this.counters, this.trimmer);
+    this.publisher = new Publisher(this.events, this.sockets, this.counters, this.trimmer, new ClientRefs(this.sql));
     this.frameRate = new FrameRateLimiter(this.config.frameRate);
     this.stats = new StatsReporter(ctx, env, this.counters, this.timers);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
@@ -119,7 +119,7 @@ export abstract class Hub<Snapshot = unknown, Events extends object = Record<nev
     const { 0: client, 1: server } = new WebSocketPair();
     this.bindChannel(req.channel);
     const user: UserRef = req.identity.name ? { id: req.identity.id, name: req.identity.name } : { id: req.identity.id };
-    const who: Attachment = { cid: newId(), user, at: this.now() };
+    const who: Attachment = { cid: newId(), user, at: this.now(), ...(req.client ? { client: req.client } : {}) };
     this.sockets.accept(server, who);
 
     // No await from here to the return: the replay is queued on the socket before any
@@ -166,6 +166,7 @@ export abstract class Hub<Snapshot = unknown, Events extends object = Record<nev
         return;
       case "handle":
         this.heartbeats.noteTraffic(ws, from, this.now());
+        if (this.publisher.answerAgain(ws, from, intake.frame.ref, this.now())) return;
         try {
           await this.onClientFrame(ws, from, intake.frame);
         } catch (err) {
@@ -227,7 +228,7 @@ export abstract class Hub<Snapshot = unknown, Events extends object = Record<nev
   }
 
   protected ack(ws: WebSocket, ref: string | number | undefined, extra: Record<string, unknown> = {}): void {
-    ws.send(this.frame("ack", { ...extra, ref }));
+    this.publisher.ack(ws, this.sockets.attachmentOf(ws), ref, extra, this.now());
   }
 
   protected sendError(ws: WebSocket, ref: string | number | undefined, err: unknown): void {
@@ -260,11 +261,10 @@ export abstract class Hub<Snapshot = unknown, Events extends object = Record<nev
     });
   }
 
-  /** Closes sockets silent for two intervals, beats the others, and comes back while any is open. */
+  /** Closes sockets silent for two intervals and beats the others; a beat keeps a watched-only channel current in /v1/stats. */
   private heartbeat(): void {
     const beat = this.frame("heartbeat", { interval_ms: this.config.heartbeatMs });
     const open = this.heartbeats.beat(this.now(), beat, (ws, reason) => this.dropSocket(ws, CloseCode.GoingAway, reason));
-    // Keeps this channel current in /v1/stats while it is only watched, not written to.
     if (open > 0) this.reportStats();
   }
 

@@ -1,3 +1,4 @@
+import { CLIENT_REFS_SCHEMA } from "./client-refs";
 import { COUNTER_SCHEMA } from "./counters";
 import { EVENT_ID_SCHEMA } from "./event-ids";
 import { EVENT_LOG_SCHEMA } from "./event-log";
@@ -36,6 +37,7 @@ const BASE_SCHEMAS: ComponentSchema[] = [
   { component: "timers", steps: TIMERS_SCHEMA },
   { component: "counters", steps: COUNTER_SCHEMA },
   { component: "event_ids", steps: EVENT_ID_SCHEMA },
+  { component: "client_refs", steps: CLIENT_REFS_SCHEMA },
 ];
 
 /** Every component of a hub, base first, then the hub's own. */
