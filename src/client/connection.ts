@@ -1,23 +1,10 @@
 import { BEARER_PREFIX, type ConnectedData, PING_FRAME, type ServerFrame, SUBPROTOCOL } from "../protocol";
-import { type BackoffOptions, backoffDelay } from "./backoff";
-import { CloseCode, closeAction, DovetailError } from "./codes";
+import { backoffDelay } from "./backoff";
+import { CloseCode, closeAction, DovetailError, stopErrorCode } from "./codes";
+import type { ConnectionContext } from "./context";
+import { Liveness } from "./liveness";
 import { type AckPayload, Requests } from "./requests";
-import type { TokenCache } from "./tokens";
-import type { SocketFactory, SocketLike, Status, StatusChange, Timers } from "./types";
-
-/** Everything a connection needs from its client, resolved from the options. */
-export interface ConnectionContext {
-  baseUrl: string;
-  tokens: TokenCache;
-  WebSocket: SocketFactory;
-  backoff: BackoffOptions;
-  rateLimitedMinMs: number;
-  pingIntervalMs: number;
-  pongTimeoutMs: number;
-  sendTimeoutMs: number;
-  timers: Timers;
-  random: () => number;
-}
+import type { SocketLike, Status, StatusChange } from "./types";
 
 export interface ConnectionHooks {
   /** The `connected` frame; `data.resumed` false means rebuild from `data.snapshot`. */
@@ -25,9 +12,15 @@ export interface ConnectionHooks {
   /** Every other frame, each logged seq exactly once and in order. */
   frame(frame: ServerFrame): void;
   status(change: StatusChange): void;
+  /** How many sends wait for the connection changed. */
+  queued(count: number): void;
 }
 
 const OPEN = 1;
+
+function newClientKey(): string {
+  return globalThis.crypto.randomUUID().replaceAll("-", "");
+}
 
 /**
  * One socket to one channel, kept alive across drops: backoff, token refresh, resume
@@ -46,21 +39,28 @@ export class Connection {
   /** Bumped on every attempt so a late token or socket event from an old attempt is ignored. */
   private generation = 0;
   private retryTimer: unknown;
-  private pingTimer: unknown;
-  private watchdog: unknown;
+  private readonly liveness: Liveness;
   private readonly requests: Requests;
+  /** Names this connection to the hub across reconnects, so a send repeated after a drop is acted on once. */
+  private readonly clientKey = newClientKey();
 
   constructor(
     private readonly path: string,
     private readonly ctx: ConnectionContext,
     private readonly hooks: ConnectionHooks,
   ) {
-    this.requests = new Requests(ctx.timers);
+    this.requests = new Requests(ctx.timers, ctx.queue, (count) => hooks.queued(count));
+    this.liveness = new Liveness(ctx.timers, ctx.pingIntervalMs, ctx.pongTimeoutMs);
   }
 
   start(): void {
     this.setStatus({ status: "connecting", reason: "starting" });
     void this.connect();
+  }
+
+  /** Sends waiting for the connection (see Requests). */
+  get queued(): number {
+    return this.requests.queued;
   }
 
   /** Sends a frame with a fresh `ref`; settles on the server's `ack` or `error` for it. */
@@ -113,8 +113,9 @@ export class Connection {
   private url(): string {
     const base = this.ctx.baseUrl.replace(/^http/i, "ws").replace(/\/+$/, "");
     const { epoch, lastSeq } = this;
-    const query = epoch !== undefined && lastSeq !== undefined ? `?${new URLSearchParams({ since: String(lastSeq), epoch })}` : "";
-    return `${base}${this.path}${query}`;
+    const params = new URLSearchParams(epoch !== undefined && lastSeq !== undefined ? { since: String(lastSeq), epoch } : {});
+    params.set("client", this.clientKey);
+    return `${base}${this.path}?${params}`;
   }
 
   private async connect(): Promise<void> {
@@ -192,27 +193,15 @@ export class Connection {
     this.hooks.connected(data);
     this.setStatus({ status: "open", reason: data.resumed ? "resumed" : "connected" });
     this.requests.flush((text) => this.ws?.send(text));
-    this.schedulePing();
+    this.liveness.startPinging(() => {
+      if (this.isOpen()) this.ws!.send(PING_FRAME);
+      return this.isOpen();
+    });
   }
 
-  private schedulePing(): void {
-    this.clearTimer("pingTimer");
-    this.pingTimer = this.ctx.timers.setTimeout(() => {
-      this.pingTimer = undefined;
-      if (!this.isOpen()) return;
-      this.ws!.send(PING_FRAME);
-      this.schedulePing();
-    }, this.ctx.pingIntervalMs);
-  }
-
-  /** Any frame (pong, heartbeat, event) proves the connection alive; silence beyond this kills it. */
+  /** Any frame (pong, heartbeat, event) proves the connection alive; silence beyond a bound kills it. */
   private feedWatchdog(): void {
-    this.clearTimer("watchdog");
-    const limit = this.ctx.pingIntervalMs + this.ctx.pongTimeoutMs;
-    this.watchdog = this.ctx.timers.setTimeout(() => {
-      this.watchdog = undefined;
-      this.abandon(`no pong or heartbeat for ${limit} ms`);
-    }, limit);
+    this.liveness.feed((reason) => this.abandon(reason));
   }
 
   /** Gives up on the current socket without waiting for its close (it may never come). */
@@ -221,24 +210,22 @@ export class Connection {
     try {
       ws?.close(CloseCode.Normal, "reconnecting");
     } catch {}
-    this.requests.failAll("disconnected", `connection lost (${reason})`);
+    this.requests.requeue();
     this.scheduleRetry(reason);
   }
 
   private dropped(code: number, reason: string): void {
     this.detach();
-    this.requests.failAll("disconnected", `connection closed (${code}${reason ? `: ${reason}` : ""})`);
+    this.requests.requeue();
     if (this.stopped) return;
     const why = `closed ${code}${reason ? `: ${reason}` : ""}`;
     switch (closeAction(code)) {
       case "stop":
-        this.stopped = true;
-        this.setStatus({ status: "closed", reason: why, code });
+        this.stop(code, why);
         return;
       case "refresh_token":
         if (!this.ctx.tokens.refreshable) {
-          this.stopped = true;
-          this.setStatus({ status: "closed", reason: `${why} (a fixed token cannot be refreshed)`, code });
+          this.stop(code, `${why} (a fixed token cannot be refreshed)`);
           return;
         }
         this.refreshToken = true;
@@ -258,6 +245,13 @@ export class Connection {
     }
   }
 
+  /** Closed for good by the hub: no retry, and every waiting send fails with a code saying why. */
+  private stop(code: number, why: string): void {
+    this.stopped = true;
+    this.requests.failAll(stopErrorCode(code), `the channel is closed for good (${why})`);
+    this.setStatus({ status: "closed", reason: why, code });
+  }
+
   private scheduleRetry(reason: string, code?: number, minMs = 0): void {
     if (this.stopped) return;
     this.generation++;
@@ -274,8 +268,7 @@ export class Connection {
   private detach(): SocketLike | undefined {
     const ws = this.ws;
     this.ws = undefined;
-    this.clearTimer("pingTimer");
-    this.clearTimer("watchdog");
+    this.liveness.stop();
     if (ws) {
       ws.onmessage = null;
       ws.onclose = null;
@@ -284,7 +277,7 @@ export class Connection {
     return ws;
   }
 
-  private clearTimer(name: "retryTimer" | "pingTimer" | "watchdog"): void {
+  private clearTimer(name: "retryTimer"): void {
     if (this[name] !== undefined) {
       this.ctx.timers.clearTimeout(this[name]);
       this[name] = undefined;

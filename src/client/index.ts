@@ -1,20 +1,26 @@
 // Dovetail client: one small, dependency-free SDK for browsers and Node >= 22.
 // Wire types come from ../protocol by `import type`; only the close-code table and
 // frame constants are shared at runtime (that module has no imports of its own).
-import { DEFAULT_BACKOFF } from "./backoff";
+
+import type { ContactStatus } from "../protocol";
 import type { Channel } from "./channel";
-import { BatchChannel, JobChannel, type ProductEvents, RoomChannel, UserChannel } from "./channels";
-import type { ConnectionContext } from "./connection";
-import { TokenCache } from "./tokens";
-import type { ClientOptions, SocketFactory, Timers } from "./types";
+import { BatchChannel, JobChannel, type ProductEvents, UserChannel } from "./channels";
+import { type ConnectionContext, getJson, resolveContext } from "./context";
+import { RoomChannel } from "./room-channel";
+import type { ClientOptions } from "./types";
 
 export type {
   BatchEvents,
   ConnectedData,
+  ContactStatus,
+  HistoryMessage,
+  HistoryPage,
   JobEventData,
   JobEvents,
   JobStatus,
   JobView,
+  ReadReceipt,
+  RetainedValue,
   RoomEvents,
   ServerFrame,
   TypingData,
@@ -25,16 +31,14 @@ export type { BackoffOptions } from "./backoff";
 export { backoffCeiling, backoffDelay, DEFAULT_BACKOFF } from "./backoff";
 export type { BaseEvents, ChannelEvents } from "./channel";
 export { Channel } from "./channel";
-export type { ProductEvents, RoomState, UserState } from "./channels";
-export { BatchChannel, JobChannel, RoomChannel, UserChannel } from "./channels";
+export type { ProductEvents, UserState } from "./channels";
+export { BatchChannel, JobChannel, UserChannel } from "./channels";
 export { CloseCode, closeAction, DovetailError } from "./codes";
-export type { AckPayload } from "./requests";
+export type { AckPayload, QueueOptions } from "./requests";
+export { DEFAULT_QUEUE } from "./requests";
+export type { KeptMessage, RoomState } from "./room-channel";
+export { RoomChannel } from "./room-channel";
 export type * from "./types";
-
-const realTimers: Timers = {
-  setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
-  clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
 
 export class DovetailClient {
   private readonly ctx: ConnectionContext;
@@ -43,20 +47,7 @@ export class DovetailClient {
   private closed = false;
 
   constructor(options: ClientOptions) {
-    const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: SocketFactory }).WebSocket;
-    if (!WebSocketImpl) throw new TypeError("no WebSocket: pass options.WebSocket (Node < 22)");
-    this.ctx = {
-      baseUrl: options.url,
-      tokens: new TokenCache(options.token),
-      WebSocket: WebSocketImpl,
-      backoff: { ...DEFAULT_BACKOFF, ...options.backoff },
-      rateLimitedMinMs: options.rateLimitedMinMs ?? 5_000,
-      pingIntervalMs: options.pingIntervalMs ?? 20_000,
-      pongTimeoutMs: options.pongTimeoutMs ?? 10_000,
-      sendTimeoutMs: options.sendTimeoutMs ?? 10_000,
-      timers: options.timers ?? realTimers,
-      random: options.random ?? Math.random,
-    };
+    this.ctx = resolveContext(options);
     if (options.lifecycle !== false) this.watchLifecycle();
   }
 
@@ -76,6 +67,17 @@ export class DovetailClient {
 
   batch(id: string): BatchChannel {
     return this.channel(`batch:${id}`, path("batch", id), (n, p) => new BatchChannel(n, p, this.ctx, () => this.channels.delete(n)));
+  }
+
+  /**
+   * Online state and last-seen time of some of the signed-in user's contacts (GET
+   * /v1/presence, at most 100): the contacts a producer set, or the token's `watch` claim.
+   * Changes then arrive on `user()` as `user:online` / `user:offline`.
+   */
+  async presence(userIds: string[]): Promise<ContactStatus[]> {
+    if (userIds.length === 0) return [];
+    const query = new URLSearchParams({ users: userIds.join(",") });
+    return (await getJson<{ users: ContactStatus[] }>(this.ctx, `/v1/presence?${query}`)).users;
   }
 
   /** Closes every channel and stops listening for online/visibility changes. */
