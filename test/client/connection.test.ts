@@ -298,7 +298,7 @@ describe("the outbound queue", () => {
     expect(resent.map((f) => f.text)).toEqual(["one", "two", "three"]);
     expect(resent[0]?.ref).toBe(sent?.ref);
     expect(room.queued).toBe(0);
-    resent.forEach((f, i) => second.push("ack", { ref: f.ref, id: `m${i}`, seq: i + 1 }));
+    for (const [i, f] of resent.entries()) second.push("ack", { ref: f.ref, id: `m${i}`, seq: i + 1 });
     await expect(Promise.all([inFlight, ...whileAway])).resolves.toHaveLength(3);
     c.close();
   });
