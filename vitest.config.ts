@@ -63,6 +63,15 @@ export default defineConfig({
       },
       {
         test: {
+          name: "react",
+          include: ["test/react/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
           name: "browser",
           include: ["test/browser/**/*.test.ts"],
           globalSetup: ["test/browser/chromium-check.ts"],

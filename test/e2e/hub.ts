@@ -8,7 +8,7 @@ export const E2E_AUDIENCE = "dovetail-e2e";
 export interface Hub {
   url: string;
   origin: string;
-  produce<T = any>(path: string, body: unknown): Promise<T>;
+  produce<T = any>(path: string, body: unknown, method?: string): Promise<T>;
   mintToken(sub: string, options?: { name?: string; expiresIn?: string | number }): Promise<string>;
   dispose(): Promise<void>;
 }
@@ -29,20 +29,26 @@ function freePort(): Promise<number> {
  * The hub for client and browser tests: the shared harness, on a port picked up front so
  * that ALLOWED_ORIGINS can name the page's own origin, with a POST helper that returns JSON.
  */
-export async function startHub(options: { devMode?: boolean } = {}): Promise<Hub> {
+export async function startHub(options: { devMode?: boolean; vars?: Record<string, string> } = {}): Promise<Hub> {
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
   const hub = await startRunningHub({
     port,
-    vars: { DEV_MODE: options.devMode ? "1" : "0", JWT_AUDIENCE: E2E_AUDIENCE, ALLOWED_ORIGINS: origin, HEARTBEAT_INTERVAL_S: "30" },
+    vars: {
+      DEV_MODE: options.devMode ? "1" : "0",
+      JWT_AUDIENCE: E2E_AUDIENCE,
+      ALLOWED_ORIGINS: origin,
+      HEARTBEAT_INTERVAL_S: "30",
+      ...options.vars,
+    },
   });
   return {
     url: hub.url.origin,
     origin,
-    async produce(path, body) {
-      const res = await hub.produce(path, body);
+    async produce(path, body, method = "POST") {
+      const res = await hub.produce(path, body, method);
       const text = await res.text();
-      if (!res.ok) throw new Error(`POST ${path} answered ${res.status}: ${text}`);
+      if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
       return JSON.parse(text);
     },
     mintToken: (sub, { name, expiresIn } = {}) => hub.token(sub, name ? { name } : {}, expiresIn),
