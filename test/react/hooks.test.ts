@@ -8,10 +8,10 @@ import { createClient, type DovetailClient, type JobChannel, type RoomChannel, t
 import type * as Hooks from "../../src/client/react";
 import { type Hub, startHub, uniqueId, until } from "../e2e/hub";
 
-// react-dom decides at import whether there is a DOM, so the document comes first.
+// react-dom decides at import whether there is a DOM, so the document comes first. Events
+// arrive from the network as they would in a browser, so renders are awaited, not act()ed.
 const dom = new JSDOM("<!doctype html><html><body></body></html>");
-Object.assign(globalThis, { window: dom.window, document: dom.window.document, IS_REACT_ACT_ENVIRONMENT: true });
-const { act } = await import("react");
+Object.assign(globalThis, { window: dom.window, document: dom.window.document });
 const { createRoot } = await import("react-dom/client");
 const { useChannel, usePresence } = (await import("../../src/client/react")) as typeof Hooks;
 
@@ -43,23 +43,22 @@ async function clientFor(user: string, name: string, sockets = recordingSockets(
   return { client, sockets };
 }
 
-/** A mounted tree with a way to change it and to count renders; every change goes through act(). */
-async function mount(node: ReactNode) {
+/** A mounted tree, with a way to change it. */
+function mount(node: ReactNode) {
   const container = document.createElement("div");
   document.body.append(container);
   const root = createRoot(container);
-  await act(async () => root.render(node));
+  root.render(node);
   return {
     text: () => container.textContent ?? "",
-    rerender: (next: ReactNode) => act(async () => root.render(next)),
-    unmount: () => act(async () => root.unmount()),
+    rerender: (next: ReactNode) => root.render(next),
+    unmount: () => root.unmount(),
   };
 }
 
-/** Waits, inside act(), until the rendered text satisfies `check`. */
+/** Waits until the rendered text satisfies `check`. */
 async function rendered(tree: { text: () => string }, what: string, check: (text: string) => boolean): Promise<void> {
-  await until(`the page to show ${what} (it shows "${tree.text()}")`, () => check(tree.text()));
-  await act(async () => {});
+  await until(`the page to show ${what}`, () => check(tree.text()));
 }
 
 function JobProgress({ job, renders }: { job: JobChannel; renders: string[] }) {
@@ -75,7 +74,8 @@ describe("useChannel in a real renderer", () => {
     await hub.produce("/v1/jobs", { id: job, owner });
     const { client, sockets } = await clientFor(owner, "Ada");
     const renders: string[] = [];
-    const tree = await mount(createElement(JobProgress, { job: client.job(job), renders }));
+    const channel = client.job(job);
+    const tree = mount(createElement(JobProgress, { job: channel, renders }));
     await rendered(tree, "the open job", (t) => t === "open 0%");
 
     for (const progress of [25, 60]) {
@@ -85,12 +85,18 @@ describe("useChannel in a real renderer", () => {
     expect(renders).toContain("open:25");
     expect(sockets.opened).toHaveLength(1);
 
-    await tree.unmount();
+    tree.unmount();
     await until("the socket to close after unmount", () => sockets.opened[0]?.readyState === WebSocket.CLOSED);
+    expect(channel.status).toBe("closed");
+    // Another watcher sees the next update; the unmounted component renders nothing more.
     const count = renders.length;
+    const other = await clientFor(owner, "Ada");
+    const watcher = other.client.job(job);
+    await until("the other watcher to open", () => watcher.status === "open");
     await hub.produce(`/v1/jobs/${job}/events`, { status: "running", progress: 90 });
-    await new Promise((resolve) => setTimeout(resolve, 50)); // time for a stray listener to fire, if one leaked
+    await until("the other watcher to see 90%", () => watcher.state?.progress === 90);
     expect(renders).toHaveLength(count);
+    other.client.close();
     client.close();
   });
 
@@ -110,18 +116,19 @@ describe("useChannel in a real renderer", () => {
         createElement(Count, { label: "a", channel: client.room(room) }),
         showSecond ? createElement(Count, { label: "b", channel: client.room(room) }) : null,
       );
-    const tree = await mount(both(true));
+    const tree = mount(both(true));
     await until("the room to open", () => client.room(room).status === "open");
-    await act(async () => {
-      await client.room(room).message("hello");
-    });
+    await client.room(room).message("hello");
     await rendered(tree, "the message in both", (t) => t === "a:1 b:1 ");
     expect(sockets.opened).toHaveLength(1);
 
-    await tree.rerender(both(false));
-    await act(async () => {});
-    expect(sockets.open()).toHaveLength(1); // the other component still holds it
-    await tree.unmount();
+    tree.rerender(both(false));
+    await rendered(tree, "one component left", (t) => t === "a:1 ");
+    // The component left holds the socket: a later message still reaches it.
+    await client.room(room).message("still here");
+    await rendered(tree, "the second message", (t) => t === "a:2 ");
+    expect(sockets.open()).toHaveLength(1);
+    tree.unmount();
     await until("the shared socket to close", () => sockets.open().length === 0);
     expect(sockets.opened).toHaveLength(1);
     client.close();
@@ -144,7 +151,7 @@ describe("usePresence in a real renderer", () => {
       const names = online.map((id) => users[id]?.user.name ?? id);
       return createElement("p", null, `online: ${names.join(", ") || "nobody"}`);
     }
-    const tree = await mount(createElement(Contacts, { client }));
+    const tree = mount(createElement(Contacts, { client }));
     await rendered(tree, "Bob online", (t) => t === "online: Bob");
 
     const eves = await clientFor(eve, "Eve");
@@ -154,7 +161,7 @@ describe("usePresence in a real renderer", () => {
     eves.client.close();
     await rendered(tree, "Eve offline again", (t) => t === "online: Bob");
 
-    await tree.unmount();
+    tree.unmount();
     await until("the presence socket to close", () => sockets.open().length === 0);
     for (const c of [client, bobs.client]) c.close();
   });
