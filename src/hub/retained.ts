@@ -86,12 +86,6 @@ export class RetainedValues {
     }
     return out;
   }
-
-  /** One value, or undefined. */
-  get(key: string): RetainedValue | undefined {
-    const row = this.sql.exec<Row>("SELECT key, type, data, seq, at FROM retained WHERE key = ?", key).toArray()[0];
-    return row ? { type: row.type, data: JSON.parse(row.data), seq: row.seq, ts: new Date(row.at).toISOString() } : undefined;
-  }
 }
 
 function sizeOf(key: string, type: string, data: unknown): number {

@@ -12,6 +12,7 @@ import { newId } from "../ids";
 import {
   CloseCode,
   type HistoryPage,
+  type RetainedValue,
   RoomEvent,
   type RoomEvents,
   type RoomMessage,
@@ -129,6 +130,11 @@ export class RoomHub extends Hub<RoomSnapshot, RoomEvents> {
     if (reader && this.admit(reader, `room:${roomId}`)) return fail("forbidden", "not a member of this room");
     if (!this.channel) return fail("not_found", "no such room");
     return ok(messagesBefore(this.sql, roomId, before, limit));
+  }
+
+  /** GET /v1/rooms/:id/retained. */
+  retainedValues(roomId: string): Outcome<{ room: string; retained: Record<string, RetainedValue> }> {
+    return ok({ room: roomId, retained: this.retained.all() });
   }
 
   /** GET /v1/rooms/:id/presence. */

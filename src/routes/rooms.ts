@@ -20,6 +20,12 @@ roomRoutes.post("/rooms/:id/events", producerOnly, async (c) => {
   return c.json(unwrap(await c.env.ROOM_HUB.getByName(id).publishEvent(id, event)));
 });
 
+/** The room's retained values, as a socket that joins now finds them in its snapshot. */
+roomRoutes.get("/rooms/:id/retained", producerOnly, async (c) => {
+  const id = parseId(c.req.param("id"), "room id");
+  return c.json(unwrap(await c.env.ROOM_HUB.getByName(id).retainedValues(id)));
+});
+
 roomRoutes.get("/rooms/:id/presence", producerOnly, async (c) => {
   const id = parseId(c.req.param("id"), "room id");
   return c.json(unwrap(await c.env.ROOM_HUB.getByName(id).presence(id)));

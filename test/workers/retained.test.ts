@@ -38,6 +38,8 @@ describe("retained values on a room", () => {
     expect((await live.next("comment:updated")).retain_key).toBe("comment:updated");
     expect((await live.next("confetti")).retain_key).toBeUndefined();
 
+    const read = await produceOk<any>(`/v1/rooms/${room}/retained`, undefined, { method: "GET" });
+    expect(read.retained["likes:post-9"]).toMatchObject({ data: { likes: 2 }, seq: second.seq });
     const late = await join(`/v1/ws/room/${room}`, await person("Leo"));
     const { retained } = late.connected.data.snapshot;
     expect(Object.keys(retained).sort()).toEqual(["comment:updated", "likes:post-9"]);
