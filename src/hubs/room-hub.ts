@@ -6,7 +6,7 @@ import { moveIntoEventIds } from "../hub/event-ids";
 import { Hub } from "../hub/hub";
 import type { ClientFrame } from "../hub/intake";
 import type { ComponentSchema } from "../hub/migrations";
-import { publishRetained, RETAINED_SCHEMA, RetainedValues } from "../hub/retained";
+import { RETAINED_SCHEMA, RetainedValues } from "../hub/retained";
 import type { Timer } from "../hub/timers";
 import { newId } from "../ids";
 import {
@@ -23,7 +23,7 @@ import {
 } from "../protocol";
 import { MessageFrame, ReadFrame, type RoomProductEvent, type RoomSettings, TypingFrame } from "../schemas";
 import { parseWith } from "../validation";
-import { type Delivered, PUBLISHED_EVENTS_TABLE, publishOnce } from "./product-events";
+import { type Delivered, PUBLISHED_EVENTS_TABLE, publishProductEvent } from "./product-events";
 import { READ_RECEIPTS_SCHEMA, READS_TIMER, ReadReceipts } from "./read-receipts";
 import { messagesBefore, recentMessages } from "./room-history";
 import { onlineUsers, otherConnections } from "./room-presence";
@@ -115,13 +115,8 @@ export class RoomHub extends Hub<RoomSnapshot, RoomEvents> {
     this.bindChannel(`room:${roomId}`);
     const excluded = event.exclude_user;
     const except = excluded ? (who: Attachment) => who.user.id === excluded : undefined;
-    const refusal = this.retained.refusalFor(event);
-    if (refusal !== null) return fail("payload_too_large", refusal);
-    const now = this.now();
-    return ok(
-      publishOnce(this.eventIds, event.event_id, now, () =>
-        publishRetained(this.retained, event, now, (key) => this.publishProduct(event.type, event.data ?? null, except, key)),
-      ),
+    return publishProductEvent(this.eventIds, this.retained, event, this.now(), (key) =>
+      this.publishProduct(event.type, event.data ?? null, except, key),
     );
   }
 

@@ -5,7 +5,7 @@ import { moveIntoEventIds } from "../hub/event-ids";
 import { Hub } from "../hub/hub";
 import type { ClientFrame } from "../hub/intake";
 import type { ComponentSchema } from "../hub/migrations";
-import { publishRetained, RETAINED_SCHEMA, RetainedValues } from "../hub/retained";
+import { RETAINED_SCHEMA, RetainedValues } from "../hub/retained";
 import type { Timer } from "../hub/timers";
 import { newId } from "../ids";
 import {
@@ -22,7 +22,7 @@ import { AckFrame, type NotificationInput, type ProductEvent, ReadAllFrame } fro
 import { parseWith } from "../validation";
 import { CONTACTS_SCHEMA, Contacts } from "./contacts";
 import { INBOX_SCHEMA, Inbox } from "./inbox";
-import { type Delivered, PUBLISHED_EVENTS_TABLE, publishOnce } from "./product-events";
+import { type Delivered, PUBLISHED_EVENTS_TABLE, publishProductEvent } from "./product-events";
 import { OFFLINE_TIMER, WhoIsOnline } from "./who-is-online";
 
 /** The snapshot carries at most this many unread notifications; `unread_count` counts all. */
@@ -110,13 +110,8 @@ export class UserHub extends Hub<UserSnapshot, UserEvents> {
   /** POST /v1/users/:id/events: a product event to every socket of the user. */
   publishEvent(userId: string, event: ProductEvent): Outcome<Delivered> {
     this.bindChannel(`user:${userId}`);
-    const refusal = this.retained.refusalFor(event);
-    if (refusal !== null) return fail("payload_too_large", refusal);
-    const now = this.now();
-    return ok(
-      publishOnce(this.eventIds, event.event_id, now, () =>
-        publishRetained(this.retained, event, now, (key) => this.publishProduct(event.type, event.data ?? null, undefined, key)),
-      ),
+    return publishProductEvent(this.eventIds, this.retained, event, this.now(), (key) =>
+      this.publishProduct(event.type, event.data ?? null, undefined, key),
     );
   }
 

@@ -1,7 +1,7 @@
 // The client SDK against the real Worker on a real port, over Node's global WebSocket.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ClientOptions, createClient, type JobChannel, type SocketFactory, type StatusChange } from "../../src/client/index";
-import { type Hub, startHub, uniqueId, until } from "./hub";
+import { type ClientOptions, createClient, type JobChannel, type StatusChange } from "../../src/client/index";
+import { type Hub, recordingSockets, startHub, uniqueId, until } from "./hub";
 
 let hub: Hub;
 
@@ -12,18 +12,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await hub?.dispose();
 });
-
-/** Node's WebSocket, counting what the client opens so a test can drop one or count tries. */
-function recordingSockets() {
-  const opened: WebSocket[] = [];
-  class Recording extends WebSocket {
-    constructor(url: string, protocols: string[]) {
-      super(url, protocols);
-      opened.push(this);
-    }
-  }
-  return { opened, WebSocket: Recording as unknown as SocketFactory };
-}
 
 function client(options: Partial<ClientOptions> & Pick<ClientOptions, "token">) {
   return createClient({ url: hub.url, lifecycle: false, ...options });

@@ -1,6 +1,7 @@
 // The hub for the client and browser tests, on top of the shared harness (./harness.ts):
 // test-only secrets as bindings, nothing read from .dev.vars.
 import { createServer } from "node:net";
+import type { SocketFactory } from "../../src/client/index";
 import { startHub as startRunningHub } from "./harness";
 
 export const E2E_AUDIENCE = "dovetail-e2e";
@@ -70,4 +71,21 @@ export async function until<T>(what: string, check: () => T | undefined | false,
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+type SocketClass = new (url: string, protocols: string[]) => { readyState: number };
+
+/**
+ * A WebSocket class (Node's own by default) that remembers every socket a client opens,
+ * so a test can drop one, count tries, or see which are still open.
+ */
+export function recordingSockets<B extends SocketClass = typeof WebSocket>(Base: B = WebSocket as unknown as B) {
+  const opened: InstanceType<B>[] = [];
+  const Recording = class extends (Base as SocketClass) {
+    constructor(url: string, protocols: string[]) {
+      super(url, protocols);
+      opened.push(this as InstanceType<B>);
+    }
+  };
+  return { opened, open: () => opened.filter((s) => s.readyState <= 1), WebSocket: Recording as unknown as SocketFactory };
 }

@@ -4,9 +4,9 @@ import { JSDOM } from "jsdom";
 import { createElement, type ReactNode } from "react";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { createClient, type DovetailClient, type JobChannel, type RoomChannel, type SocketFactory } from "../../src/client/index";
+import { createClient, type DovetailClient, type JobChannel, type RoomChannel } from "../../src/client/index";
 import type * as Hooks from "../../src/client/react";
-import { type Hub, startHub, uniqueId, until } from "../e2e/hub";
+import { type Hub, recordingSockets, startHub, uniqueId, until } from "../e2e/hub";
 
 // react-dom decides at import whether there is a DOM, so the document comes first. Events
 // arrive from the network as they would in a browser, so renders are awaited, not act()ed.
@@ -26,19 +26,7 @@ afterAll(async () => {
   await hub?.dispose();
 });
 
-/** The ws package's WebSocket, remembering every socket the client opens. */
-function recordingSockets() {
-  const opened: WebSocket[] = [];
-  class Recording extends WebSocket {
-    constructor(url: string, protocols: string[]) {
-      super(url, protocols);
-      opened.push(this);
-    }
-  }
-  return { opened, open: () => opened.filter((s) => s.readyState <= WebSocket.OPEN), WebSocket: Recording as unknown as SocketFactory };
-}
-
-async function clientFor(user: string, name: string, sockets = recordingSockets()) {
+async function clientFor(user: string, name: string, sockets = recordingSockets(WebSocket)) {
   const client = createClient({ url: hub.url, token: await hub.mintToken(user, { name }), WebSocket: sockets.WebSocket, lifecycle: false });
   return { client, sockets };
 }
@@ -65,6 +53,17 @@ function JobProgress({ job, renders }: { job: JobChannel; renders: string[] }) {
   const { state, status } = useChannel(job);
   renders.push(`${status}:${state?.progress ?? "-"}`);
   return createElement("p", null, `${status} ${state?.progress ?? "-"}%`);
+}
+
+function MessageCount({ label, channel }: { label: string; channel: RoomChannel }) {
+  const { state } = useChannel(channel);
+  return createElement("span", null, `${label}:${state?.messages.length ?? 0} `);
+}
+
+function Contacts({ client, ids }: { client: DovetailClient; ids: string[] }) {
+  const { online, users } = usePresence(client, ids);
+  const names = online.map((id) => users[id]?.user.name ?? id);
+  return createElement("p", null, `online: ${names.join(", ") || "nobody"}`);
 }
 
 describe("useChannel in a real renderer", () => {
@@ -105,16 +104,12 @@ describe("useChannel in a real renderer", () => {
     await hub.produce(`/v1/rooms/${room}`, { visibility: "public" }, "PUT");
     const me = uniqueId("ada");
     const { client, sockets } = await clientFor(me, "Ada");
-    function Count({ label, channel }: { label: string; channel: RoomChannel }) {
-      const { state } = useChannel(channel);
-      return createElement("span", null, `${label}:${state?.messages.length ?? 0} `);
-    }
     const both = (showSecond: boolean) =>
       createElement(
         "div",
         null,
-        createElement(Count, { label: "a", channel: client.room(room) }),
-        showSecond ? createElement(Count, { label: "b", channel: client.room(room) }) : null,
+        createElement(MessageCount, { label: "a", channel: client.room(room) }),
+        showSecond ? createElement(MessageCount, { label: "b", channel: client.room(room) }) : null,
       );
     const tree = mount(both(true));
     await until("the room to open", () => client.room(room).status === "open");
@@ -146,12 +141,7 @@ describe("usePresence in a real renderer", () => {
     await until("Bob's user socket to open", () => bobs.client.user().status === "open");
 
     const { client, sockets } = await clientFor(ada, "Ada");
-    function Contacts({ client: c }: { client: DovetailClient }) {
-      const { online, users } = usePresence(c, [bob, eve]);
-      const names = online.map((id) => users[id]?.user.name ?? id);
-      return createElement("p", null, `online: ${names.join(", ") || "nobody"}`);
-    }
-    const tree = mount(createElement(Contacts, { client }));
+    const tree = mount(createElement(Contacts, { client, ids: [bob, eve] }));
     await rendered(tree, "Bob online", (t) => t === "online: Bob");
 
     const eves = await clientFor(eve, "Eve");
