@@ -5,21 +5,10 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient } from "../../src/client/index";
 import { type Hub, startHub } from "../e2e/hub";
-import { launch, screenshot, signIn, testid } from "./browser";
+import { HAVE_CHROMIUM, launch, screenshot, signIn, testid } from "./browser";
 
 let hub: Hub;
 let browser: Browser;
-
-beforeAll(async () => {
-  // A short snapshot, so the lobby has earlier messages to load; a short offline delay, so
-  // the test need not wait out ten seconds.
-  [hub, browser] = await Promise.all([startHub({ devMode: true, vars: { ROOM_SNAPSHOT_MESSAGES: "5", OFFLINE_DELAY_S: "1" } }), launch()]);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await hub?.dispose();
-});
 
 async function lobbyPage(name: string): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
@@ -31,7 +20,21 @@ async function lobbyPage(name: string): Promise<Page> {
 
 const text = async (page: Page, id: string) => (await page.locator(testid(id)).textContent()) ?? "";
 
-describe("demo: likes, history and contacts", () => {
+describe.skipIf(!HAVE_CHROMIUM)("demo: likes, history and contacts", () => {
+  beforeAll(async () => {
+    // A short snapshot, so the lobby has earlier messages to load; a short offline delay,
+    // so the test need not wait out ten seconds.
+    [hub, browser] = await Promise.all([
+      startHub({ devMode: true, vars: { ROOM_SNAPSHOT_MESSAGES: "5", OFFLINE_DELAY_S: "1" } }),
+      launch(),
+    ]);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await hub?.dispose();
+  });
+
   it("shows the like count on join, loads earlier messages, and shows contacts online and offline", async () => {
     // Eight messages in the lobby before anyone opens the page (the lobby admits dev tokens' rooms claim).
     const seeder = createClient({ url: hub.url, token: await hub.mintToken("dev-seeder", { name: "Seeder" }), lifecycle: false });
