@@ -54,18 +54,27 @@ export class WhoIsOnline {
     this.announce();
   }
 
-  /** A socket of this user closed; `remaining` are still open. */
+  /**
+   * A socket of this user closed; `remaining` are still open. (Online means a socket on
+   * the user's own channel: joined() and left() are the two points a registry of a
+   * user's sockets on every channel would call instead.)
+   */
   left(remaining: number): void {
     if (remaining > 0) return;
     const now = this.host.now();
-    if (this.host.offlineDelayMs === 0) this.offlineDue(now);
+    // The closing socket may still count as open here, so a zero delay goes offline directly.
+    if (this.host.offlineDelayMs === 0) this.goOffline(now);
     else this.host.setTimer(OFFLINE_TIMER, now + this.host.offlineDelayMs, { at: now });
   }
 
   /** The offline timer: still no socket, so the user is offline as of `lastSeen`. */
   offlineDue(lastSeen: number): void {
+    if (this.host.openSockets() === 0) this.goOffline(lastSeen);
+  }
+
+  private goOffline(lastSeen: number): void {
     const state = this.contacts.state();
-    if (!state.online || this.host.openSockets() > 0) return;
+    if (!state.online) return;
     this.contacts.setState({ online: false, lastSeen, name: state.name });
     const watched = this.contacts.watched();
     this.contacts.forgetClaims();
