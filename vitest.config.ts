@@ -16,6 +16,11 @@ export const TEST_BINDINGS = {
   RETAINED_MAX: "3",
   RETAINED_MAX_BYTES: "2048",
   CONTACTS_MAX: "5",
+  // Stream limits small enough to reach (the 1 MiB append still fits, twice).
+  STREAM_MAX_BYTES: "2097152",
+  STREAM_MAX_LIVE_READERS: "2",
+  STREAM_MAX_PRODUCERS: "3",
+  STREAM_LONG_POLL_TIMEOUT_MS: "1000",
 };
 
 export default defineConfig({
@@ -42,6 +47,17 @@ export default defineConfig({
           include: ["test/e2e/**/*.test.ts"],
           environment: "node",
           testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: "conformance",
+          include: ["test/conformance/**/*.test.ts"],
+          environment: "node",
+          // Alone, after every other project: its TTL and long-poll tests measure time.
+          sequence: { groupOrder: 1 },
+          testTimeout: 30_000,
           hookTimeout: 60_000,
         },
       },

@@ -13,6 +13,7 @@ import { publishRoutes } from "./routes/publish";
 import { roomRoutes } from "./routes/rooms";
 import { socketRoutes } from "./routes/sockets";
 import { statsRoutes } from "./routes/stats";
+import { streamCors, streamRoutes } from "./routes/streams";
 import { ticketRoutes } from "./routes/tickets";
 import { userRoutes } from "./routes/users";
 
@@ -34,7 +35,10 @@ const browserCors = cors({
   allowMethods: ["GET", "POST", "PUT"],
   maxAge: 600,
 });
-app.use("/v1/*", async (c, next) => (c.req.path.startsWith("/v1/ws/") ? next() : browserCors(c, next)));
+app.use("/v1/*", async (c, next) => {
+  if (c.req.path.startsWith("/v1/ws/")) return next();
+  return c.req.path.startsWith("/v1/stream/") ? streamCors(c, next) : browserCors(c, next);
+});
 
 // With [assets], "/" is the demo page; this answers only where no assets are deployed.
 app.get("/", (c) => c.json({ service: "dovetail", protocol: "dovetail.v1" }));
@@ -47,6 +51,7 @@ app.route("/v1", publishRoutes);
 app.route("/v1", presenceRoutes);
 app.route("/v1", socketRoutes);
 app.route("/v1", statsRoutes);
+app.route("/v1", streamRoutes);
 // The dev routes drive the demo through the public API, so they get this app to call.
 app.route(
   "/dev",

@@ -39,8 +39,21 @@ export interface HubConfig {
   jobTtlMs: number;
   /** A member job reports progress to its batches at most once per this. Final states go at once. */
   batchReportMs: number;
+  /** Durable Streams limits (docs/streams.md#limits). */
+  streams: StreamLimits;
   /** Why this configuration must not serve (empty when it may). */
   problems: string[];
+}
+
+export interface StreamLimits {
+  maxAppendBytes: number;
+  maxStreamBytes: number;
+  longPollTimeoutMs: number;
+  sseMaxMs: number;
+  maxLiveReaders: number;
+  maxProducers: number;
+  /** 0: a stream created without Stream-TTL or Stream-Expires-At never expires. */
+  defaultTtlS: number;
 }
 
 const DEV_MARKER = "not_for_production";
@@ -124,6 +137,16 @@ function parseConfig(env: Env): HubConfig {
     logMaxAgeMs: intVar(env.LOG_MAX_AGE_S, 7 * 86_400, 60, 90 * 86_400, "LOG_MAX_AGE_S", problems) * 1000,
     jobTtlMs: intVar(env.JOB_TTL_S, 86_400, 1, 30 * 86_400, "JOB_TTL_S", problems) * 1000,
     batchReportMs: intVar(env.BATCH_REPORT_INTERVAL_MS, 1_000, 50, 60_000, "BATCH_REPORT_INTERVAL_MS", problems),
+    streams: {
+      // One append is one SQLite row, and a row holds at most 2 MB.
+      maxAppendBytes: intVar(env.STREAM_MAX_APPEND_BYTES, 1_048_576, 1_024, 1_048_576, "STREAM_MAX_APPEND_BYTES", problems),
+      maxStreamBytes: intVar(env.STREAM_MAX_BYTES, 64 * 1_048_576, 1_048_576, 1_073_741_824, "STREAM_MAX_BYTES", problems),
+      longPollTimeoutMs: intVar(env.STREAM_LONG_POLL_TIMEOUT_MS, 20_000, 100, 120_000, "STREAM_LONG_POLL_TIMEOUT_MS", problems),
+      sseMaxMs: intVar(env.STREAM_SSE_MAX_S, 60, 1, 3_600, "STREAM_SSE_MAX_S", problems) * 1000,
+      maxLiveReaders: intVar(env.STREAM_MAX_LIVE_READERS, 200, 1, 10_000, "STREAM_MAX_LIVE_READERS", problems),
+      maxProducers: intVar(env.STREAM_MAX_PRODUCERS, 1_000, 1, 100_000, "STREAM_MAX_PRODUCERS", problems),
+      defaultTtlS: intVar(env.STREAM_DEFAULT_TTL_S, 7 * 86_400, 0, 315_360_000, "STREAM_DEFAULT_TTL_S", problems),
+    },
     problems,
   };
 }

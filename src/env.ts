@@ -28,6 +28,13 @@ declare global {
     LOG_MAX_AGE_S?: string;
     JOB_TTL_S?: string;
     BATCH_REPORT_INTERVAL_MS?: string;
+    STREAM_MAX_APPEND_BYTES?: string;
+    STREAM_MAX_BYTES?: string;
+    STREAM_LONG_POLL_TIMEOUT_MS?: string;
+    STREAM_SSE_MAX_S?: string;
+    STREAM_MAX_LIVE_READERS?: string;
+    STREAM_MAX_PRODUCERS?: string;
+    STREAM_DEFAULT_TTL_S?: string;
   }
   interface Env extends DovetailSecrets {}
   namespace Cloudflare {

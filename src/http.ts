@@ -5,6 +5,7 @@ import type * as v from "valibot";
 import { type Identity, verifyUserToken } from "./auth/jwt";
 import { bearerToken, isProducerKey, requireProducer } from "./auth/producer";
 import { limitProducer } from "./auth/rate-limits";
+import { concatBytes } from "./bytes";
 import type { HubConfig } from "./config";
 import { HubError } from "./errors";
 import { parseWith } from "./validation";
@@ -55,10 +56,20 @@ export async function readJson<S extends v.GenericSchema>(c: AppContext, schema:
 }
 
 async function readText(request: Request, limit: number): Promise<string> {
+  const bytes = await readBytes(request, limit);
+  try {
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    throw new HubError("validation_failed", "body is not valid UTF-8");
+  }
+}
+
+/** A request body of at most `limit` bytes, counted as they arrive; 413 beyond. */
+export async function readBytes(request: Request, limit: number): Promise<Uint8Array> {
   const tooLarge = () => new HubError("payload_too_large", `body larger than ${limit} bytes`);
   const declared = Number(request.headers.get("Content-Length"));
   if (declared > limit) throw tooLarge();
-  if (!request.body) return "";
+  if (!request.body) return new Uint8Array(0);
   // Content-Length can be absent (chunked) or wrong: count what actually arrives.
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -73,15 +84,5 @@ async function readText(request: Request, limit: number): Promise<string> {
     }
     chunks.push(value);
   }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  try {
-    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
-  } catch {
-    throw new HubError("validation_failed", "body is not valid UTF-8");
-  }
+  return concatBytes(chunks);
 }

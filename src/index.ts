@@ -4,6 +4,7 @@ export { BatchHub } from "./hubs/batch-hub";
 export { JobHub } from "./hubs/job-hub";
 export { RoomHub } from "./hubs/room-hub";
 export { StatsHub } from "./hubs/stats-hub";
+export { StreamHub } from "./hubs/stream-hub";
 export { UserHub } from "./hubs/user-hub";
 
 export default app;

@@ -137,6 +137,11 @@ export class RoomHub extends Hub<RoomSnapshot, RoomEvents> {
     return ok({ room: roomId, online: onlineUsers(this.sockets.attachments()).map(({ user, connections }) => ({ ...user, connections })) });
   }
 
+  /** The socket's rules, for clients reading a rooms/<id>/ stream over HTTP. */
+  mayWatch(roomId: string, identity: Identity): boolean {
+    return this.admit(identity, `room:${roomId}`) === null;
+  }
+
   // Default deny: a public room, the member list, or the token's `rooms` claim.
   protected admit(identity: Identity, channel: string): Refusal | null {
     const roomId = this.roomIdOf(channel);
