@@ -11,16 +11,22 @@ export const TEST_BINDINGS = {
   LOG_RETENTION: "50",
   // Small bounds so tests can reach them.
   INBOX_MAX: "5",
-  MAX_SOCKETS_PER_USER: "4",
+  MAX_SOCKETS_PER_USER: "12",
+  MAX_SOCKETS_PER_CHANNEL: "4",
   ROOM_HISTORY: "30",
   RETAINED_MAX: "3",
   RETAINED_MAX_BYTES: "2048",
   CONTACTS_MAX: "5",
+  // Lifetimes past the 7-day log age, so the trimming tests see no lifetime run out.
+  JOB_MAX_LIFETIME_S: "2592000",
+  BATCH_MAX_LIFETIME_S: "2678400",
   // Stream limits small enough to reach (the 1 MiB append still fits, twice).
   STREAM_MAX_BYTES: "2097152",
   STREAM_MAX_LIVE_READERS: "2",
   STREAM_MAX_PRODUCERS: "3",
   STREAM_LONG_POLL_TIMEOUT_MS: "1000",
+  // Signed webhooks are possible (no WEBHOOK_URL: only channels given a webhook_url send any).
+  WEBHOOK_SECRET: "whsec_dGVzdF93ZWJob29rX3NlY3JldF8wMTIzNDU2Nzg5YWJjZGVm",
 };
 
 export default defineConfig({
@@ -81,6 +87,15 @@ export default defineConfig({
         test: {
           name: "react",
           include: ["test/react/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: "producer",
+          include: ["test/producer/**/*.test.ts"],
           environment: "node",
           testTimeout: 60_000,
           hookTimeout: 60_000,

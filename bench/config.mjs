@@ -20,7 +20,8 @@ export function hubVars() {
     LOG_RETENTION: "5000",
     // Generous limits so 5,000 sockets of one user are allowed (the edge rate limits are
     // raised in bench/servers/hub.mjs, since they are bindings, not vars).
-    MAX_SOCKETS_PER_USER: "1000",
+    MAX_SOCKETS_PER_USER: "10000",
+    MAX_SOCKETS_PER_CHANNEL: "10000",
     MAX_FRAMES_PER_S: "10000",
     FRAME_BURST: "10000",
   };

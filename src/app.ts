@@ -11,11 +11,13 @@ import { jobRoutes } from "./routes/jobs";
 import { presenceRoutes } from "./routes/presence";
 import { publishRoutes } from "./routes/publish";
 import { roomRoutes } from "./routes/rooms";
+import { sessionRoutes } from "./routes/sessions";
 import { socketRoutes } from "./routes/sockets";
 import { statsRoutes } from "./routes/stats";
 import { streamCors, streamRoutes } from "./routes/streams";
 import { ticketRoutes } from "./routes/tickets";
 import { userRoutes } from "./routes/users";
+import { webhookRoutes } from "./routes/webhooks";
 
 export const app = new Hono<AppEnv>();
 
@@ -47,11 +49,13 @@ app.route("/v1", batchRoutes);
 app.route("/v1", ticketRoutes);
 app.route("/v1", userRoutes);
 app.route("/v1", roomRoutes);
+app.route("/v1", sessionRoutes);
 app.route("/v1", publishRoutes);
 app.route("/v1", presenceRoutes);
 app.route("/v1", socketRoutes);
 app.route("/v1", statsRoutes);
 app.route("/v1", streamRoutes);
+app.route("/v1", webhookRoutes);
 // The dev routes drive the demo through the public API, so they get this app to call.
 app.route(
   "/dev",

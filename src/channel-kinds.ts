@@ -3,12 +3,17 @@
 // a name like "constructor" or "__proto__" is simply unknown, never an inherited property.
 import type { Outcome } from "./errors";
 import type { ChannelStats } from "./hub/counters";
-import type { ChannelKind } from "./protocol";
+import type { ChannelKind, CloseCode } from "./protocol";
+import type { Requeue } from "./webhooks/channel-webhooks";
 
 /** What the Worker calls on a hub of any kind. */
 export interface HubStub {
   fetch(request: Request): Promise<Response>;
   channelStats(): Promise<Outcome<ChannelStats>>;
+  /** The session registry's questions: how many sockets a user holds there, and closing them. */
+  userSockets(userId: string): Promise<number>;
+  closeUserSockets(userId: string, jti: string | null, code: CloseCode, reason: string): Promise<number>;
+  requeueWebhook(entry: Requeue): Promise<Outcome<{ requeued: true }>>;
 }
 
 export interface ChannelKindSpec {

@@ -1,6 +1,8 @@
 import "./env";
 import { type OriginRule, parseOriginRules } from "./auth/origin";
 import type { FrameRateLimit } from "./hub/frame-rate";
+import { decodeSecret } from "./webhooks/signature";
+import { webhookUrlProblem } from "./webhooks/url";
 
 export interface HubConfig {
   devMode: boolean;
@@ -12,8 +14,13 @@ export interface HubConfig {
     issuer?: string;
     audience?: string;
     algorithms: string[];
+    /** Longest lifetime accepted (exp - iat), in seconds. */
+    maxTtlS: number;
   };
-  ticketSecret: string;
+  /** What socket tickets are signed with; none on a hub with neither TICKET_SECRET nor JWT_SECRET. */
+  ticketKey?: TicketKeySource;
+  /** An open socket closes with 4001 this long after its token's exp, unless refreshed. */
+  tokenGraceMs: number;
   allowedOrigins: OriginRule[];
   heartbeatMs: number;
   maxFrameBytes: number;
@@ -21,7 +28,10 @@ export interface HubConfig {
   /** Users and rooms: inbox bounds, tabs per user, room history. */
   inboxMax: number;
   inboxTtlMs: number;
+  /** A user's sockets across every channel; the next is closed with 4009. */
   maxSocketsPerUser: number;
+  /** A user's sockets on one channel (tabs on the same job, room, ...). */
+  maxSocketsPerChannel: number;
   roomHistory: number;
   roomSnapshotMessages: number;
   /** Retained values per user or room channel, and their total bytes. */
@@ -31,6 +41,17 @@ export interface HubConfig {
   contactsMax: number;
   /** A user is announced offline only after this long without a socket, so a reload does not flap. */
   offlineDelayMs: number;
+  /** Per user and room, apart from the per-socket frame rate. Typing has its own, lower budget. */
+  roomMessageRate: FrameRateLimit;
+  roomTypingRate: FrameRateLimit;
+  /** A room message as stored (text, data and the server's stamps), in UTF-8 bytes. */
+  roomMessageMaxBytes: number;
+  /** The messages in a room's `connected` snapshot, in UTF-8 bytes of JSON. */
+  roomSnapshotBytes: number;
+  /** The share of ROOM_HISTORY one member's messages may hold, in percent. */
+  roomMemberSharePct: number;
+  /** What one resume may replay, in bytes; past it the client gets the snapshot. */
+  replayMaxBytes: number;
   logRetention: number;
   frameRate: FrameRateLimit;
   /** Logged events older than this are trimmed (every hub; rooms and users may shorten it). */
@@ -41,6 +62,14 @@ export interface HubConfig {
   batchReportMs: number;
   /** Durable Streams limits (docs/streams.md#limits). */
   streams: StreamLimits;
+  /** A job not final this long after its creation fails with `lifetime_exceeded`. */
+  jobMaxLifetimeMs: number;
+  /** A batch is deleted this long after its creation, finished or not. */
+  batchMaxLifetimeMs: number;
+  /** A room, or a user, with no socket and no producer event for this long is deleted. */
+  roomIdleTtlMs: number;
+  userIdleTtlMs: number;
+  webhooks: WebhookConfig;
   /** Why this configuration must not serve (empty when it may). */
   problems: string[];
 }
@@ -54,6 +83,23 @@ export interface StreamLimits {
   maxProducers: number;
   /** 0: a stream created without Stream-TTL or Stream-Expires-At never expires. */
   defaultTtlS: number;
+}
+
+/** TICKET_SECRET as is, or a key derived from JWT_SECRET under a label (never a producer key). */
+export interface TicketKeySource {
+  secret: string;
+  derived: boolean;
+}
+
+export interface WebhookConfig {
+  /** Where events go unless a room or job names its own `webhook_url`. */
+  url?: string;
+  /** `whsec_...` secrets; every webhook is signed with each, so receivers can rotate. */
+  secrets: string[];
+  /** The first retry's delay; the whole retry schedule is a multiple of it. */
+  retryBaseMs: number;
+  /** Client `emit` frames per socket, a budget of their own next to the frame rate. */
+  emitRate: FrameRateLimit;
 }
 
 const DEV_MARKER = "not_for_production";
@@ -95,10 +141,22 @@ function parseConfig(env: Env): HubConfig {
     if (secret && (secret.includes(DEV_MARKER) || secret.length < 32)) {
       problems.push("JWT_SECRET is a dev secret or shorter than 32 characters");
     }
+    if (env.TICKET_SECRET && (env.TICKET_SECRET.includes(DEV_MARKER) || env.TICKET_SECRET.length < 32)) {
+      problems.push("TICKET_SECRET is a dev secret or shorter than 32 characters");
+    }
   }
+  // Tickets carry an identity, so only someone who may mint identities may sign them:
+  // a producer key is not one, and a JWKS-only hub needs TICKET_SECRET for tickets.
+  const ticketKey: TicketKeySource | undefined = env.TICKET_SECRET
+    ? { secret: env.TICKET_SECRET, derived: false }
+    : secret
+      ? { secret, derived: true }
+      : undefined;
 
   const origins = parseOriginRules(env.ALLOWED_ORIGINS ?? "");
   problems.push(...origins.problems);
+
+  const webhooks = parseWebhooks(env, devMode, problems);
 
   return {
     devMode,
@@ -110,10 +168,10 @@ function parseConfig(env: Env): HubConfig {
       issuer: env.JWT_ISSUER || undefined,
       audience: env.JWT_AUDIENCE || undefined,
       algorithms,
+      maxTtlS: intVar(env.JWT_MAX_TTL_S, 86_400, 60, 30 * 86_400, "JWT_MAX_TTL_S", problems),
     },
-    // Tickets live 30 s, so deriving their key from the producer keys is enough; a
-    // rotation only invalidates tickets in flight.
-    ticketSecret: env.TICKET_SECRET || producerKeys.join(","),
+    ...(ticketKey ? { ticketKey } : {}),
+    tokenGraceMs: intVar(env.TOKEN_GRACE_S, 30, 0, 60, "TOKEN_GRACE_S", problems) * 1000,
     allowedOrigins: origins.rules,
     heartbeatMs: intVar(env.HEARTBEAT_INTERVAL_S, 30, 1, 3600, "HEARTBEAT_INTERVAL_S", problems) * 1000,
     maxFrameBytes: intVar(env.MAX_FRAME_BYTES, 16_384, 64, 1_048_576, "MAX_FRAME_BYTES", problems),
@@ -121,13 +179,30 @@ function parseConfig(env: Env): HubConfig {
     // Defaults and reasons: docs/users-and-rooms.md#limits.
     inboxMax: intVar(env.INBOX_MAX, 200, 1, 10_000, "INBOX_MAX", problems),
     inboxTtlMs: intVar(env.INBOX_TTL_DAYS, 30, 1, 365, "INBOX_TTL_DAYS", problems) * 86_400_000,
-    maxSocketsPerUser: intVar(env.MAX_SOCKETS_PER_USER, 10, 1, 1_000, "MAX_SOCKETS_PER_USER", problems),
+    maxSocketsPerUser: intVar(env.MAX_SOCKETS_PER_USER, 50, 1, 100_000, "MAX_SOCKETS_PER_USER", problems),
+    // An object holds at most 32,768 sockets, so no channel can take more of anyone's.
+    maxSocketsPerChannel: intVar(env.MAX_SOCKETS_PER_CHANNEL, 5, 1, 32_768, "MAX_SOCKETS_PER_CHANNEL", problems),
     roomHistory: intVar(env.ROOM_HISTORY, 1_000, 10, 100_000, "ROOM_HISTORY", problems),
     roomSnapshotMessages: intVar(env.ROOM_SNAPSHOT_MESSAGES, 50, 0, 500, "ROOM_SNAPSHOT_MESSAGES", problems),
     retainedMax: intVar(env.RETAINED_MAX, 100, 1, 10_000, "RETAINED_MAX", problems),
     retainedMaxBytes: intVar(env.RETAINED_MAX_BYTES, 131_072, 1_024, 1_048_576, "RETAINED_MAX_BYTES", problems),
     contactsMax: intVar(env.CONTACTS_MAX, 500, 1, 1_000, "CONTACTS_MAX", problems),
     offlineDelayMs: intVar(env.OFFLINE_DELAY_S, 10, 0, 300, "OFFLINE_DELAY_S", problems) * 1000,
+    // A refusal here is an error frame, never a close: a chatty user is slowed, not cut off.
+    roomMessageRate: {
+      perSecond: intVar(env.ROOM_MESSAGES_PER_S, 5, 1, 1_000, "ROOM_MESSAGES_PER_S", problems),
+      burst: intVar(env.ROOM_MESSAGE_BURST, 10, 1, 1_000, "ROOM_MESSAGE_BURST", problems),
+      strikes: Number.MAX_SAFE_INTEGER,
+    },
+    roomTypingRate: {
+      perSecond: intVar(env.ROOM_TYPING_PER_S, 2, 1, 100, "ROOM_TYPING_PER_S", problems),
+      burst: 4,
+      strikes: Number.MAX_SAFE_INTEGER,
+    },
+    roomMessageMaxBytes: intVar(env.ROOM_MESSAGE_MAX_BYTES, 8_192, 256, 65_536, "ROOM_MESSAGE_MAX_BYTES", problems),
+    roomSnapshotBytes: intVar(env.ROOM_SNAPSHOT_BYTES, 65_536, 1_024, 1_048_576, "ROOM_SNAPSHOT_BYTES", problems),
+    roomMemberSharePct: intVar(env.ROOM_MEMBER_SHARE_PCT, 25, 1, 100, "ROOM_MEMBER_SHARE_PCT", problems),
+    replayMaxBytes: intVar(env.REPLAY_MAX_BYTES, 1_048_576, 16_384, 33_554_432, "REPLAY_MAX_BYTES", problems),
     logRetention: intVar(env.LOG_RETENTION, 1_000, 10, 100_000, "LOG_RETENTION", problems),
     frameRate: {
       perSecond: intVar(env.MAX_FRAMES_PER_S, 20, 1, 10_000, "MAX_FRAMES_PER_S", problems),
@@ -147,8 +222,43 @@ function parseConfig(env: Env): HubConfig {
       maxProducers: intVar(env.STREAM_MAX_PRODUCERS, 1_000, 1, 100_000, "STREAM_MAX_PRODUCERS", problems),
       defaultTtlS: intVar(env.STREAM_DEFAULT_TTL_S, 7 * 86_400, 0, 315_360_000, "STREAM_DEFAULT_TTL_S", problems),
     },
+    // Lifetimes and idle expiry: docs/timers-and-batches.md#lifetimes.
+    jobMaxLifetimeMs: intVar(env.JOB_MAX_LIFETIME_S, 7 * 86_400, 60, 365 * 86_400, "JOB_MAX_LIFETIME_S", problems) * 1000,
+    batchMaxLifetimeMs: intVar(env.BATCH_MAX_LIFETIME_S, 8 * 86_400, 60, 400 * 86_400, "BATCH_MAX_LIFETIME_S", problems) * 1000,
+    roomIdleTtlMs: intVar(env.ROOM_IDLE_TTL_S, 90 * 86_400, 60, 365 * 86_400, "ROOM_IDLE_TTL_S", problems) * 1000,
+    userIdleTtlMs: intVar(env.USER_IDLE_TTL_S, 90 * 86_400, 60, 365 * 86_400, "USER_IDLE_TTL_S", problems) * 1000,
+    webhooks,
     problems,
   };
+}
+
+function parseWebhooks(env: Env, devMode: boolean, problems: string[]): WebhookConfig {
+  const url = env.WEBHOOK_URL || undefined;
+  const urlProblem = url === undefined ? null : webhookUrlProblem(url, devMode);
+  if (urlProblem) problems.push(`WEBHOOK_URL ${urlProblem}`);
+  const secrets = (env.WEBHOOK_SECRET ?? "").split(/[\s,]+/).filter(Boolean);
+  if (secrets.some((secret) => !isSecret(secret))) problems.push("WEBHOOK_SECRET must be whsec_ secrets of 24-64 base64 bytes");
+  if (url !== undefined && secrets.length === 0) problems.push("WEBHOOK_URL needs WEBHOOK_SECRET: webhooks are always signed");
+  return {
+    ...(url !== undefined && !urlProblem ? { url } : {}),
+    secrets,
+    retryBaseMs: intVar(env.WEBHOOK_RETRY_BASE_MS, 5_000, 1, 3_600_000, "WEBHOOK_RETRY_BASE_MS", problems),
+    emitRate: {
+      perSecond: intVar(env.MAX_EMITS_PER_S, 5, 1, 1_000, "MAX_EMITS_PER_S", problems),
+      burst: intVar(env.EMIT_BURST, 10, 1, 1_000, "EMIT_BURST", problems),
+      // Refused emits are answered with an error; the frame rate's own strikes close floods.
+      strikes: Number.POSITIVE_INFINITY,
+    },
+  };
+}
+
+function isSecret(secret: string): boolean {
+  try {
+    decodeSecret(secret);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function list(raw: string | undefined): string[] {

@@ -9,6 +9,16 @@ declare global {
     JWT_AUDIENCE?: string;
     JWT_ALGORITHMS?: string;
     TICKET_SECRET?: string;
+    JWT_MAX_TTL_S?: string;
+    TOKEN_GRACE_S?: string;
+    MAX_SOCKETS_PER_CHANNEL?: string;
+    ROOM_MESSAGES_PER_S?: string;
+    ROOM_MESSAGE_BURST?: string;
+    ROOM_TYPING_PER_S?: string;
+    ROOM_MESSAGE_MAX_BYTES?: string;
+    ROOM_SNAPSHOT_BYTES?: string;
+    ROOM_MEMBER_SHARE_PCT?: string;
+    REPLAY_MAX_BYTES?: string;
     // users and rooms
     INBOX_MAX?: string;
     INBOX_TTL_DAYS?: string;
@@ -35,6 +45,15 @@ declare global {
     STREAM_MAX_LIVE_READERS?: string;
     STREAM_MAX_PRODUCERS?: string;
     STREAM_DEFAULT_TTL_S?: string;
+    JOB_MAX_LIFETIME_S?: string;
+    BATCH_MAX_LIFETIME_S?: string;
+    ROOM_IDLE_TTL_S?: string;
+    USER_IDLE_TTL_S?: string;
+    WEBHOOK_URL?: string;
+    WEBHOOK_SECRET?: string;
+    WEBHOOK_RETRY_BASE_MS?: string;
+    MAX_EMITS_PER_S?: string;
+    EMIT_BURST?: string;
   }
   interface Env extends DovetailSecrets {}
   namespace Cloudflare {

@@ -10,6 +10,7 @@ const STATUS: Record<ErrorCode, number> = {
   gone: 410,
   validation_failed: 400,
   payload_too_large: 413,
+  unsupported_media_type: 415,
   unsupported_data: 400,
   rate_limited: 429,
   upgrade_required: 426,

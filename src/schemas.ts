@@ -11,12 +11,14 @@ import {
   PRODUCT_EVENT_TYPE,
   PUBLISH_MAX_ITEMS,
 } from "./protocol";
+import { WEBHOOK_URL_MAX_CHARS } from "./webhooks/url";
 
 export const Id = v.pipe(
   v.string(),
   v.check((s: string) => isValidId(s), "must be 1-128 characters of A-Z a-z 0-9 _ . : -"),
 );
 const Text = (max: number) => v.pipe(v.string(), v.maxLength(max));
+const WebhookUrl = v.pipe(v.string(), v.maxLength(WEBHOOK_URL_MAX_CHARS));
 /** Deeper producer JSON is refused: nothing real needs it, and deep values cost stack later. */
 export const MAX_JSON_DEPTH = 32;
 
@@ -66,6 +68,8 @@ export const JobSpec = v.strictObject({
   /** Delete the job this long after its final state (default JOB_TTL_S). */
   ttl_s: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(30 * 86_400))),
   metadata: v.optional(Metadata),
+  /** This job's webhooks go here instead of WEBHOOK_URL (checked by checkWebhookUrl). */
+  webhook_url: v.optional(WebhookUrl),
 });
 export type JobSpec = v.InferOutput<typeof JobSpec>;
 
@@ -157,6 +161,8 @@ export type RoomProductEvent = v.InferOutput<typeof RoomProductEvent>;
 export const RoomSettings = v.strictObject({
   visibility: v.picklist(["private", "public"]),
   members: v.optional(v.pipe(v.array(Id), v.maxLength(1_000))),
+  /** This room's webhooks go here instead of WEBHOOK_URL; absent means WEBHOOK_URL. */
+  webhook_url: v.optional(WebhookUrl),
 });
 export type RoomSettings = v.InferOutput<typeof RoomSettings>;
 
@@ -179,6 +185,19 @@ export const PublishBatch = v.pipe(
   v.maxLength(PUBLISH_MAX_ITEMS, `at most ${PUBLISH_MAX_ITEMS} items`),
 );
 
+// --- session control ---
+
+/** The longest a revocation may be kept: beyond any token lifetime JWT_MAX_TTL_S allows. */
+export const REVOCATION_MAX_TTL_S = 30 * 86_400;
+
+/** POST /v1/revocations: a token (`sub` + `jti`) or a whole user (`sub` alone), for `ttl_s`. */
+export const RevocationBody = v.strictObject({
+  sub: Id,
+  jti: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(256))),
+  ttl_s: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(REVOCATION_MAX_TTL_S))),
+});
+export type RevocationBody = v.InferOutput<typeof RevocationBody>;
+
 // --- client frames ---
 
 /** A client's correlation id, echoed on the `ack` or `error` that answers the frame. */
@@ -187,6 +206,9 @@ export const Ref = v.optional(v.union([v.pipe(v.string(), v.maxLength(64)), v.nu
 /** Every client frame starts like this; each hub validates the rest with its own frame schemas. */
 export const ClientEnvelope = v.object({ type: v.pipe(v.string(), v.maxLength(64)), ref: Ref });
 export type ClientEnvelope = v.InferOutput<typeof ClientEnvelope>;
+
+/** Every channel: the socket's token replaced in place, before it expires. */
+export const AuthFrame = v.strictObject({ type: v.literal("auth"), token: v.pipe(v.string(), v.maxLength(8_192)), ref: Ref });
 
 /** Job channel: the owner asks the producer to stop. */
 export const CancelFrame = v.strictObject({ type: v.literal("cancel"), ref: Ref });
@@ -213,6 +235,14 @@ export type MessageFrame = v.InferOutput<typeof MessageFrame>;
 
 /** Room channel: typing on or off (ephemeral). */
 export const TypingFrame = v.strictObject({ type: v.literal("typing"), typing: v.boolean(), ref: Ref });
+
+/** Any channel: an event for the backend, delivered as a `client.event` webhook. */
+export const EmitFrame = v.strictObject({
+  type: v.literal("emit"),
+  event: v.pipe(v.string(), v.regex(PRODUCT_EVENT_TYPE, "event must match ^[a-z][a-z0-9_.:-]{0,63}$")),
+  data: v.optional(Json),
+  ref: Ref,
+});
 export type TypingFrame = v.InferOutput<typeof TypingFrame>;
 
 /** User channel: mark every notification read. */

@@ -54,6 +54,7 @@ async function direct() {
     ratelimits: {
       PRODUCER_RATE_LIMIT: { namespace_id: "1001", simple: { limit: 100_000_000, period: 10 } },
       UPGRADE_RATE_LIMIT: { namespace_id: "1002", simple: { limit: 100_000_000, period: 60 } },
+      AUTH_FAILURE_RATE_LIMIT: { namespace_id: "1003", simple: { limit: 100_000_000, period: 60 } },
     },
     bindings: vars,
   });
@@ -76,6 +77,7 @@ async function viaWrangler() {
     ...Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, { type: "plain_text", value: v }])),
     PRODUCER_RATE_LIMIT: { type: "ratelimit", namespace_id: "1001", simple: { limit: 100_000_000, period: 10 } },
     UPGRADE_RATE_LIMIT: { type: "ratelimit", namespace_id: "1002", simple: { limit: 100_000_000, period: 60 } },
+    AUTH_FAILURE_RATE_LIMIT: { type: "ratelimit", namespace_id: "1003", simple: { limit: 100_000_000, period: 60 } },
   };
   const worker = await unstable_startWorker({
     config: join(root, "wrangler.toml"),

@@ -10,10 +10,17 @@ export interface Identity {
   rooms: string[];
   /** Users whose online status this user sees (the `watch` claim), besides the contacts a producer set. */
   watch?: string[];
+  /** When the token behind this identity expires (ms since the epoch): open sockets close then. */
+  expiresAt?: number;
+  /** The token's `jti`, when it has one: what a revocation by token id matches. */
+  jti?: string;
 }
 
 /** User ids one token's `watch` claim may list (a token travels in every socket handshake). */
 export const WATCH_CLAIM_MAX = 100;
+
+/** Clock skew tolerated on exp, nbf and iat (seconds). */
+const CLOCK_TOLERANCE_S = 5;
 
 // Key sets are cached per isolate so JWKS fetches and parsing happen once, not per request.
 const remoteSets = new Map<string, JWTVerifyGetKey>();
@@ -59,12 +66,32 @@ export async function verifyUserToken(token: string, jwt: HubConfig["jwt"]): Pro
       issuer: jwt.issuer,
       audience: jwt.audience,
       requiredClaims: ["sub", "exp"],
-      clockTolerance: 5,
+      clockTolerance: CLOCK_TOLERANCE_S,
     }));
   } catch (err) {
     throw new HubError("unauthorized", reasonFor(err));
   }
-  return identityFrom(payload);
+  checkLifetime(payload as JWTPayload & { exp: number }, jwt.maxTtlS);
+  return {
+    ...identityFrom(payload),
+    expiresAt: (payload.exp as number) * 1000,
+    ...(typeof payload.jti === "string" && payload.jti.length <= 256 ? { jti: payload.jti } : {}),
+  };
+}
+
+/**
+ * jose checks exp and nbf but puts no bound on a lifetime and accepts an `iat` in the
+ * future. A token's lifetime (exp - iat, or exp - now without iat) must be within
+ * JWT_MAX_TTL_S, so a leaked long-lived token is refused rather than honoured for years.
+ */
+function checkLifetime(payload: JWTPayload & { exp: number }, maxTtlS: number): void {
+  const now = Math.floor(Date.now() / 1000);
+  const iat = payload.iat;
+  if (iat !== undefined && iat > now + CLOCK_TOLERANCE_S) throw new HubError("unauthorized", "token claim iat is in the future");
+  const lifetime = payload.exp - (iat ?? now);
+  if (lifetime > maxTtlS + CLOCK_TOLERANCE_S) {
+    throw new HubError("unauthorized", `token lifetime is longer than ${maxTtlS} s (JWT_MAX_TTL_S)`);
+  }
 }
 
 function reasonFor(err: unknown): string {
@@ -74,7 +101,11 @@ function reasonFor(err: unknown): string {
   return "invalid token";
 }
 
-function identityFrom(payload: JWTPayload): Identity {
+/**
+ * The identity claims, checked the same way wherever they come from (a JWT or a socket
+ * ticket): a valid id as `sub`, a short `name`, bounded `rooms` and `watch` lists.
+ */
+export function identityFrom(payload: { sub?: unknown; name?: unknown; rooms?: unknown; watch?: unknown }): Identity {
   if (!isValidId(payload.sub)) throw new HubError("unauthorized", "token sub must be a valid id");
   const name = payload.name;
   const rooms = payload.rooms;

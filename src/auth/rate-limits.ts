@@ -2,6 +2,7 @@
 // location that serves the request, with no Durable Object hop on the hot path. They are
 // per location and approximate by design; exact per-socket limits live in the hubs.
 import { HubError } from "../errors";
+import { clientAddressKey } from "./client-address";
 
 /** Periods are those of the bindings in wrangler.toml ([[ratelimits]] simple.period). */
 const PRODUCER_PERIOD_S = 10;
@@ -26,9 +27,8 @@ export async function limitProducer(env: Env, key: string): Promise<void> {
   if (!success) throw new HubError("rate_limited", "too many requests for this producer key", undefined, PRODUCER_PERIOD_S);
 }
 
-/** Socket upgrades per client IP (CF-Connecting-IP; absent only off Cloudflare). */
+/** Socket upgrades per client address (an IPv6 client by its /64). */
 export async function allowUpgrade(env: Env, request: Request): Promise<boolean> {
-  const ip = request.headers.get("CF-Connecting-IP") ?? "unknown";
-  const { success } = await env.UPGRADE_RATE_LIMIT.limit({ key: ip });
+  const { success } = await env.UPGRADE_RATE_LIMIT.limit({ key: clientAddressKey(request) });
   return success;
 }

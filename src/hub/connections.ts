@@ -41,6 +41,12 @@ export interface Attachment extends Liveness {
   user: UserRef;
   at: number;
   client?: string;
+  /** When the socket's token expires, on the hub's clock (ms); it closes with 4001 after a grace. */
+  exp?: number;
+  /** The token's `jti`, for revocation by token id. */
+  jti?: string;
+  /** Admitted by the token's `rooms` claim, which a room PUT cannot take away. */
+  claim?: true;
   /** Set when the hub closed this socket itself, so its leave is not handled twice. */
   left?: true;
 }
@@ -74,12 +80,18 @@ export class Connections {
     return this.open().map((ws) => this.attachmentOf(ws));
   }
 
-  /** Sends one string to every open socket (but those `except` picks); returns how many. */
-  broadcast(frame: string, except?: (who: Attachment) => boolean): number {
+  /**
+   * Sends one string to every open socket but those `except` picks, which get `instead`
+   * when given; returns how many got `frame`.
+   */
+  broadcast(frame: string, except?: (who: Attachment) => boolean, instead?: string): number {
     let sent = 0;
     for (const ws of this.ctx.getWebSockets()) {
       if (ws.readyState !== WebSocket.OPEN) continue;
-      if (except?.(this.attachmentOf(ws))) continue;
+      if (except?.(this.attachmentOf(ws))) {
+        if (instead !== undefined) ws.send(instead);
+        continue;
+      }
       ws.send(frame);
       sent++;
     }

@@ -1,9 +1,16 @@
-// Per-channel counters, persisted next to the event log, plus the deltas not yet reported
-// to the global StatsHub (see stats-reporter.ts for when they go).
+// Per-channel counters, persisted next to the event log, and how much of each the global
+// StatsHub has acknowledged: the deltas not yet reported are stored too, so an eviction or
+// a failed report loses none (see stats-reporter.ts for when they go).
 import { splitChannel } from "../channel-kinds";
 import type { ChannelKind } from "../protocol";
 
-export const COUNTER_SCHEMA = ["CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)"];
+export const COUNTER_SCHEMA = [
+  "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+  // How much of `value` the StatsHub has acknowledged. Counts from before this column
+  // were reported from memory already: they start acknowledged.
+  "ALTER TABLE counters ADD COLUMN reported INTEGER NOT NULL DEFAULT 0",
+  "UPDATE counters SET reported = value",
+];
 export const COUNTER_NAMES = ["published", "delivered", "errors", "connects", "closes", "refusals"] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 export type CounterValues = Record<CounterName, number>;
@@ -34,7 +41,10 @@ export function zeroCounters(): CounterValues {
 }
 
 export class ChannelCounters {
-  private pending = zeroCounters();
+  /** Whether some count is not yet acknowledged; read from storage once per instance. */
+  private dirty: boolean | undefined;
+  /** A report is on its way: its deltas are not acknowledged yet, so none other may go. */
+  private inFlight = false;
   private lastReport = 0;
 
   /** `bound` says whether the channel exists: a wiped (expired) one must stay empty. */
@@ -50,7 +60,7 @@ export class ChannelCounters {
       name,
       amount,
     );
-    this.pending[name] += amount;
+    this.dirty = true;
   }
 
   /** One event sent to `delivered` sockets: both counters in one statement (the hot path). */
@@ -60,8 +70,7 @@ export class ChannelCounters {
       "INSERT INTO counters (name, value) VALUES ('published', 1), ('delivered', ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
       delivered,
     );
-    this.pending.published += 1;
-    this.pending.delivered += delivered;
+    this.dirty = true;
   }
 
   totals(): CounterValues {
@@ -71,7 +80,8 @@ export class ChannelCounters {
   }
 
   hasPending(): boolean {
-    return Object.values(this.pending).some((n) => n !== 0);
+    this.dirty ??= this.sql.exec("SELECT 1 FROM counters WHERE value > reported LIMIT 1").toArray().length > 0;
+    return this.dirty;
   }
 
   /** When a held-back report may go out. */
@@ -80,23 +90,40 @@ export class ChannelCounters {
   }
 
   /**
-   * Report now (the deltas since the last report), later (a recent report holds these
-   * back), or not at all (nothing pending, or an unbound channel).
+   * Report now (the deltas not yet acknowledged), later (a recent report, or one still on
+   * its way, holds these back), or not at all (nothing pending, or an unbound channel).
    */
   decide(channel: string, openSockets: () => number, now: number, force: boolean): ReportDecision {
     const kind = splitChannel(channel)?.spec.kind;
     if (!kind) return null;
     const delta = this.takeReport(now, force);
-    if (!delta) return this.hasPending() ? { laterAt: this.nextReportAt() } : null;
+    if (!delta) return this.inFlight || this.hasPending() ? { laterAt: Math.max(this.nextReportAt(), now + 1) } : null;
     return { report: { channel, kind, openSockets: openSockets(), delta, at: now } };
   }
 
-  /** The deltas to report now, or null while the last report is recent and `force` is off. */
+  /** The deltas to report now, or null while the last report is recent (and `force` is off) or on its way. */
   takeReport(now: number, force: boolean): CounterValues | null {
-    if (!force && now - this.lastReport < REPORT_EVERY_MS) return null;
-    const delta = this.pending;
-    this.pending = zeroCounters();
+    if (this.inFlight || (!force && now - this.lastReport < REPORT_EVERY_MS)) return null;
+    const delta = zeroCounters();
+    for (const row of this.sql.exec<{ name: CounterName; n: number }>("SELECT name, value - reported AS n FROM counters"))
+      delta[row.name] = row.n;
+    this.inFlight = true;
     this.lastReport = now;
     return delta;
+  }
+
+  /** The StatsHub took `delta`; counts added meanwhile stay pending. */
+  acknowledged(delta: CounterValues): void {
+    this.inFlight = false;
+    if (!this.bound()) return;
+    for (const name of COUNTER_NAMES) {
+      if (delta[name] !== 0) this.sql.exec("UPDATE counters SET reported = reported + ? WHERE name = ?", delta[name], name);
+    }
+    this.dirty = undefined;
+  }
+
+  /** The report did not arrive: its deltas go with the next one. */
+  notAcknowledged(): void {
+    this.inFlight = false;
   }
 }

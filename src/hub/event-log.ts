@@ -20,14 +20,28 @@ export interface LoggedEvent {
 export class EventLog {
   private cachedEpoch: string | undefined;
   private cachedChannel: string | undefined;
-  private seq: number;
+  private cachedSeq: number | undefined;
 
+  /**
+   * `stored` says whether the hub's tables exist yet: a hub creates them on its first
+   * write, so until then the log reads as empty and touches nothing.
+   */
   constructor(
     private readonly sql: SqlStorage,
     private readonly retention: number,
+    private readonly stored: () => boolean,
+    private readonly replayMaxBytes = Number.POSITIVE_INFINITY,
   ) {
     this.cachedEpoch = this.readMeta("epoch");
-    this.seq = sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM events").one().seq ?? 0;
+  }
+
+  private get seq(): number {
+    this.cachedSeq ??= this.stored() ? (this.sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM events").one().seq ?? 0) : 0;
+    return this.cachedSeq;
+  }
+
+  private set seq(value: number) {
+    this.cachedSeq = value;
   }
 
   /** The channel this log belongs to ("job:42"), or "" before the first bind. */
@@ -71,8 +85,9 @@ export class EventLog {
 
   /**
    * Frames after `since`, or null when the request cannot be served exactly: another
-   * epoch, a seq from the future, or events already trimmed. `epoch` may be omitted only
-   * with since=0 ("I have nothing yet").
+   * epoch, a seq from the future, events already trimmed, or more than REPLAY_MAX_BYTES
+   * to send (one resume must not cost megabytes; the snapshot is the cheaper answer).
+   * `epoch` may be omitted only with since=0 ("I have nothing yet").
    */
   replayAfter(since: number | undefined, epoch: string | undefined): string[] | null {
     if (since === undefined) return null;
@@ -81,10 +96,15 @@ export class EventLog {
     if (since === this.seq) return [];
     const first = this.sql.exec<{ seq: number | null }>("SELECT MIN(seq) AS seq FROM events").one().seq;
     if (first === null || since < first - 1) return null;
-    return this.sql
-      .exec<{ frame: string }>("SELECT frame FROM events WHERE seq > ? ORDER BY seq", since)
-      .toArray()
-      .map((row) => row.frame);
+    const frames: string[] = [];
+    let bytes = 0;
+    // Streams rows and stops at the budget, so a refused replay never loads the whole log.
+    for (const row of this.sql.exec<{ frame: string }>("SELECT frame FROM events WHERE seq > ? ORDER BY seq", since)) {
+      bytes += utf8Length(row.frame);
+      if (bytes > this.replayMaxBytes) return null;
+      frames.push(row.frame);
+    }
+    return frames;
   }
 
   /** Drops events older than `cutoff` (ms), always keeping the newest for its seq. */
@@ -97,18 +117,30 @@ export class EventLog {
     return this.sql.exec<{ at: number | null }>("SELECT MIN(at) AS at FROM events WHERE seq < ?", this.seq).one().at;
   }
 
+  /** When the newest event was logged, or null (trimming always keeps the newest). */
+  newestAt(): number | null {
+    return this.sql.exec<{ at: number | null }>("SELECT MAX(at) AS at FROM events").one().at;
+  }
+
   /** Re-reads seq and epoch after the storage under the log was wiped: a new epoch follows. */
   reload(): void {
     this.cachedChannel = undefined;
     this.cachedEpoch = this.readMeta("epoch");
-    this.seq = this.sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM events").one().seq ?? 0;
+    this.cachedSeq = undefined;
   }
 
   readMeta(key: string): string | undefined {
+    if (!this.stored()) return undefined;
     return this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value;
   }
 
   writeMeta(key: string, value: string): void {
     this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value);
   }
+}
+
+/** UTF-8 bytes of `text`; most frames are ASCII, which needs no encoding to count. */
+function utf8Length(text: string): number {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the ASCII range is the point
+  return /^[\x00-\x7f]*$/.test(text) ? text.length : new TextEncoder().encode(text).length;
 }

@@ -40,7 +40,9 @@ export function judge(live: Liveness & { at: number }, pingedAt: Date | null, no
 
 /**
  * The heartbeat of one hub: one timer for all its sockets while any is open. Each beat
- * reaps the silent sockets and sends `heartbeat` to the others.
+ * closes the sockets whose token has expired (past `exp` plus the grace), reaps the silent
+ * ones and sends `heartbeat` to the others. The timer is brought forward to the earliest
+ * token deadline, so expiry needs no timer of its own, let alone one per socket.
  */
 export class Heartbeats {
   constructor(
@@ -48,11 +50,19 @@ export class Heartbeats {
     private readonly sockets: Connections,
     private readonly timers: Timers,
     private readonly intervalMs: number,
+    private readonly graceMs: number,
   ) {}
 
-  /** A socket joined at `at`: beats run from then on. */
-  start(at: number): void {
+  /** A socket joined at `at` (with a token that expires at `exp`): beats run from then on. */
+  start(at: number, exp?: number): void {
     this.timers.setIfAbsent(HEARTBEAT_TIMER, at + this.intervalMs);
+    if (exp !== undefined) this.bringForward(exp + this.graceMs);
+  }
+
+  /** A socket's token deadline moved (or a new socket has one): beat no later than it. */
+  bringForward(due: number): void {
+    const pending = this.timers.get(HEARTBEAT_TIMER);
+    if (pending === null || pending.due > due) this.timers.set(HEARTBEAT_TIMER, due);
   }
 
   /** The last socket left. */
@@ -65,12 +75,21 @@ export class Heartbeats {
     if (now - (who.seen ?? who.at) >= this.intervalMs / 4) this.sockets.update(ws, { seen: now });
   }
 
-  /** The timer fired. `reap` closes a silent socket; answers how many stay open. */
-  beat(now: number, frame: string, reap: (ws: WebSocket, reason: string) => void): number {
+  /**
+   * The timer fired. `expire` closes a socket whose token is past its deadline, `reap` a
+   * silent one; answers how many stay open.
+   */
+  beat(now: number, frame: string, reap: (ws: WebSocket, reason: string) => void, expire: (ws: WebSocket) => void): number {
     const reason = `no client traffic for ${(REAP_AFTER_INTERVALS * this.intervalMs) / 1000} s`;
     let open = 0;
+    let next = now + this.intervalMs;
     for (const ws of this.sockets.open()) {
       const who = this.sockets.attachmentOf(ws);
+      if (who.exp !== undefined && who.exp + this.graceMs <= now) {
+        expire(ws);
+        continue;
+      }
+      if (who.exp !== undefined) next = Math.min(next, who.exp + this.graceMs);
       const verdict = judge(who, this.ctx.getWebSocketAutoResponseTimestamp(ws), now, this.intervalMs);
       if (verdict.reap) {
         reap(ws, reason);
@@ -81,7 +100,7 @@ export class Heartbeats {
     }
     if (open === 0) return 0;
     this.sockets.broadcast(frame);
-    this.timers.set(HEARTBEAT_TIMER, now + this.intervalMs);
+    this.timers.set(HEARTBEAT_TIMER, next);
     return open;
   }
 }

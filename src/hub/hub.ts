@@ -1,103 +1,64 @@
-import { DurableObject } from "cloudflare:workers";
 import type { Identity } from "../auth/jwt";
-import { type HubConfig, readConfig } from "../config";
-import { errorBody, fail, HubError, type Outcome, ok } from "../errors";
+import { errorBody, HubError } from "../errors";
 import { newId } from "../ids";
 import { log } from "../log";
-import { CloseCode, type HubFrames, type Json, PING_FRAME, PONG_FRAME, type UserRef } from "../protocol";
+import { CloseCode, PONG_FRAME, type UserRef } from "../protocol";
+import { EMIT_FRAME } from "../webhooks/channel-webhooks";
 import { closeQuietly, refuseSocket, upgradeHeaders } from "../websocket";
-import { ClientRefs } from "./client-refs";
-import { type Attachment, Connections, type ConnectRequest, type Refusal, readConnectRequest } from "./connections";
-import { ChannelCounters, type ChannelStats } from "./counters";
-import { EventIdMemory } from "./event-ids";
-import { EventLog, type LoggedEvent } from "./event-log";
+import { type Attachment, type ConnectRequest, type Refusal, readConnectRequest } from "./connections";
 import { FrameRateLimiter } from "./frame-rate";
-import { HEARTBEAT_TIMER, Heartbeats } from "./heartbeat";
+import { HubCore } from "./hub-core";
 import { type ClientFrame, readClientFrame } from "./intake";
-import { LogTrimmer, TRIM_TIMER } from "./log-trim";
-import { type ComponentSchema, migrateHub } from "./migrations";
-import { Publisher } from "./publisher";
-import { STATS_TIMER, StatsReporter } from "./stats-reporter";
-import { type Timer, Timers } from "./timers";
-
-/** The data of frame `K`: a frame every hub sends, or one of this kind's events. */
-type FrameData<Events, K> = K extends keyof HubFrames ? HubFrames[K] : K extends keyof Events ? Events[K] : never;
+import { SessionControl, type SessionRegistryStub } from "./session-control";
 
 /**
  * The lifecycle every channel shares, whatever its kind: accept a socket, replay what it
- * missed, take its frames, publish, run timers, close. Components do the work (Connections,
- * EventLog, Timers, ...); subclasses fill in the hooks: who may join, the snapshot, and the
- * client frames they accept. `Events` maps the kind's event types to their data (protocol/).
+ * missed, take its frames, publish, run timers, close. The work is done by components
+ * (Connections, EventLog, Timers, ChannelCounters, StatsReporter, EventIdMemory,
+ * SessionControl; storage and events in HubCore); subclasses fill in the hooks: who may
+ * join, the snapshot, and the client frames they accept. `Events` maps the kind's event
+ * types to their data (protocol/).
  */
-export abstract class Hub<Snapshot = unknown, Events extends object = Record<never, never>> extends DurableObject<Env> {
-  protected readonly config: HubConfig;
-  protected readonly sql: SqlStorage;
-  protected readonly events: EventLog;
-  protected readonly sockets: Connections;
-  protected readonly timers: Timers;
-  protected readonly counters: ChannelCounters;
-  protected readonly eventIds: EventIdMemory;
-  private readonly stats: StatsReporter;
-  private readonly trimmer: LogTrimmer;
-  private readonly publisher: Publisher;
-  private readonly heartbeats: Heartbeats;
+export abstract class Hub<Snapshot = unknown, Events extends object = Record<never, never>> extends HubCore<Events> {
   private readonly frameRate: FrameRateLimiter;
-  /** Milliseconds since the epoch. Replaced in tests to move time without sleeping. */
-  now: () => number = () => Date.now();
+  private readonly session: SessionControl;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.config = readConfig(env);
-    this.sql = ctx.storage.sql;
-    // SQL is synchronous, so migrating here completes before any request is delivered.
-    this.migrateAll();
-    this.events = new EventLog(this.sql, this.retention());
-    this.sockets = new Connections(ctx);
-    this.timers = new Timers(ctx.storage, this.sql);
-    this.counters = new ChannelCounters(this.sql, () => this.channel !== "");
-    this.eventIds = new EventIdMemory(this.sql);
-    this.heartbeats = new Heartbeats(ctx, this.sockets, this.timers, this.config.heartbeatMs);
-    this.trimmer = new LogTrimmer(this.events, this.timers, this.config.logMaxAgeMs);
-    this.publisher = new Publisher(this.events, this.sockets, this.counters, this.trimmer, new ClientRefs(this.sql));
     this.frameRate = new FrameRateLimiter(this.config.frameRate);
-    this.stats = new StatsReporter(ctx, env, this.counters, this.timers);
-    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
-  }
-
-  private migrateAll(): void {
-    migrateHub(this.ctx.storage, this.schema());
+    this.session = new SessionControl({
+      config: this.config,
+      sockets: this.sockets,
+      heartbeats: this.heartbeats,
+      now: () => this.now(),
+      waitUntil: (promise) => ctx.waitUntil(promise),
+      registry: (userId) => this.sessionRegistry(userId),
+      admit: (identity, channel) => this.admit(identity, channel),
+      attachmentExtras: (identity, channel) => this.attachmentExtras(identity, channel),
+    });
   }
 
   // ---- hooks ----
 
-  protected abstract schema(): ComponentSchema;
   /** Null admits the socket; a refusal closes it with that code. `channel` is "room:42". */
   protected abstract admit(identity: Identity, channel: string): Refusal | null;
   protected abstract snapshot(identity: Identity): Snapshot;
-  /** How many events the log keeps. Called from the constructor: use only `this.config`. */
-  protected retention(): number {
-    return this.config.logRetention;
-  }
   /** Handles a client frame that passed intake. Throw HubError to answer with an `error` frame. */
-  protected onClientFrame(_ws: WebSocket, _from: Attachment, frame: ClientFrame): void | Promise<void> {
+  protected onClientFrame(ws: WebSocket, from: Attachment, frame: ClientFrame): void | Promise<void> {
+    if (frame.type === EMIT_FRAME) return this.ack(ws, frame.ref, { id: this.webhooks.emit(frame, from) });
     throw new HubError("validation_failed", `unknown frame type "${frame.type}"`);
   }
-  protected onJoin(_ws: WebSocket, _who: Attachment, _identity: Identity): void {}
+  protected onJoin(_ws: WebSocket, _who: Attachment): void {}
   protected onLeave(_ws: WebSocket, _who: Attachment): void {}
-  /** A due timer the base does not own (stages, watchdog, expiry, ...). */
-  protected onTimer(timer: Timer): void | Promise<void> {
-    log("timer.unknown", { channel: this.channel, name: timer.name });
-  }
   /** After wipe(): drop whatever the subclass cached from storage. */
   protected onWiped(): void {}
-
-  /** The channel this object serves ("job:42"), remembered from its first write; "" before. */
-  protected get channel(): string {
-    return this.events.channel;
+  /** What a socket's attachment records about how it was admitted (a room: by the `rooms` claim). */
+  protected attachmentExtras(_identity: Identity, _channel: string): Partial<Attachment> {
+    return {};
   }
-
-  protected bindChannel(channel: string): void {
-    this.events.bind(channel);
+  /** Where `userId`'s session registry lives: the user's hub (which overrides this to answer itself). */
+  protected sessionRegistry(userId: string): SessionRegistryStub {
+    return this.env.USER_HUB.getByName(userId);
   }
 
   // ---- sockets ----
@@ -105,11 +66,12 @@ export abstract class Hub<Snapshot = unknown, Events extends object = Record<nev
   override async fetch(request: Request): Promise<Response> {
     const req = readConnectRequest(request);
     if (req instanceof HubError) return Response.json(errorBody(req), { status: req.status });
-    return this.acceptConnection(req);
+    // The hub's own rule, then the caps and deny-list (an await: so the rule is asked again).
+    const refusal = this.admit(req.identity, req.channel) ?? (await this.session.admit(req)) ?? this.admit(req.identity, req.channel);
+    return this.acceptConnection(req, refusal);
   }
 
-  private acceptConnection(req: ConnectRequest): Response {
-    const refusal = this.admit(req.identity, req.channel);
+  private acceptConnection(req: ConnectRequest, refusal: Refusal | null): Response {
     if (refusal) {
       this.counters.add("refusals");
       this.reportStats();
@@ -119,31 +81,25 @@ export abstract class Hub<Snapshot = unknown, Events extends object = Record<nev
     const { 0: client, 1: server } = new WebSocketPair();
     this.bindChannel(req.channel);
     const user: UserRef = req.identity.name ? { id: req.identity.id, name: req.identity.name } : { id: req.identity.id };
-    const who: Attachment = { cid: newId(), user, at: this.now(), ...(req.client ? { client: req.client } : {}) };
+    const who: Attachment = {
+      cid: newId(),
+      user,
+      at: this.now(),
+      ...(req.client ? { client: req.client } : {}),
+      ...this.session.attachmentFor(req.identity, req.channel),
+    };
     this.sockets.accept(server, who);
 
-    // No await from here to the return: the replay is queued on the socket before any
-    // live event can be, so a client sees missed events strictly before new ones.
-    const replay = this.events.replayAfter(req.since, req.epoch);
-    server.send(
-      this.frame("connected", {
-        connection_id: who.cid,
-        user,
-        epoch: this.events.epoch,
-        seq: this.events.lastSeq,
-        resumed: replay !== null,
-        snapshot: this.snapshot(req.identity),
-        heartbeat_ms: this.config.heartbeatMs,
-      }),
-    );
-    for (const frame of replay ?? []) server.send(frame);
-    this.onJoin(server, who, req.identity);
+    // No await from here to the return: missed events go out strictly before live ones.
+    const connected = { connection_id: who.cid, user, snapshot: this.snapshot(req.identity), heartbeat_ms: this.config.heartbeatMs };
+    const replayed = this.publisher.greet(server, req, connected, this.now());
+    this.onJoin(server, who);
     // One timer for all sockets; it stops itself when the last one leaves.
-    this.heartbeats.start(who.at);
+    this.heartbeats.start(who.at, who.exp);
     this.counters.add("connects");
     // A channel going from idle to watched is reported at once, like the last one leaving.
     this.reportStats(this.sockets.count() === 1);
-    log("socket.connected", { channel: req.channel, user: user.id, cid: who.cid, resumed: replay !== null, replayed: replay?.length ?? 0 });
+    log("socket.connected", { channel: req.channel, user: user.id, cid: who.cid, resumed: replayed !== null, replayed: replayed ?? 0 });
     return new Response(null, { status: 101, webSocket: client, headers: upgradeHeaders(req.subprotocol) });
   }
 
@@ -168,7 +124,9 @@ export abstract class Hub<Snapshot = unknown, Events extends object = Record<nev
         this.heartbeats.noteTraffic(ws, from, this.now());
         if (this.publisher.answerAgain(ws, from, intake.frame.ref, this.now())) return;
         try {
-          await this.onClientFrame(ws, from, intake.frame);
+          if (intake.frame.type === "auth")
+            this.ack(ws, intake.frame.ref, await this.session.refresh(ws, from, intake.frame, this.channel));
+          else await this.onClientFrame(ws, from, intake.frame);
         } catch (err) {
           this.sendError(ws, intake.frame.ref, err);
         }
@@ -198,6 +156,8 @@ export abstract class Hub<Snapshot = unknown, Events extends object = Record<nev
 
   private leave(ws: WebSocket, who: Attachment, code: number): void {
     this.frameRate.forget(who.cid);
+    this.webhooks.forget(who.cid);
+    this.session.left(who, this.channel);
     this.onLeave(ws, who);
     this.counters.add("closes");
     if (this.sockets.count() === 0) {
@@ -208,64 +168,14 @@ export abstract class Hub<Snapshot = unknown, Events extends object = Record<nev
     log("socket.closed", { channel: this.channel, user: who.user.id, cid: who.cid, code });
   }
 
-  // ---- events ----
-
-  /** Logs one of this kind's events and sends it to every socket but those `except` picks. */
-  protected publish<K extends keyof Events & string>(type: K, data: Events[K], except?: (who: Attachment) => boolean): LoggedEvent {
-    return this.publishProduct(type, data as Json, except);
-  }
-
-  /** A producer's own event type (`like:updated`), checked against the reserved names; `retainKey`: see RetainedValues. */
-  protected publishProduct(type: string, data: Json | null, except?: (who: Attachment) => boolean, retainKey?: string): LoggedEvent {
-    const event = this.publisher.publish(type, data, this.now(), except, retainKey);
-    this.reportStats();
-    return event;
-  }
-
-  /** An ephemeral frame: no seq, not logged, not replayed. */
-  protected frame<K extends (keyof Events | keyof HubFrames) & string>(type: K, data: FrameData<Events, K>): string {
-    return this.publisher.frame(type, data, this.now());
-  }
-
-  protected ack(ws: WebSocket, ref: string | number | undefined, extra: Record<string, unknown> = {}): void {
-    this.publisher.ack(ws, this.sockets.attachmentOf(ws), ref, extra, this.now());
-  }
-
-  protected sendError(ws: WebSocket, ref: string | number | undefined, err: unknown): void {
-    this.publisher.sendError(ws, ref, err, this.now());
-  }
-
-  /** Counter deltas to the global StatsHub, coalesced (see StatsReporter). */
-  private reportStats(force = false): void {
-    this.stats.report(this.channel, () => this.sockets.count(), this.now(), force);
-  }
-
-  // ---- timers ----
-
-  /**
-   * The one alarm: runs every due timer. Safe to run twice for the same time (each row
-   * is gone once it ran) and after a crash (a row that did not commit runs again).
-   */
-  override async alarm(): Promise<void> {
-    await this.timers.runDue(this.now(), (timer) => {
-      switch (timer.name) {
-        case HEARTBEAT_TIMER:
-          return this.heartbeat();
-        case TRIM_TIMER:
-          return this.trimmer.run(this.now());
-        case STATS_TIMER:
-          return this.reportStats(true);
-        default:
-          return this.onTimer(timer);
-      }
-    });
-  }
-
-  /** Closes sockets silent for two intervals and beats the others; a beat keeps a watched-only channel current in /v1/stats. */
-  private heartbeat(): void {
-    const beat = this.frame("heartbeat", { interval_ms: this.config.heartbeatMs });
-    const open = this.heartbeats.beat(this.now(), beat, (ws, reason) => this.dropSocket(ws, CloseCode.GoingAway, reason));
-    if (open > 0) this.reportStats();
+  /** Closes expired and silent sockets, beats the others, and comes back while any is open. */
+  protected beat(): void {
+    const frame = this.frame("heartbeat", { interval_ms: this.config.heartbeatMs });
+    const reap = (ws: WebSocket, reason: string) => this.dropSocket(ws, CloseCode.GoingAway, reason);
+    const open = this.heartbeats.beat(this.now(), frame, reap, (ws) => this.dropSocket(ws, CloseCode.Unauthorized, "token expired"));
+    // Keeps /v1/stats current while only watched; with none open (a restart dropped them
+    // without a close) at once, or the totals would show ghost sockets.
+    this.reportStats(open === 0);
   }
 
   /**
@@ -273,27 +183,26 @@ export abstract class Hub<Snapshot = unknown, Events extends object = Record<nev
    * is as if it never existed, and a new use of the id starts a new epoch.
    */
   protected async wipe(reason: string): Promise<void> {
+    await this.webhooks.evacuate(reason); // undelivered webhooks outlive the channel as dead letters
     for (const ws of this.sockets.open()) this.dropSocket(ws, CloseCode.NotFound, reason);
     await this.ctx.storage.deleteAll();
     this.timers.forget();
-    // Tables are gone too; recreate them empty so this instance can keep serving (404s).
-    this.migrateAll();
+    // Tables are gone too, and stay gone until a new first write: reads answer 404 meanwhile.
+    this.tables.forget();
     this.events.reload();
     this.onWiped();
   }
-
   // ---- RPC ----
 
-  /** GET /v1/{kind}s/:id/stats: not_found for a channel that never had state or sockets. */
-  channelStats(): Outcome<ChannelStats> {
-    const channel = this.channel;
-    if (!channel) return fail("not_found", "no such channel");
-    return ok({
-      channel,
-      open_sockets: this.sockets.count(),
-      seq: this.events.lastSeq,
-      epoch: this.events.epoch,
-      counters: this.counters.totals(),
-    });
+  /** How many sockets `userId` holds here: the session registry's re-count before it refuses. */
+  userSockets(userId: string): number {
+    return this.session.countOf(userId);
+  }
+
+  /** Closes `userId`'s sockets (only those opened with token `jti`, if given); answers how many. */
+  closeUserSockets(userId: string, jti: string | null, code: CloseCode, reason: string): number {
+    const sockets = this.session.socketsOf(userId, jti);
+    for (const ws of sockets) this.dropSocket(ws, code, reason);
+    return sockets.length;
   }
 }

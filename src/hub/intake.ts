@@ -26,17 +26,20 @@ export type Intake =
   | { action: "handle"; frame: ClientFrame };
 
 /**
- * The checks, cheapest first: the socket's rate verdict, binary, size (before any
- * parsing: a frame may be up to 32 MiB), JSON, then the envelope every frame shares.
+ * The checks, in an order that lets nothing large be worked on: size first, for text and
+ * binary alike (a frame may be up to 32 MiB; a binary one is never read at all), then
+ * binary (1003: the hub speaks JSON text), the socket's rate verdict, JSON, and the
+ * envelope every frame shares.
  */
 export function readClientFrame(message: string | ArrayBuffer, rate: FrameVerdict, limits: IntakeLimits): Intake {
-  if (rate === "close") return { action: "close", code: CloseCode.RateLimited, reason: "too many frames" };
-  if (rate === "refuse") return refuse("rate_limited", `more than ${limits.perSecond} frames per second`);
-  if (typeof message !== "string") return refuse("unsupported_data", "binary frames are not accepted; send JSON text");
-  // length counts UTF-16 units, at most 3 UTF-8 bytes each: encode only when it may matter.
-  if (message.length * 3 > limits.maxFrameBytes && new TextEncoder().encode(message).length > limits.maxFrameBytes) {
+  if (frameBytesOver(message, limits.maxFrameBytes)) {
     return { action: "close", code: CloseCode.TooBig, reason: `frame larger than ${limits.maxFrameBytes} bytes` };
   }
+  if (typeof message !== "string") {
+    return { action: "close", code: CloseCode.UnsupportedData, reason: "binary frames are not accepted; send JSON text" };
+  }
+  if (rate === "close") return { action: "close", code: CloseCode.RateLimited, reason: "too many frames" };
+  if (rate === "refuse") return refuse("rate_limited", `more than ${limits.perSecond} frames per second`);
   let frame: unknown;
   try {
     frame = JSON.parse(message);
@@ -48,6 +51,12 @@ export function readClientFrame(message: string | ArrayBuffer, rate: FrameVerdic
   return { action: "handle", frame: frame as ClientFrame };
 }
 
-function refuse(code: "rate_limited" | "unsupported_data" | "validation_failed", message: string): Intake {
+function frameBytesOver(message: string | ArrayBuffer, max: number): boolean {
+  if (typeof message !== "string") return message.byteLength > max;
+  // length counts UTF-16 units, at most 3 UTF-8 bytes each: encode only when it may matter.
+  return message.length > max || (message.length * 3 > max && new TextEncoder().encode(message).length > max);
+}
+
+function refuse(code: "rate_limited" | "validation_failed", message: string): Intake {
   return { action: "refuse", error: new HubError(code, message) };
 }

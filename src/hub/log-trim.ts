@@ -10,7 +10,9 @@ export class LogTrimmer {
     private readonly events: EventLog,
     private readonly timers: Timers,
     private readonly maxAgeMs: number,
-  ) {}
+  ) {
+    timers.mayGiveUp(TRIM_TIMER, { afterAttempts: 5, why: "the next logged event sets the trim timer again" });
+  }
 
   /** After an event logged at `at`: a trim is due once it is too old (unless one is due sooner). */
   noteAppend(at: number): void {

@@ -1,3 +1,4 @@
+import { OUTBOX_SCHEMA } from "../webhooks/outbox";
 import { CLIENT_REFS_SCHEMA } from "./client-refs";
 import { COUNTER_SCHEMA } from "./counters";
 import { EVENT_ID_SCHEMA } from "./event-ids";
@@ -37,8 +38,44 @@ const BASE_SCHEMAS: ComponentSchema[] = [
   { component: "timers", steps: TIMERS_SCHEMA },
   { component: "counters", steps: COUNTER_SCHEMA },
   { component: "event_ids", steps: EVENT_ID_SCHEMA },
+  { component: "webhooks", steps: OUTBOX_SCHEMA },
   { component: "client_refs", steps: CLIENT_REFS_SCHEMA },
 ];
+
+/**
+ * A hub's tables, created on its first write rather than when it wakes: a read, a refused
+ * socket or a 404 on an id nobody created leaves no object behind (no storage at all).
+ * An object that has stored before is brought up to date as soon as it wakes.
+ */
+export class LazySchema {
+  private exists: boolean;
+
+  constructor(
+    private readonly storage: DurableObjectStorage,
+    private readonly own: () => ComponentSchema,
+  ) {
+    // Read-only: a lookup in SQLite's own catalogue.
+    this.exists = storage.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").toArray().length > 0;
+    if (this.exists) migrateHub(storage, own());
+  }
+
+  get stored(): boolean {
+    return this.exists;
+  }
+
+  /** Creates the tables if this is the first write; true when it did. */
+  ensure(): boolean {
+    if (this.exists) return false;
+    migrateHub(this.storage, this.own());
+    this.exists = true;
+    return true;
+  }
+
+  /** After storage.deleteAll(): nothing is stored until the next first write. */
+  forget(): void {
+    this.exists = false;
+  }
+}
 
 /** Every component of a hub, base first, then the hub's own. */
 export function migrateHub(storage: DurableObjectStorage, own: ComponentSchema): void {

@@ -2,7 +2,7 @@
 // each serialized once and the same string sent to every socket.
 import { asHubError, HubError } from "../errors";
 import { log } from "../log";
-import type { ServerFrame } from "../protocol";
+import { type ConnectedData, type ServerFrame, SKIP_FRAME, type SkipData } from "../protocol";
 import type { ClientRefs } from "./client-refs";
 import type { Attachment, Connections } from "./connections";
 import type { ChannelCounters } from "./counters";
@@ -18,12 +18,36 @@ export class Publisher {
     private readonly answers: ClientRefs,
   ) {}
 
-  /** Logs an event and sends it to every open socket but those `except` picks (they still get it on replay). */
+  /**
+   * Logs an event and sends it to every open socket but those `except` picks: they get a
+   * `skip` frame for its seq instead (so they see no gap), and the event itself on replay.
+   * `retainKey` marks an event whose value the channel also keeps (see RetainedValues).
+   */
   publish(type: string, data: unknown, now: number, except?: (who: Attachment) => boolean, retainKey?: string): LoggedEvent {
     const event = this.events.append(type, data, now, retainKey);
     this.trimmer.noteAppend(now);
-    this.counters.addPublished(this.sockets.broadcast(event.frame, except));
+    const skip = except ? this.frame(SKIP_FRAME, { seq: event.seq } satisfies SkipData, now) : undefined;
+    this.counters.addPublished(this.sockets.broadcast(event.frame, except, skip));
     return event;
+  }
+
+  /**
+   * The first frames on a new socket: `connected`, then what it missed after `since` (or
+   * nothing, with `resumed:false`, when that cannot be served exactly). Synchronous, so the
+   * replay is queued before any live event can be: missed events strictly before new ones.
+   * Answers how many events were replayed, or null when not resumed.
+   */
+  greet(
+    ws: WebSocket,
+    resume: { since?: number; epoch?: string },
+    data: Omit<ConnectedData, "epoch" | "seq" | "resumed">,
+    now: number,
+  ): number | null {
+    const replay = this.events.replayAfter(resume.since, resume.epoch);
+    const connected: ConnectedData = { ...data, epoch: this.events.epoch, seq: this.events.lastSeq, resumed: replay !== null };
+    ws.send(this.frame("connected", connected, now));
+    for (const frame of replay ?? []) ws.send(frame);
+    return replay === null ? null : replay.length;
   }
 
   /** An ephemeral frame: no seq, not logged, not replayed. */

@@ -2,7 +2,7 @@
 // per REPORT_EVERY_MS, never once per event. Deltas held back by coalescing are flushed by
 // a timer, so a burst followed by quiet is still counted.
 import { log } from "../log";
-import type { ChannelCounters } from "./counters";
+import { type ChannelCounters, REPORT_EVERY_MS } from "./counters";
 import type { Timers } from "./timers";
 
 export const STATS_TIMER = "stats";
@@ -13,7 +13,9 @@ export class StatsReporter {
     private readonly env: Env,
     private readonly counters: ChannelCounters,
     private readonly timers: Timers,
-  ) {}
+  ) {
+    timers.mayGiveUp(STATS_TIMER, { afterAttempts: 5, why: "held-back deltas stay stored and go out with the channel's next report" });
+  }
 
   /** Reports now if allowed (or `force`), else makes sure the timer will. Fire and forget. */
   report(channel: string, openSockets: () => number, now: number, force: boolean): void {
@@ -23,10 +25,19 @@ export class StatsReporter {
       this.timers.setIfAbsent(STATS_TIMER, decision.laterAt);
       return;
     }
+    const { delta } = decision.report;
     this.ctx.waitUntil(
       this.env.STATS_HUB.getByName("global")
         .report(decision.report)
-        .catch((err: unknown) => log("stats.report_failed", { channel, error: String(err) })),
+        .then(
+          () => this.counters.acknowledged(delta),
+          (err: unknown) => {
+            this.counters.notAcknowledged();
+            // Deltas are stored: the timer brings them back with the next report.
+            this.timers.setIfAbsent(STATS_TIMER, now + REPORT_EVERY_MS);
+            log("stats.report_failed", { channel, error: String(err) });
+          },
+        ),
     );
   }
 }

@@ -4,7 +4,7 @@ import { log } from "../log";
  * The timer table: every timer a hub needs (heartbeat, stages, watchdog, expiry, log
  * trimming, batch reports) lives here, and the object's one alarm is always set to the
  * earliest due row. Timers are named, so setting one again moves it instead of adding a
- * second: scheduling is idempotent by construction.
+ * second: scheduling is idempotent by construction. A timer runs at least once: see runDue.
  */
 export const TIMERS_SCHEMA = [
   "CREATE TABLE timers (name TEXT PRIMARY KEY, due INTEGER NOT NULL, payload TEXT, attempts INTEGER NOT NULL DEFAULT 0)",
@@ -18,9 +18,25 @@ export interface Timer<P = unknown> {
   attempts: number;
 }
 
-/** A timer whose handler threw is tried again after this, at most MAX_ATTEMPTS times. */
-const RETRY_DELAY_MS = 5_000;
-const MAX_ATTEMPTS = 5;
+/**
+ * Retries back off from RETRY_BASE_MS, doubling, up to RETRY_CAP_MS: a handler whose
+ * peer object is down for an hour is tried about once every five minutes, not 700 times.
+ */
+export const RETRY_BASE_MS = 2_000;
+export const RETRY_CAP_MS = 5 * 60_000;
+
+export function retryDelayMs(attempts: number): number {
+  return Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** Math.min(Math.max(attempts - 1, 0), 20));
+}
+
+/**
+ * A timer that may stop retrying, and why that is safe. Timers without one retry for as
+ * long as they fail: their work (an expiry, a watchdog, an outbox flush) must happen.
+ */
+export interface GiveUp {
+  afterAttempts: number;
+  why: string;
+}
 
 type Row = {
   name: string;
@@ -33,10 +49,19 @@ export class Timers {
   /** What the alarm is set to, as far as this instance knows; undefined = unknown. */
   private armed: number | null | undefined;
 
+  private readonly giveUps = new Map<string, GiveUp>();
+
+  /** `stored` is false while the hub has no tables (before its first write, after a wipe). */
   constructor(
     private readonly storage: DurableObjectStorage,
     private readonly sql: SqlStorage,
+    private readonly stored: () => boolean = () => true,
   ) {}
+
+  /** Lets timer `name` stop after a number of failed runs (see GiveUp). */
+  mayGiveUp(name: string, giveUp: GiveUp): void {
+    this.giveUps.set(name, giveUp);
+  }
 
   set(name: string, due: number, payload?: unknown, attempts = 0): void {
     this.sql.exec(
@@ -63,35 +88,38 @@ export class Timers {
   }
 
   get<P = unknown>(name: string): Timer<P> | null {
+    if (!this.stored()) return null;
     const row = this.sql.exec<Row>("SELECT name, due, payload, attempts FROM timers WHERE name = ?", name).toArray()[0];
     return row ? toTimer<P>(row) : null;
   }
 
   /**
-   * Runs every timer due at `now`, earliest first. Each row is deleted before its handler
-   * runs and the two commit together (no await between them), so a second run for the
-   * same due time (a retried or duplicated alarm) finds nothing left to do. A handler
-   * that throws gets its row back a little later, a bounded number of times.
+   * Runs every timer due at `now`, earliest first, on a lease: before its handler runs, a
+   * row is pushed forward by the retry delay with its attempt count raised, and that
+   * commits before the handler's first await. The row is deleted only once the handler
+   * succeeds. So a handler that throws, or an object that dies at any await inside it, is
+   * run again when the lease runs out; a repeated alarm finds the row not yet due.
    */
   async runDue(now: number, handle: (timer: Timer) => void | Promise<void>): Promise<number> {
     // The alarm that woke us is gone; forget what we thought was armed.
     this.armed = undefined;
     let ran = 0;
-    for (;;) {
+    // A handler may wipe the hub (expiry): its tables are gone, and so is every timer.
+    while (this.stored()) {
       const row = this.sql
         .exec<Row>("SELECT name, due, payload, attempts FROM timers WHERE due <= ? ORDER BY due, name LIMIT 1", now)
         .toArray()[0];
       if (!row) break;
       ran += 1;
-      this.sql.exec("DELETE FROM timers WHERE name = ? AND due = ?", row.name, row.due);
-      const timer = toTimer(row);
+      const lease = { due: now + retryDelayMs(row.attempts + 1), attempts: row.attempts + 1 };
+      this.sql.exec("UPDATE timers SET due = ?, attempts = ? WHERE name = ?", lease.due, lease.attempts, row.name);
+      this.arm();
       try {
-        await handle(timer);
+        await handle(toTimer(row));
+        // A handler that set its own timer again (a new due, attempts 0) keeps that plan.
+        this.deleteLeased(row.name, lease);
       } catch (err) {
-        const attempts = timer.attempts + 1;
-        log("timer.failed", { name: timer.name, attempts, error: String(err) });
-        // A handler may have set its own timer again before throwing; keep the later plan.
-        if (attempts < MAX_ATTEMPTS && !this.has(timer.name)) this.set(timer.name, now + RETRY_DELAY_MS, timer.payload, attempts);
+        this.failed(row.name, lease, err);
       }
       if (ran > 10_000) break; // a handler that keeps rescheduling itself into the past
     }
@@ -99,9 +127,25 @@ export class Timers {
     return ran;
   }
 
+  private deleteLeased(name: string, lease: { due: number; attempts: number }): void {
+    // A handler may have wiped the hub (expiry): the row went with the table.
+    if (!this.stored()) return;
+    this.sql.exec("DELETE FROM timers WHERE name = ? AND due = ? AND attempts = ?", name, lease.due, lease.attempts);
+  }
+
+  private failed(name: string, lease: { due: number; attempts: number }, err: unknown): void {
+    const giveUp = this.giveUps.get(name);
+    if (giveUp && lease.attempts >= giveUp.afterAttempts) {
+      this.deleteLeased(name, lease);
+      log("timer.gave_up", { name, attempts: lease.attempts, why: giveUp.why, error: String(err) });
+      return;
+    }
+    log("timer.failed", { name, attempts: lease.attempts, retry_at: lease.due, error: String(err) });
+  }
+
   /** Points the alarm at the earliest row, or removes it when there is none. */
   arm(): void {
-    const earliest = this.sql.exec<{ due: number | null }>("SELECT MIN(due) AS due FROM timers").one().due;
+    const earliest = this.stored() ? this.sql.exec<{ due: number | null }>("SELECT MIN(due) AS due FROM timers").one().due : null;
     if (earliest === this.armed) return;
     this.armed = earliest;
     const done = earliest === null ? this.storage.deleteAlarm() : this.storage.setAlarm(earliest);

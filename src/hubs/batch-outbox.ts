@@ -8,18 +8,25 @@ import { log } from "../log";
 import type { JobStatus } from "../protocol";
 import { JobTimer } from "./job-plan";
 
-/** What a member job tells its batch; `seq` (the job's log seq) orders reports. */
+/**
+ * What a member job tells its batch; `seq` (the job's log seq) orders reports. `gen` is
+ * the generation of the membership the job holds: a batch created again under the same id
+ * has a new one, so a report (or a reply) meant for the old batch cannot touch the new.
+ */
 export interface MemberReport {
   job_id: string;
   seq: number;
   status: JobStatus;
   progress: number;
+  gen?: string;
 }
 
 /** The batches a job reports to, and the last job seq each has been sent (a step of the job's schema). */
 export const JOB_BATCHES_TABLE = "CREATE TABLE job_batches (batch_id TEXT PRIMARY KEY, sent_seq INTEGER NOT NULL)";
+/** The membership's generation: a reply about an earlier batch of the same id must not touch it. */
+export const JOB_BATCHES_GENERATION = "ALTER TABLE job_batches ADD COLUMN gen TEXT";
 
-/** A failed batch report is sent again after this. */
+/** A failed final report is first tried again after this; then the timer's lease backs off. */
 const BATCH_RETRY_MS = 5_000;
 
 export interface OutboxContext {
@@ -39,9 +46,14 @@ export class BatchOutbox {
 
   constructor(private readonly job: OutboxContext) {}
 
-  /** A batch was created with this job: it has been told the state as of `seq`. */
-  join(batchId: string, seq: number): void {
-    this.job.sql.exec("INSERT INTO job_batches (batch_id, sent_seq) VALUES (?, ?) ON CONFLICT(batch_id) DO NOTHING", batchId, seq);
+  /** A batch (generation `gen`) was created with this job: it has been told the state as of `seq`. */
+  join(batchId: string, gen: string, seq: number): void {
+    this.job.sql.exec(
+      "INSERT INTO job_batches (batch_id, sent_seq, gen) VALUES (?, ?, ?) ON CONFLICT(batch_id) DO UPDATE SET sent_seq = excluded.sent_seq, gen = excluded.gen WHERE gen IS NOT excluded.gen",
+      batchId,
+      seq,
+      gen,
+    );
   }
 
   /** The job's status or progress changed. */
@@ -79,17 +91,20 @@ export class BatchOutbox {
     const { sql, timers, events, env } = this.job;
     const report = this.job.current();
     if (!report) return;
-    const due = sql.exec<{ batch_id: string }>("SELECT batch_id FROM job_batches WHERE sent_seq < ?", report.seq).toArray();
+    const due = sql
+      .exec<{ batch_id: string; gen: string | null }>("SELECT batch_id, gen FROM job_batches WHERE sent_seq < ?", report.seq)
+      .toArray();
     let failed = false;
     await Promise.all(
-      due.map(async ({ batch_id }) => {
+      due.map(async ({ batch_id, gen }) => {
         try {
-          const outcome = await env.BATCH_HUB.getByName(batch_id).memberChanged(report);
+          const outcome = await env.BATCH_HUB.getByName(batch_id).memberChanged({ ...report, ...(gen === null ? {} : { gen }) });
+          // Only the membership this reply is about: the batch may have been created again meanwhile.
           if (outcome.ok) {
-            sql.exec("UPDATE job_batches SET sent_seq = MAX(sent_seq, ?) WHERE batch_id = ?", report.seq, batch_id);
+            sql.exec("UPDATE job_batches SET sent_seq = MAX(sent_seq, ?) WHERE batch_id = ? AND gen IS ?", report.seq, batch_id, gen);
           } else if (outcome.error.code === "not_found") {
             // A batch that was never created (or has expired) stops hearing from us.
-            sql.exec("DELETE FROM job_batches WHERE batch_id = ?", batch_id);
+            sql.exec("DELETE FROM job_batches WHERE batch_id = ? AND gen IS ?", batch_id, gen);
           } else failed = true;
         } catch (err) {
           failed = true;
@@ -99,8 +114,18 @@ export class BatchOutbox {
     );
     if (!this.job.current()) return; // wiped while we waited
     events.writeMeta("batch_reported_at", String(this.job.now()));
-    const pending = sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM job_batches WHERE sent_seq < ?", events.lastSeq).one().n;
-    if (failed) timers.set(JobTimer.BatchReport, this.job.now() + BATCH_RETRY_MS);
-    else if (pending === 0) timers.clear(JobTimer.BatchReport);
+    if (failed) {
+      // The timer is the retry: from a timer run, the throw makes its lease back off.
+      timers.setIfAbsent(JobTimer.BatchReport, this.job.now() + BATCH_RETRY_MS);
+      throw new Error("a batch report failed; it is retried");
+    }
+    if (!this.unsent()) timers.clear(JobTimer.BatchReport);
+  }
+
+  /** Whether some batch has not yet acknowledged the job's latest state. */
+  unsent(): boolean {
+    return (
+      this.job.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM job_batches WHERE sent_seq < ?", this.job.events.lastSeq).one().n > 0
+    );
   }
 }

@@ -79,6 +79,10 @@ export class Contacts {
     this.sql.exec("DELETE FROM watchers WHERE user_id = ?", id);
   }
 
+  newestWatcherAt(): number | null {
+    return this.sql.exec<{ at: number | null }>("SELECT MAX(at) AS at FROM watchers").one().at;
+  }
+
   watchers(): string[] {
     return this.sql
       .exec<{ user_id: string }>("SELECT user_id FROM watchers ORDER BY at")

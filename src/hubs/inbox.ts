@@ -1,4 +1,4 @@
-import type { Notification } from "../protocol";
+import type { Notification, NotificationReadData } from "../protocol";
 
 /** The inbox table; steps of the "user" component (see UserHub.schema). */
 export const INBOX_SCHEMA = [
@@ -96,4 +96,31 @@ type Row = { body: string; read: number; seq: number };
 
 function fromRow(row: Row): Notification {
   return { ...(JSON.parse(row.body) as Notification), read: row.read === 1 };
+}
+
+/** Which notifications to mark read: some ids, or every one. */
+export type ReadSelection = { ids: string[] } | "all";
+/** The ids that became read, the unread count after, and the seq of `notification:read` if one went out. */
+export interface ReadResult {
+  ids: string[];
+  unread_count: number;
+  seq?: number;
+}
+
+/**
+ * Marks `which` read. When anything changed, `announce` logs `notification:read` (so a
+ * device that was offline learns of it on resume) to every socket, the asking one
+ * included (so none sees a gap in seq), with the unread count after, so every badge agrees.
+ */
+export function readNotifications(
+  inbox: Inbox,
+  which: ReadSelection,
+  now: number,
+  announce: (data: NotificationReadData) => number,
+): ReadResult {
+  const ids = which === "all" ? inbox.markAllRead(now) : inbox.markRead(which.ids, now);
+  const unread_count = inbox.unreadCount(now);
+  if (ids.length === 0) return { ids, unread_count };
+  const data: NotificationReadData = { ids, ...(which === "all" ? { all: true as const } : {}), unread_count };
+  return { ids, unread_count, seq: announce(data) };
 }

@@ -3,15 +3,29 @@ import { fail, HubError, type Outcome, ok } from "../errors";
 import type { Attachment, Refusal } from "../hub/connections";
 import { moveIntoEventIds } from "../hub/event-ids";
 import { Hub } from "../hub/hub";
+import type { ClientFrame } from "../hub/intake";
 import type { ComponentSchema } from "../hub/migrations";
 import type { Timer } from "../hub/timers";
-import { CloseCode, JobEvent, type JobEvents, type JobView, type PlannedData } from "../protocol";
+import { log } from "../log";
+import { CloseCode, JobEvent, type JobEvents, type JobView, type PlannedData, WebhookEvent } from "../protocol";
 import { CancelFrame, type JobSpec, type JobUpdate } from "../schemas";
 import { stableStringify } from "../stable-json";
 import { parseWith } from "../validation";
-import { BatchOutbox, JOB_BATCHES_TABLE, type MemberReport } from "./batch-outbox";
-import { etaFrom, JobTimer, nextStageIndex, type StageCursor } from "./job-plan";
-import { applyUpdate, eventTypeFor, isFinal, newJobView, playedStage, requestCancel, stalled, viewChanged } from "./job-state";
+import { BatchOutbox, JOB_BATCHES_GENERATION, JOB_BATCHES_TABLE, type MemberReport } from "./batch-outbox";
+import { EXPIRY_HOLD_MAX_MS, type ExpiryPlan, etaFrom, JobTimer, nextStageIndex, STAGE_GIVE_UP, type StageCursor } from "./job-plan";
+import { JOB_TABLE, type JobPlan, type JobRecord, JobRecords, planOf } from "./job-record";
+import {
+  applyUpdate,
+  eventTypeFor,
+  isFinal,
+  lifetimeExceeded,
+  newJobView,
+  playedStage,
+  requestCancel,
+  stalled,
+  viewChanged,
+  watched,
+} from "./job-state";
 
 /** What producers see of a job: the subscriber view plus who may watch it. */
 export type JobState = JobView & { viewers: string[]; seq: number };
@@ -23,22 +37,12 @@ export interface ReportResult {
   duplicate?: true;
 }
 
-interface JobRecord {
-  view: JobView;
-  viewers: string[];
-  /** The creating body, canonical, to tell a retry (200) from a clash (409). */
-  spec: string;
-}
-
-/** The parts of the creating body the timers read. */
-type JobPlan = Pick<JobSpec, "stages" | "stall_timeout_s" | "ttl_s">;
-
 /**
  * One job: its state and event log in SQLite, and every socket watching it. The state
  * machine is job-state.ts; reports to batches go through the BatchOutbox.
  */
 export class JobHub extends Hub<JobView | null, JobEvents> {
-  private record: JobRecord | null | undefined;
+  private readonly records = new JobRecords(this.sql);
   private readonly outbox = new BatchOutbox({
     sql: this.sql,
     timers: this.timers,
@@ -49,41 +53,32 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     current: () => (this.job ? this.memberReport(this.job) : null),
   });
 
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.timers.mayGiveUp(JobTimer.Stage, STAGE_GIVE_UP);
+  }
+
   protected schema(): ComponentSchema {
     return {
       component: "job",
       steps: [
-        "CREATE TABLE job (id TEXT PRIMARY KEY, spec TEXT NOT NULL, viewers TEXT NOT NULL, view TEXT NOT NULL)",
+        JOB_TABLE,
         // Superseded by the shared event_ids table (moved by the last two steps).
         "CREATE TABLE producer_events (event_id TEXT PRIMARY KEY, response TEXT NOT NULL, at INTEGER NOT NULL)",
         JOB_BATCHES_TABLE,
         ...moveIntoEventIds("producer_events", "response"),
+        JOB_BATCHES_GENERATION,
       ],
     };
   }
 
   private get job(): JobRecord | null {
-    if (this.record === undefined) {
-      const row = this.sql.exec<{ spec: string; viewers: string; view: string }>("SELECT spec, viewers, view FROM job").toArray()[0];
-      this.record = row ? { spec: row.spec, viewers: JSON.parse(row.viewers), view: JSON.parse(row.view) } : null;
-    }
-    return this.record;
+    if (!this.stored) return null;
+    return this.records.current();
   }
 
   private save(record: JobRecord): void {
-    this.sql.exec(
-      "INSERT INTO job (id, spec, viewers, view) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET view = excluded.view",
-      record.view.id,
-      record.spec,
-      JSON.stringify(record.viewers),
-      JSON.stringify(record.view),
-    );
-    this.record = record;
-  }
-
-  private planOf(record: JobRecord): JobPlan {
-    const { stages, stall_timeout_s, ttl_s } = JSON.parse(record.spec) as JobSpec;
-    return { stages, stall_timeout_s, ttl_s };
+    this.records.save(record);
   }
 
   private stateOf(record: JobRecord): JobState {
@@ -106,6 +101,8 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     const record: JobRecord = { view, viewers: spec.viewers ?? [], spec: canonical };
     this.bindChannel(`job:${spec.id}`);
     this.save(record);
+    this.timers.set(JobTimer.Lifetime, this.now() + this.config.jobMaxLifetimeMs);
+    if (spec.webhook_url !== undefined) this.webhooks.configure(spec.webhook_url);
     this.publish(JobEvent.Created, view);
     return ok({ created: true, job: this.stateOf(record) });
   }
@@ -121,13 +118,14 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     if (isFinal(job.view.status)) return fail("job_finished", `job is ${job.view.status}; it takes no more updates`);
 
     const next = applyUpdate(job.view, update);
-    const plan = this.planOf(job);
-    // A producer event re-plans what is left of the stages from now, and re-arms the watchdog.
+    const plan = planOf(job);
+    // A producer event re-plans what is left of the stages from now (unless the owner asked
+    // to cancel), and re-arms the watchdog (whether or not they did: the producer is alive).
     if (next.status === "running" && !next.cancel_requested) {
       const eta = this.replan(plan, next);
       if (update.eta_ms === undefined && eta !== undefined) next.eta_ms = eta;
-      if (plan.stall_timeout_s !== undefined) this.timers.set(JobTimer.Stall, this.now() + plan.stall_timeout_s * 1000);
     }
+    if (watched(next)) this.armWatchdog(plan);
     let seq = this.events.lastSeq;
     if (update.data !== undefined || viewChanged(job.view, next)) {
       next.updated_at = this.nowIso();
@@ -145,22 +143,26 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     const job = this.job;
     if (!job) return fail("not_found", "job not found");
     if (viewer === null) return ok(this.stateOf(job));
-    if (!mayWatch(job, viewer.id)) return fail("forbidden", "not the job's owner or a viewer");
+    // A stranger hears exactly what an unknown id answers: ids cannot be probed.
+    if (!mayWatch(job, viewer.id)) return fail("not_found", "job not found");
     return ok(job.view);
   }
 
-  /** Called by a batch when it is created: remember it, and answer the state to count. */
-  joinBatch(batchId: string): Outcome<MemberReport> {
+  /**
+   * Called by a batch when it is created: remember it, and answer the state to count.
+   * Idempotent for one generation of the batch; a new generation replaces the membership.
+   */
+  joinBatch(batchId: string, gen: string): Outcome<MemberReport> {
     const job = this.job;
     if (!job) return fail("not_found", "job not found");
-    this.outbox.join(batchId, this.events.lastSeq);
+    this.outbox.join(batchId, gen, this.events.lastSeq);
     return ok(this.memberReport(job));
   }
 
   protected admit(identity: Identity): Refusal | null {
     const job = this.job;
     if (!job) return { code: CloseCode.NotFound, reason: "job not found" };
-    if (!mayWatch(job, identity.id)) return { code: CloseCode.Forbidden, reason: "not the job's owner or a viewer" };
+    if (!mayWatch(job, identity.id)) return { code: CloseCode.NotFound, reason: "job not found" };
     return null;
   }
 
@@ -168,7 +170,8 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     return this.job?.view ?? null;
   }
 
-  protected override onClientFrame(ws: WebSocket, from: Attachment, frame: unknown): void {
+  protected override onClientFrame(ws: WebSocket, from: Attachment, frame: ClientFrame): void | Promise<void> {
+    if (frame.type !== "cancel") return super.onClientFrame(ws, from, frame);
     const { ref } = parseWith(CancelFrame, frame);
     const job = this.job;
     if (!job) throw new HubError("not_found", "job not found");
@@ -178,8 +181,12 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
       const view = requestCancel(job.view, this.nowIso());
       this.save({ ...job, view });
       this.publish(JobEvent.Update, view);
+      // The backend hears of it now, not at its next POST (a stage may run for minutes).
+      this.webhooks.queue(WebhookEvent.CancelRequested, { job: view, by: from.user });
       // The producer decides when the job ends; the plan stops pretending it progresses.
       this.timers.clear(JobTimer.Stage);
+      // A queued job had no watchdog yet: a producer that died must not leave it waiting forever.
+      if (view.status === "queued") this.armWatchdog(planOf(job));
     }
     this.ack(ws, ref);
   }
@@ -191,7 +198,9 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
       case JobTimer.Stall:
         return this.stall();
       case JobTimer.Expire:
-        return this.wipe("job expired");
+        return this.expire(timer as Timer<ExpiryPlan | undefined>);
+      case JobTimer.Lifetime:
+        return this.endLifetime();
       case JobTimer.BatchReport:
         return this.outbox.flush();
       default:
@@ -200,7 +209,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
   }
 
   protected override onWiped(): void {
-    this.record = undefined;
+    this.records.forget();
   }
 
   /** Points the stage timer at the next stage still ahead; answers the plan's eta. */
@@ -220,7 +229,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
   private playStage(timer: Timer<StageCursor>): void {
     const job = this.job;
     if (job?.view.status !== "running" || job.view.cancel_requested) return;
-    const stages = this.planOf(job).stages ?? [];
+    const stages = planOf(job).stages ?? [];
     const { index } = timer.payload;
     const view = playedStage(job.view, stages, index, this.nowIso());
     if (!view) return;
@@ -231,13 +240,18 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     this.afterChange(job.view, view);
   }
 
-  /** The watchdog: a running job with no producer event for stall_timeout_s fails. */
+  private armWatchdog(plan: JobPlan): void {
+    if (plan.stall_timeout_s !== undefined) this.timers.set(JobTimer.Stall, this.now() + plan.stall_timeout_s * 1000);
+  }
+
+  /** The watchdog: a watched job (see watched()) with no producer event for stall_timeout_s fails. */
   private stall(): void {
     const job = this.job;
-    if (job?.view.status !== "running") return;
-    const view = stalled(job.view, this.planOf(job).stall_timeout_s ?? 0, this.nowIso());
+    if (!job || !watched(job.view)) return;
+    const view = stalled(job.view, planOf(job).stall_timeout_s ?? 0, this.nowIso());
     this.save({ ...job, view });
     this.publish(JobEvent.Failed, view);
+    this.webhooks.queue(WebhookEvent.Stalled, { job: view });
     this.afterChange(job.view, view);
   }
 
@@ -247,9 +261,36 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     if (isFinal(after.status)) {
       this.timers.clear(JobTimer.Stage);
       this.timers.clear(JobTimer.Stall);
-      this.timers.set(JobTimer.Expire, this.now() + (this.planOf(job).ttl_s ?? this.config.jobTtlMs / 1000) * 1000);
+      this.timers.clear(JobTimer.Lifetime);
+      const planned = this.now() + (planOf(job).ttl_s ?? this.config.jobTtlMs / 1000) * 1000;
+      this.timers.set(JobTimer.Expire, planned, { planned } satisfies ExpiryPlan);
     }
     if (before.status !== after.status || before.progress !== after.progress) this.outbox.schedule(isFinal(after.status));
+  }
+
+  /**
+   * Expiry waits for the batches: while one has not acknowledged the job's final state,
+   * the job flushes first and, failing that, throws so the timer's lease brings it back
+   * with backoff, for at most EXPIRY_HOLD_MAX_MS past the planned time.
+   */
+  private async expire(timer: Timer<ExpiryPlan | undefined>): Promise<void> {
+    const planned = timer.payload?.planned ?? timer.due;
+    if (this.outbox.unsent() && this.now() < planned + EXPIRY_HOLD_MAX_MS) {
+      await this.outbox.flush().catch(() => {}); // logged by the outbox
+      if (this.outbox.unsent()) throw new Error("batch reports unsent: expiry held back");
+    }
+    if (this.outbox.unsent()) log("job.expired_unreported", { channel: this.channel, held_ms: this.now() - planned });
+    await this.wipe("job expired");
+  }
+
+  /** JOB_MAX_LIFETIME_S after creation: a job still not final fails, and expires like any other. */
+  private endLifetime(): void {
+    const job = this.job;
+    if (!job || isFinal(job.view.status)) return;
+    const view = lifetimeExceeded(job.view, this.config.jobMaxLifetimeMs, this.nowIso());
+    this.save({ ...job, view });
+    this.publish(JobEvent.Failed, view);
+    this.afterChange(job.view, view);
   }
 
   private memberReport(job: JobRecord): MemberReport {

@@ -1,16 +1,30 @@
+import type { GiveUp } from "../hub/timers";
 import type { JobStage, JobView } from "../protocol";
 
 /** Timers a job sets on its hub's alarm. */
 export const JobTimer = {
   /** The next stage of the plan; payload `{ index }`. */
   Stage: "stage",
-  /** The stall watchdog, pushed back by every producer event while running. */
+  /** The stall watchdog, pushed back by every producer event while running (cancel requested or not). */
   Stall: "stall",
-  /** Deletes the job ttl_s after its final state. */
+  /** Deletes the job ttl_s after its final state, once its batches heard it; payload `{ planned }`. */
   Expire: "expire",
+  /** Fails a job still not final JOB_MAX_LIFETIME_S after its creation. */
+  Lifetime: "lifetime",
   /** Sends the job's state to its batches (coalesced). */
   BatchReport: "batch-report",
 } as const;
+
+/** How long past its planned expiry a job may wait for its batches to acknowledge it. */
+export const EXPIRY_HOLD_MAX_MS = 24 * 3_600_000;
+
+/** The Expire timer's payload: when the job was due to go, before any hold. */
+export interface ExpiryPlan {
+  planned: number;
+}
+
+/** The one timer of a job that may stop retrying. */
+export const STAGE_GIVE_UP: GiveUp = { afterAttempts: 5, why: "planned stages are cosmetic; the producer's next event plans the rest" };
 
 export interface StageCursor {
   index: number;

@@ -7,6 +7,7 @@ import {
   type JobStage,
   type JobStatus,
   type JobView,
+  LIFETIME_ERROR_CODE,
   STALLED_ERROR_CODE,
 } from "../protocol";
 import type { JobSpec, JobUpdate } from "../schemas";
@@ -93,12 +94,27 @@ export function playedStage(view: JobView, stages: readonly JobStage[], index: n
   };
 }
 
-/** The watchdog fired: no producer event for `seconds` while running. */
+/**
+ * Whether the watchdog holds a job: one running, or one queued whose owner asked to
+ * cancel (a producer that died then would leave it waiting forever).
+ */
+export function watched(view: JobView): boolean {
+  return view.status === "running" || (view.status === "queued" && view.cancel_requested);
+}
+
+/** The watchdog fired: no producer event for `seconds` while watched. */
 export function stalled(view: JobView, seconds: number, at: string): JobView {
+  const since = view.status === "running" ? "while running" : "after a cancel request";
   return {
     ...view,
     status: "failed",
-    error: { code: STALLED_ERROR_CODE, message: `no producer event for ${seconds} s while running` },
+    error: { code: STALLED_ERROR_CODE, message: `no producer event for ${seconds} s ${since}` },
     updated_at: at,
   };
+}
+
+/** The job's maximum lifetime ran out before it was final. */
+export function lifetimeExceeded(view: JobView, lifetimeMs: number, at: string): JobView {
+  const message = `not finished ${Math.round(lifetimeMs / 1000)} s after it was created`;
+  return { ...view, status: "failed", error: { code: LIFETIME_ERROR_CODE, message }, updated_at: at };
 }

@@ -2,6 +2,7 @@
 // {up_to}` as the user scrolls; everyone in the room hears `read {user, up_to}` at most
 // once a second per user (the latest value wins), and a joining socket finds them in the
 // snapshot. Receipts never move backwards, so a stale tab cannot un-read a room.
+import { HubError } from "../errors";
 import type { ReadReceipt, UserRef } from "../protocol";
 
 /** Steps of the room component. */
@@ -24,6 +25,12 @@ type Row = { user_id: string; name: string | null; up_to: number; at: number; se
 /** What to do after recording a receipt: send it now, later, or nothing (it did not move). */
 export type ReadVerdict = { send: ReadReceipt } | { laterAt: number } | null;
 
+/** Where a room's receipts go: to every socket now, or to READS_TIMER (replacing it, or only if unset). */
+export interface ReceiptOutlet {
+  send(receipt: ReadReceipt): void;
+  timer(at: number, replace: boolean): void;
+}
+
 function toReceipt(row: Pick<Row, "user_id" | "name" | "up_to">): ReadReceipt {
   return { user: row.name === null ? { id: row.user_id } : { id: row.user_id, name: row.name }, up_to: row.up_to };
 }
@@ -34,6 +41,25 @@ export class ReadReceipts {
   /** The user's stored position (0 when none). */
   upTo(userId: string): number {
     return this.sql.exec<{ up_to: number }>("SELECT up_to FROM reads WHERE user_id = ?", userId).toArray()[0]?.up_to ?? 0;
+  }
+
+  /**
+   * A `read {up_to}` frame from `user`, in a room whose latest seq is `latest`: stored,
+   * then sent now or held for the timer. Answers the user's position after it.
+   */
+  take(user: UserRef, upTo: number, latest: number, now: number, out: ReceiptOutlet): number {
+    if (upTo > latest) throw new HubError("validation_failed", `up_to is after the room's latest seq (${latest})`);
+    const verdict = this.record(user, upTo, now);
+    if (verdict && "send" in verdict) out.send(verdict.send);
+    if (verdict && "laterAt" in verdict) out.timer(verdict.laterAt, false);
+    return this.upTo(user.id);
+  }
+
+  /** READS_TIMER ran: sends what is due and sets it again for the rest. */
+  flush(now: number, out: ReceiptOutlet): void {
+    const { receipts, nextAt } = this.takeDue(now);
+    for (const receipt of receipts) out.send(receipt);
+    if (nextAt !== null) out.timer(nextAt, true);
   }
 
   /** Stores `upTo` if it moves the user forward, and says when the room should hear of it. */

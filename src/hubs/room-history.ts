@@ -26,7 +26,7 @@ export function recentMessages(sql: SqlStorage, limit: number): HistoryMessage[]
 /**
  * Up to `limit` messages logged before seq `before` (all of them when undefined), newest
  * first. When nothing older is left, `end` says whether the log still starts at the
- * room's first event or older events were trimmed away.
+ * room's first event or older messages were trimmed or evicted.
  */
 export function messagesBefore(sql: SqlStorage, roomId: string, before: number | undefined, limit: number): HistoryPage {
   // One row more than asked tells whether another page exists without a second query.
@@ -41,5 +41,10 @@ export function messagesBefore(sql: SqlStorage, roomId: string, before: number |
   const messages = rows.slice(0, limit).map(toMessage);
   if (rows.length > limit) return { room: roomId, messages, next_before: messages.at(-1)?.seq ?? null, end: null };
   const first = sql.exec<{ seq: number | null }>("SELECT MIN(seq) AS seq FROM events").one().seq;
-  return { room: roomId, messages, next_before: null, end: first === null || first <= 1 ? "start" : "retention" };
+  // A flood's evicted messages (message-shares.ts) are gone from history as much as trimmed ones.
+  const evicted =
+    sql
+      .exec("SELECT 1 FROM events WHERE type = ? AND seq < ? LIMIT 1", RoomEvent.MessageEvicted, before ?? Number.MAX_SAFE_INTEGER)
+      .toArray().length > 0;
+  return { room: roomId, messages, next_before: null, end: first === null || (first <= 1 && !evicted) ? "start" : "retention" };
 }

@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { readConfig, type StreamLimits } from "../config";
 import type { Outcome } from "../errors";
+import { discardBody } from "../http";
 import { type Timer, Timers } from "../hub/timers";
 import { log } from "../log";
 import type { StreamContext } from "../streams/context";
@@ -54,8 +55,8 @@ export class StreamHub extends DurableObject<Env> implements StreamContext {
     const op = decodeOperation(request.headers.get(OPERATION_HEADER));
     if (!op) return fail("validation_failed", "not a stream operation");
     const response = await answer(() => this.perform(op, request));
-    // A request refused before its body was read (404, 409, ...) lets the body go.
-    if (request.body && !request.bodyUsed) await request.body.cancel().catch(() => {});
+    // A request refused before its body was read (404, 409, ...) still takes it in.
+    if (!request.bodyUsed) await discardBody(request.body);
     await this.finishErase();
     return response;
   }

@@ -1,6 +1,7 @@
-// Who is online, between user hubs. While a user is online they register as a watcher
-// with each user they watch; when a watched user comes online or goes offline, their hub
-// tells each registered watcher's hub, which sends `user:online` / `user:offline` to the
+// Who is online, between user hubs. A user is online while they have a socket on any
+// channel (their session registry says so). While online they register as a watcher with
+// each user they watch; when a watched user comes online or goes offline, their hub tells
+// each registered watcher's hub, which sends `user:online` / `user:offline` to the
 // watcher's open user sockets. Going offline waits OFFLINE_DELAY_S after the last socket
 // closes, so a page reload is not seen as offline-then-online.
 import { log } from "../log";
@@ -12,7 +13,7 @@ export const OFFLINE_TIMER = "offline";
 
 /** The other user hubs, as this one calls them. */
 export interface WatchPeer {
-  addWatcher(watcher: string): Promise<unknown>;
+  addWatcher(userId: string, watcher: string): Promise<unknown>;
   removeWatcher(watcher: string): Promise<unknown>;
   contactChanged(status: ContactStatus): Promise<boolean>;
 }
@@ -21,9 +22,10 @@ export interface WatchPeer {
 export interface OnlineHost {
   /** This hub's user id ("" before the channel is bound). */
   self(): string;
+  /** The user's open sockets on every channel. */
   openSockets(): number;
-  /** Sends an ephemeral frame to every open socket of this user. */
-  send(type: string, data: unknown): void;
+  /** Sends an ephemeral frame to every open socket of this user's own channel. */
+  send(type: typeof UserEvent.ContactOnline | typeof UserEvent.ContactOffline, data: ContactStatus): void;
   now(): number;
   setTimer(name: string, due: number, payload: unknown): void;
   clearTimer(name: string): void;
@@ -38,7 +40,7 @@ export class WhoIsOnline {
     private readonly host: OnlineHost,
   ) {}
 
-  /** A socket of this user opened; `claims` is its token's `watch` list. */
+  /** A socket of this user opened, on any channel; `claims` is its token's `watch` list. */
   joined(user: UserRef, claims: readonly string[]): void {
     const newlyWatched = this.contacts.claim(claims.filter((id) => id !== user.id));
     const state = this.contacts.state();
@@ -54,15 +56,10 @@ export class WhoIsOnline {
     this.announce();
   }
 
-  /**
-   * A socket of this user closed; `remaining` are still open. (Online means a socket on
-   * the user's own channel: joined() and left() are the two points a registry of a
-   * user's sockets on every channel would call instead.)
-   */
-  left(remaining: number): void {
-    if (remaining > 0) return;
+  /** The user's last socket on any channel closed. */
+  left(): void {
+    if (!this.contacts.state().online) return;
     const now = this.host.now();
-    // The closing socket may still count as open here, so a zero delay goes offline directly.
     if (this.host.offlineDelayMs === 0) this.goOffline(now);
     else this.host.setTimer(OFFLINE_TIMER, now + this.host.offlineDelayMs, { at: now });
   }
@@ -106,6 +103,11 @@ export class WhoIsOnline {
     this.contacts.removeWatcher(watcher);
   }
 
+  /** When a watcher last registered, or null with none: they register while online. */
+  lastWatchedAt(): number | null {
+    return this.contacts.newestWatcherAt();
+  }
+
   /** This user's status as contacts see it. */
   status(userId = this.host.self()): ContactStatus {
     const state = this.contacts.state();
@@ -126,7 +128,7 @@ export class WhoIsOnline {
 
   private register(ids: string[]): void {
     const me = this.host.self();
-    this.fanOut("contacts.register_failed", ids, (peer) => peer.addWatcher(me));
+    this.fanOut("contacts.register_failed", ids, (peer, id) => peer.addWatcher(id, me));
   }
 
   private unregister(ids: string[]): void {

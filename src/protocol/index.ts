@@ -1,12 +1,13 @@
 // The wire contract (docs/protocol.md). Server and client both import from here; the
 // client uses `import type` except for the tables and frame constants, and nothing in
 // this folder imports anything outside it, so nothing of the server ships to browsers.
-import type { BatchEvents, JobEvents } from "./jobs";
-import type { RoomEvents, UserEvents } from "./users-and-rooms";
+import type { BatchEvents, JobEvents } from "./jobs.js";
+import type { RoomEvents, UserEvents } from "./users-and-rooms.js";
 
-export * from "./jobs";
-export * from "./users-and-rooms";
-export * from "./wire";
+export * from "./jobs.js";
+export * from "./users-and-rooms.js";
+export * from "./webhooks.js";
+export * from "./wire.js";
 
 /**
  * Frame type -> data, per channel kind. The hubs publish through these maps and the

@@ -1,5 +1,5 @@
 // Jobs and batches: what subscribers see, and the events that change it.
-import type { Json } from "./wire";
+import type { Json } from "./wire.js";
 
 export const JOB_STATUSES = ["queued", "running", "completed", "failed", "cancelled"] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -56,6 +56,8 @@ export interface PlannedData {
 
 /** `error.code` of a job the stall watchdog failed. */
 export const STALLED_ERROR_CODE = "stalled";
+/** `error.code` of a job that was not final JOB_MAX_LIFETIME_S after it was created. */
+export const LIFETIME_ERROR_CODE = "lifetime_exceeded";
 
 export const BatchEvent = {
   Update: "batch:update",

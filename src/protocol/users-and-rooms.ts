@@ -1,5 +1,5 @@
 // Users and rooms: notifications, product events, chat, typing and presence.
-import type { Json, UserRef } from "./wire";
+import type { Json, UserRef } from "./wire.js";
 
 /** How long a receiver shows "typing" unless a fresh `typing` frame extends it. */
 export const TYPING_EXPIRES_MS = 5_000;
@@ -19,6 +19,7 @@ export const RESERVED_EVENT_TYPES = [
   "pong",
   "heartbeat",
   "message",
+  "message:*",
   "typing",
   "presence:*",
   "read",
@@ -42,6 +43,7 @@ export const UserEvent = {
 } as const satisfies Record<string, keyof UserEvents>;
 export const RoomEvent = {
   Message: "message",
+  MessageEvicted: "message:evicted",
   Typing: "typing",
   PresenceJoin: "presence:join",
   PresenceLeave: "presence:leave",
@@ -102,6 +104,8 @@ export interface UserPresence {
   connections: number;
   /** Now when online; when the last socket closed otherwise; null if never seen. */
   last_seen: string | null;
+  /** Where the user has sockets now (from the user's session registry), with a count each. */
+  channels: { channel: string; sockets: number }[];
 }
 
 export type RoomVisibility = "private" | "public";
@@ -142,8 +146,10 @@ export interface RoomSnapshot {
   id: string;
   visibility: RoomVisibility;
   online: UserRef[];
-  /** The most recent messages still in the room's history, oldest first. */
+  /** The most recent messages still in the room's history, oldest first, within ROOM_SNAPSHOT_BYTES. */
   messages: HistoryMessage[];
+  /** How many older recent messages were left out to fit the byte budget (absent when none). */
+  messages_trimmed?: number;
   /** Retained product events, by key. */
   retained: Record<string, RetainedValue>;
   /** The latest read receipts, one per user, most recent first. */
@@ -158,9 +164,18 @@ export interface HistoryPage {
   next_before: number | null;
   /**
    * Why there is nothing older: "start" (the room's first event is in the log) or
-   * "retention" (older events were trimmed). Null while there may be more.
+   * "retention" (older events were trimmed, or messages evicted). Null while there may be more.
    */
   end: "start" | "retention" | null;
+}
+
+/**
+ * `data` of a logged `message:evicted` event: a message one member's flood pushed out of
+ * the history, compacted in place so every seq stays (see docs/sessions.md).
+ */
+export interface EvictedMessage {
+  id: string;
+  from: string;
 }
 
 export interface RoomPresence {
@@ -183,6 +198,7 @@ export interface UserEvents {
 /** Room events: `message` is logged; `typing` and `presence:*` are ephemeral. */
 export interface RoomEvents {
   message: RoomMessage;
+  "message:evicted": EvictedMessage;
   typing: TypingData;
   "presence:join": PresenceChange;
   "presence:leave": PresenceChange;

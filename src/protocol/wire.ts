@@ -12,6 +12,8 @@ export const PONG_FRAME = '{"type":"pong"}';
 export const CloseCode = {
   Normal: 1000,
   GoingAway: 1001,
+  /** A binary frame: the hub speaks JSON text only. */
+  UnsupportedData: 1003,
   Policy: 1008,
   TooBig: 1009,
   Internal: 1011,
@@ -77,6 +79,7 @@ export const ERROR_CODES = [
   "gone",
   "validation_failed",
   "payload_too_large",
+  "unsupported_media_type",
   "unsupported_data",
   "rate_limited",
   "upgrade_required",
@@ -92,10 +95,20 @@ export interface HeartbeatData {
   interval_ms: number;
 }
 
+/**
+ * Ephemeral, in place of a logged event this socket was left out of (`exclude_user`): the
+ * client takes `seq` as seen, so the next event is no gap. Never logged nor replayed.
+ */
+export const SKIP_FRAME = "skip";
+export interface SkipData {
+  seq: number;
+}
+
 /** Frames any channel sends besides its own events. */
 export interface HubFrames {
   connected: ConnectedData;
   heartbeat: HeartbeatData;
+  skip: SkipData;
   ack: AckData;
   error: ErrorFrameData;
 }

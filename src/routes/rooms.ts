@@ -4,6 +4,7 @@ import { type AppEnv, producerOnly, producerOrUser, readJson } from "../http";
 import { HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX } from "../hubs/room-history";
 import { parseId } from "../ids";
 import { RoomProductEvent, RoomSettings } from "../schemas";
+import { checkWebhookUrl } from "../webhooks/url";
 
 export const roomRoutes = new Hono<AppEnv>();
 
@@ -11,6 +12,7 @@ export const roomRoutes = new Hono<AppEnv>();
 roomRoutes.put("/rooms/:id", producerOnly, async (c) => {
   const id = parseId(c.req.param("id"), "room id");
   const settings = await readJson(c, RoomSettings);
+  checkWebhookUrl(settings.webhook_url, c.get("config"));
   return c.json(unwrap(await c.env.ROOM_HUB.getByName(id).configure(id, settings)));
 });
 

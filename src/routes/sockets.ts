@@ -1,17 +1,16 @@
 import { Hono } from "hono";
-import { type Identity, verifyUserToken } from "../auth/jwt";
+import type { Identity } from "../auth/jwt";
 import { isOriginAllowed } from "../auth/origin";
-import { bearerToken } from "../auth/producer";
 import { allowUpgrade, UPGRADE_PERIOD_S } from "../auth/rate-limits";
-import { readTicket } from "../auth/tickets";
+import { redeemTicketIn, socketIdentity } from "../auth/socket-auth";
 import { channelName, kindNamed } from "../channel-kinds";
-import { HubError, unwrap } from "../errors";
+import { HubError } from "../errors";
 import type { AppContext, AppEnv } from "../http";
 import { CLIENT_KEY } from "../hub/client-refs";
 import { CONNECT_HEADER, type ConnectRequest } from "../hub/connections";
 import { parseId } from "../ids";
 import { log } from "../log";
-import { BEARER_PREFIX, CloseCode, SUBPROTOCOL } from "../protocol";
+import { CloseCode, SUBPROTOCOL } from "../protocol";
 import { offeredSubprotocols, refuseSocket } from "../websocket";
 
 export const socketRoutes = new Hono<AppEnv>();
@@ -24,6 +23,8 @@ socketRoutes.get("/ws/:kind/:id", (c) => connect(c, c.req.param("kind"), c.req.p
 async function connect(c: AppContext, kind: string, rawId?: string): Promise<Response> {
   const request = c.req.raw;
   const config = c.get("config");
+  const url = new URL(request.url);
+  const ticket = await redeemTicketIn(url, c.env, config);
   if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
     throw new HubError("upgrade_required", "this route takes a WebSocket upgrade");
   }
@@ -36,7 +37,6 @@ async function connect(c: AppContext, kind: string, rawId?: string): Promise<Res
   // A user socket is always the token's own user: /v1/ws/user, never /v1/ws/user/:id.
   if (!spec || spec.idFromToken !== (rawId === undefined)) throw new HubError("not_found", `no socket route for channel kind "${kind}"`);
   const id = spec.idFromToken ? undefined : parseId(rawId, `${kind} id`);
-  const url = new URL(request.url);
   const resume = parseResume(url);
 
   const offered = offeredSubprotocols(request);
@@ -47,7 +47,7 @@ async function connect(c: AppContext, kind: string, rawId?: string): Promise<Res
   }
   let identity: Identity;
   try {
-    identity = await authenticate(c, offered, url);
+    identity = await socketIdentity(request, offered, ticket, config);
   } catch (err) {
     if (!(err instanceof HubError) || err.code !== "unauthorized") throw err;
     log("socket.refused", { kind, id, code: CloseCode.Unauthorized, reason: err.message });
@@ -61,20 +61,6 @@ async function connect(c: AppContext, kind: string, rawId?: string): Promise<Res
     headers: { Upgrade: "websocket", [CONNECT_HEADER]: encodeURIComponent(JSON.stringify(connectRequest)) },
   });
   return spec.hub(c.env, channelId).fetch(forwarded);
-}
-
-/** Token transports in the design's order: subprotocol, Authorization header, ticket. */
-async function authenticate(c: AppContext, offered: string[], url: URL): Promise<Identity> {
-  const config = c.get("config");
-  const token = offered.find((p) => p.startsWith(BEARER_PREFIX))?.slice(BEARER_PREFIX.length) ?? bearerToken(c.req.header("Authorization"));
-  if (token) return verifyUserToken(token, config.jwt);
-  const ticket = url.searchParams.get("ticket");
-  if (ticket) {
-    const { identity, jti, expiresAt } = await readTicket(ticket, config.ticketSecret);
-    unwrap(await c.env.USER_HUB.getByName(identity.id).redeemTicket(jti, expiresAt));
-    return identity;
-  }
-  throw new HubError("unauthorized", "no token: offer the bearer.<jwt> subprotocol, send Authorization, or use ?ticket=");
 }
 
 function parseResume(url: URL): { since?: number; epoch?: string; client?: string } {

@@ -6,7 +6,7 @@ import { cors } from "hono/cors";
 import { createMiddleware } from "hono/factory";
 import { isOriginAllowed } from "../auth/origin";
 import { HubError } from "../errors";
-import { type AppContext, type AppEnv, producerOrUser } from "../http";
+import { type AppContext, type AppEnv, discardBody, producerOrUser } from "../http";
 import { readAccess } from "../streams/access";
 import { H, parseAppend, parseCreate, parseRead } from "../streams/headers";
 import { encodeOperation, OPERATION_HEADER, type StreamOperation } from "../streams/operation";
@@ -102,8 +102,8 @@ async function forward(c: AppContext): Promise<Response> {
   try {
     op = await operationFor(c, url);
   } catch (err) {
-    // Refused before the body was read: say so to the runtime rather than leave it pending.
-    await c.req.raw.body?.cancel().catch(() => {});
+    // Refused before its body was read: read it to the end, so the client sees the answer.
+    await discardBody(c.req.raw.body);
     throw err;
   }
   const body = (op.op === "create" || op.op === "append") && c.req.raw.body ? relay(c.req.raw.body) : null;

@@ -3,7 +3,7 @@
 // through the lobby's history, and contacts show who is online.
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClient } from "../../src/client/index";
+import { createClient } from "../../packages/client/src/index";
 import { type Hub, startHub } from "../e2e/hub";
 import { HAVE_CHROMIUM, launch, screenshot, signIn, testid } from "./browser";
 

@@ -1,6 +1,13 @@
 // The client's reconnect, resume and close-code policy, against an in-process fake server.
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import { backoffCeiling, backoffDelay, type ClientOptions, createClient, DovetailError, type StatusChange } from "../../src/client/index";
+import {
+  backoffCeiling,
+  backoffDelay,
+  type ClientOptions,
+  createClient,
+  DovetailError,
+  type StatusChange,
+} from "../../packages/client/src/index";
 import { FakeSocket, FakeTimers } from "./fakes";
 
 let timers: FakeTimers;
@@ -136,6 +143,22 @@ describe("resume", () => {
     expect(job.status).toBe("reconnecting");
     timers.advance(timers.pending()[0] ?? 0);
     expect((await socketNumber(2)).query.get("since")).toBe("3");
+    c.close();
+  });
+  it("takes a skip frame's seq without delivering it, so the event after it is no gap", async () => {
+    const c = client();
+    const job = c.job("j1");
+    const first = await socketNumber(1);
+    first.accept({ epoch: "E1", seq: 3 });
+    const seen: string[] = [];
+    job.on("*", (f) => seen.push(`${f.type}@${f.seq ?? "-"}`));
+    first.push("skip", { seq: 4 });
+    first.push("job:update", { id: "j1" }, 5);
+    first.push("skip", { seq: 5 }); // repeated: ignored like a repeated seq
+    expect(seen).toEqual(["job:update@5"]);
+    expect(first.closedByClient).toBeUndefined();
+    first.push("skip", { seq: 7 }); // one event missed before it: a gap, resumed as usual
+    expect(first.closedByClient).toBeDefined();
     c.close();
   });
 });

@@ -1,6 +1,6 @@
 // In-process fakes for the client: a socket the test plays the server for, and timers
 // the test moves by hand. Nothing here sleeps.
-import type { SocketLike, Timers } from "../../src/client/types";
+import type { SocketLike, Timers } from "../../packages/client/src/types";
 
 export class FakeTimers implements Timers {
   now = 0;

@@ -3,7 +3,7 @@
 // a type error. `npm run typecheck` compiles this file; the @ts-expect-error lines fail
 // it if a misspelt name ever becomes acceptable.
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import { createClient } from "../../src/client/index";
+import { createClient } from "../../packages/client/src/index";
 import type { Notification } from "../../src/protocol";
 import { FakeSocket, FakeTimers } from "./fakes";
 

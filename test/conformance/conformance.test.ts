@@ -17,7 +17,31 @@ beforeAll(async () => {
   hub = await startHub({ vars: { STREAM_LONG_POLL_TIMEOUT_MS: String(CONFORMANCE_LONG_POLL_MS) } });
   proxy = await startProducerProxy(hub.url, E2E_PRODUCER_KEY);
   options.baseUrl = proxy.url;
+  await warmUp(proxy.url);
 });
+
+/**
+ * The first requests to a freshly started worker take seconds (compilation, first
+ * objects). Several tests time a stream's TTL from the client's clock, so the worker is
+ * warmed first, whichever test a filtered run (-t) starts with.
+ */
+async function warmUp(baseUrl: string): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    const url = `${baseUrl}/v1/stream/warm-up/${Date.now()}-${i}`;
+    const steps: RequestInit[] = [
+      { method: "PUT", headers: { "Content-Type": "text/plain", "Stream-TTL": "60" } },
+      { method: "POST", headers: { "Content-Type": "text/plain" }, body: "warm" },
+      { method: "GET" },
+      { method: "HEAD" },
+      { method: "DELETE" },
+    ];
+    for (const init of steps) {
+      const res = await fetch(url, init);
+      await res.arrayBuffer();
+      if (res.status >= 300) throw new Error(`warm-up ${init.method} answered ${res.status}`);
+    }
+  }
+}
 
 afterAll(async () => {
   await proxy?.close();

@@ -1,6 +1,7 @@
 // The client SDK against the real Worker on a real port, over Node's global WebSocket.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ClientOptions, createClient, type JobChannel, type StatusChange } from "../../src/client/index";
+import { type ClientOptions, createClient, type JobChannel, type StatusChange } from "../../packages/client/src/index";
+import { E2E_PRODUCER_KEY } from "./harness";
 import { type Hub, recordingSockets, startHub, uniqueId, until } from "./hub";
 
 let hub: Hub;
@@ -94,13 +95,24 @@ describe("client against a real hub", () => {
     c.close();
   });
 
-  it("stops on 4003 (not allowed) and 4004 (no such job) without retrying", async () => {
+  it("stops on 4003 (not allowed) and 4004 (no such job, or another user's) without retrying", async () => {
     const job = await createJob(uniqueId("bob"));
+    const room = uniqueId("room");
+    const put = await fetch(`${hub.url}/v1/rooms/${room}`, {
+      method: "PUT",
+      headers: { Authorization: `Bearer ${E2E_PRODUCER_KEY}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ visibility: "private", members: [uniqueId("bob")] }),
+    });
+    expect(put.status).toBe(200);
     const alice = uniqueId("alice");
-    for (const [id, code] of [
-      [job, 4003],
-      [uniqueId("missing"), 4004],
-    ] as const) {
+    type Open = (c: ReturnType<typeof client>) => Parameters<typeof watch>[0];
+    const cases: [Open, number][] = [
+      // Only status and frames are watched, which every channel kind has alike.
+      [(c) => c.room(room) as unknown as JobChannel, 4003],
+      [(c) => c.job(job), 4004],
+      [(c) => c.job(uniqueId("missing")), 4004],
+    ];
+    for (const [open, code] of cases) {
       const sockets = recordingSockets();
       let tokens = 0;
       const fetchToken = () => {
@@ -108,13 +120,13 @@ describe("client against a real hub", () => {
         return hub.mintToken(alice);
       };
       const c = client({ token: fetchToken, WebSocket: sockets.WebSocket, backoff: { baseMs: 1, maxMs: 1 } });
-      const channel = c.job(id);
+      const channel = open(c);
       const seen = watch(channel);
       await until(`a ${code} close`, () => channel.status === "closed");
       expect(seen.statuses).toEqual([expect.objectContaining({ status: "closed", code })]);
       // With a 1 ms backoff a retry would already be under way: a second hub answer proves none was made.
       const probe = await fetch(`${hub.url}/v1/jobs/${job}`, { headers: { Authorization: `Bearer ${await hub.mintToken(alice)}` } });
-      expect(probe.status).toBe(403);
+      expect(probe.status).toBe(404);
       expect(sockets.opened).toHaveLength(1);
       expect(tokens).toBe(1);
       c.close();

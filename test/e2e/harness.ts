@@ -37,13 +37,20 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   });
   const bindings = {
     ...Object.fromEntries(
-      Object.entries({ DEV_MODE: "0", PRODUCER_KEYS: E2E_PRODUCER_KEY, JWT_SECRET: E2E_JWT_SECRET, ...vars }).map(([k, v]) => [
-        k,
-        plain(v),
-      ]),
+      // Tests open hundreds of one user's sockets on one job (resume under load): the
+      // socket caps are tested at their real values in test/workers/sessions.test.ts.
+      Object.entries({
+        DEV_MODE: "0",
+        PRODUCER_KEYS: E2E_PRODUCER_KEY,
+        JWT_SECRET: E2E_JWT_SECRET,
+        MAX_SOCKETS_PER_CHANNEL: "1000",
+        MAX_SOCKETS_PER_USER: "1000",
+        ...vars,
+      }).map(([k, v]) => [k, plain(v)]),
     ),
     PRODUCER_RATE_LIMIT: roomy("1001", 10),
     UPGRADE_RATE_LIMIT: roomy("1002", 60),
+    AUTH_FAILURE_RATE_LIMIT: roomy("1003", 60),
   };
   const worker = await unstable_startWorker({
     config: "wrangler.toml",

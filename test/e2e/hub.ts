@@ -1,7 +1,7 @@
 // The hub for the client and browser tests, on top of the shared harness (./harness.ts):
 // test-only secrets as bindings, nothing read from .dev.vars.
 import { createServer } from "node:net";
-import type { SocketFactory } from "../../src/client/index";
+import type { SocketFactory } from "../../packages/client/src/index";
 import { startHub as startRunningHub } from "./harness";
 
 export const E2E_AUDIENCE = "dovetail-e2e";

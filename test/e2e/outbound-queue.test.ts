@@ -3,7 +3,7 @@
 // she sends must reach Bob once, in order, whatever the cut interrupted.
 import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClient, type DovetailClient } from "../../src/client/index";
+import { createClient, type DovetailClient } from "../../packages/client/src/index";
 import { type Hub, startHub, uniqueId, until } from "./hub";
 
 let hub: Hub;

@@ -4,8 +4,8 @@ import { JSDOM } from "jsdom";
 import { createElement, type ReactNode } from "react";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { createClient, type DovetailClient, type JobChannel, type RoomChannel } from "../../src/client/index";
-import type * as Hooks from "../../src/client/react";
+import { createClient, type DovetailClient, type JobChannel, type RoomChannel } from "../../packages/client/src/index";
+import type * as Hooks from "../../packages/client/src/react";
 import { type Hub, recordingSockets, startHub, uniqueId, until } from "../e2e/hub";
 
 // react-dom decides at import whether there is a DOM, so the document comes first. Events
@@ -13,7 +13,7 @@ import { type Hub, recordingSockets, startHub, uniqueId, until } from "../e2e/hu
 const dom = new JSDOM("<!doctype html><html><body></body></html>");
 Object.assign(globalThis, { window: dom.window, document: dom.window.document });
 const { createRoot } = await import("react-dom/client");
-const { useChannel, usePresence } = (await import("../../src/client/react")) as typeof Hooks;
+const { useChannel, usePresence } = (await import("../../packages/client/src/react")) as typeof Hooks;
 
 let hub: Hub;
 

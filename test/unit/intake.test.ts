@@ -17,8 +17,15 @@ describe("readClientFrame", () => {
     expect(readClientFrame('{"type":"ping","ref":1}', "ok", limits)).toEqual({ action: "pong" });
   });
 
-  it("closes with 4008 when the socket's rate verdict says close, before reading anything", () => {
-    expect(readClientFrame(new ArrayBuffer(10_000_000), "close", limits)).toEqual({
+  it("checks size before anything else: a 10 MB binary frame closes with 1009 whatever the rate verdict", () => {
+    for (const rate of ["ok", "refuse", "close"] as const) {
+      expect(readClientFrame(new ArrayBuffer(10_000_000), rate, limits)).toMatchObject({ action: "close", code: CloseCode.TooBig });
+      expect(readClientFrame("x".repeat(10_000), rate, limits)).toMatchObject({ action: "close", code: CloseCode.TooBig });
+    }
+  });
+
+  it("closes with 4008 when the socket's rate verdict says close", () => {
+    expect(readClientFrame('{"type":"message"}', "close", limits)).toEqual({
       action: "close",
       code: CloseCode.RateLimited,
       reason: "too many frames",
@@ -31,8 +38,9 @@ describe("readClientFrame", () => {
     expect(intake.action === "refuse" && intake.error.message).toContain("20 frames per second");
   });
 
-  it("refuses binary frames whatever their size", () => {
-    expect(readClientFrame(new ArrayBuffer(4), "ok", limits)).toMatchObject({ action: "refuse", error: { code: "unsupported_data" } });
+  it("closes a binary frame within the size limit with 1003", () => {
+    expect(readClientFrame(new ArrayBuffer(4), "ok", limits)).toMatchObject({ action: "close", code: CloseCode.UnsupportedData });
+    expect(readClientFrame(new ArrayBuffer(1_000), "close", limits)).toMatchObject({ action: "close", code: CloseCode.UnsupportedData });
   });
 
   it("closes with 1009 on a frame over the byte limit, counting UTF-8 bytes not characters", () => {

@@ -59,9 +59,9 @@ describe("client tokens on sockets", () => {
     }
   });
 
-  it("closes with 4003 when user B opens user A's job", async () => {
+  it("closes with 4004 when user B opens user A's job (no existence oracle)", async () => {
     const job = await createJob(uniqueId("alice"));
-    expect((await closeCodeFor(`/v1/ws/job/${job}`, await mintToken("bob"))).code).toBe(4003);
+    expect((await closeCodeFor(`/v1/ws/job/${job}`, await mintToken("bob"))).code).toBe(4004);
   });
 });
 

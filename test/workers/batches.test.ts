@@ -93,7 +93,8 @@ describe("batches", () => {
       error: { code: "not_found" },
     });
 
-    const socket = await connect(`/v1/ws/batch/${id}`, { token: await mintToken(owner) });
+    // A token that outlives the batch's expiry (the longest JWT_MAX_TTL_S allows): the close is the expiry's 4004.
+    const socket = await connect(`/v1/ws/batch/${id}`, { token: await mintToken(owner, { expiresIn: "24h" }) });
     expect((await socket.next("connected")).data.snapshot).toMatchObject({
       progress: 30,
       jobs: { [job]: { status: "running", progress: 30 } },
@@ -108,7 +109,7 @@ describe("batches", () => {
     expect((await produce(`/v1/batches/${id}`, undefined, { method: "GET" })).status).toBe(404);
   });
 
-  it("answers a repeat with 200, a different body with 409, unknown jobs with 404, and strangers with 4003", async () => {
+  it("answers a repeat with 200, a different body with 409, unknown jobs with 404, and strangers with 4004 (as if it did not exist)", async () => {
     const owner = uniqueId("alice");
     const job = await createJob(owner);
     const id = uniqueId("batch");
@@ -119,6 +120,6 @@ describe("batches", () => {
     expect(missing.status).toBe(404);
     expect((await produce("/v1/batches", { owner, jobs: [job, job] })).status).toBe(400);
     const stranger = await connect(`/v1/ws/batch/${id}`, { token: await mintToken(uniqueId("mallory")) });
-    expect((await stranger.closed()).code).toBe(4003);
+    expect((await stranger.closed()).code).toBe(4004);
   });
 });

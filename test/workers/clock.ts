@@ -30,14 +30,16 @@ export async function installClock<T extends Rpc.DurableObjectBranded>(
   return clock;
 }
 
-/** Names of the timers pending in a hub, earliest first. */
+/** Names of the timers pending in a hub, earliest first (none when it has no tables: never written, or wiped). */
 export function timerNames<T extends Rpc.DurableObjectBranded>(stub: DurableObjectStub<T>): Promise<string[]> {
-  return runInDurableObject(stub, (_instance, state) =>
-    state.storage.sql
+  return runInDurableObject(stub, (_instance, state) => {
+    const sql = state.storage.sql;
+    if (sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'timers'").toArray().length === 0) return [];
+    return sql
       .exec<{ name: string }>("SELECT name FROM timers ORDER BY due, name")
       .toArray()
-      .map((r) => r.name),
-  );
+      .map((r) => r.name);
+  });
 }
 
 /** Logged event types of a hub, in seq order. */

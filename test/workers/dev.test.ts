@@ -33,7 +33,8 @@ describe("dev routes", () => {
     const body = (await res.json()) as { token: string; user: { id: string; name: string } };
     expect(body.user).toEqual({ id: "dev-ada-lovelace", name: "Ada Lovelace" });
     const identity = await verifyUserToken(body.token, readConfig(dev).jwt);
-    expect(identity).toEqual({ id: "dev-ada-lovelace", name: "Ada Lovelace", rooms: ["lobby", "demo-*"] });
+    expect(identity).toMatchObject({ id: "dev-ada-lovelace", name: "Ada Lovelace", rooms: ["lobby", "demo-*"] });
+    expect(identity.expiresAt).toBeGreaterThan(Date.now());
   });
 
   it("refuse a token for an empty name or an unknown field", async () => {

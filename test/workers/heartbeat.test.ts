@@ -122,10 +122,12 @@ describe("the alarm", () => {
     clock.advance(86_400_000);
     await produceOk(`/v1/jobs/${id}/events`, { status: "running", progress: 5 });
     clock.advance(6 * 86_400_000 + 3_600_000); // past the 7-day age of job:created, plus the trim slack
-    expect(await timerNames(stub)).toEqual(["trim"]);
+    // (The job's lifetime timer, 30 days in the tests, is not due yet.)
+    const pending = async () => (await timerNames(stub)).filter((name) => name !== "lifetime");
+    expect(await pending()).toEqual(["trim"]);
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect(await loggedTypes(stub)).toEqual(["job:update"]);
     // What is left is the newest event, which keeps the seq: nothing more to trim, so no timer.
-    expect(await timerNames(stub)).toEqual([]);
+    expect(await pending()).toEqual([]);
   });
 });

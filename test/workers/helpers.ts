@@ -44,8 +44,11 @@ export async function mintToken(sub: string, options: TokenOptions = {}): Promis
   return jwt.sign(new TextEncoder().encode(options.secret ?? (env.JWT_SECRET as string)));
 }
 
+/** A request through the Worker, from a client address of its own unless the test names one. */
 export function call(path: string, init: RequestInit = {}): Promise<Response> {
-  return exports.default.fetch(new Request(`${BASE}${path}`, init));
+  const headers = new Headers(init.headers);
+  if (!headers.has("CF-Connecting-IP")) headers.set("CF-Connecting-IP", randomIp());
+  return exports.default.fetch(new Request(`${BASE}${path}`, { ...init, headers }));
 }
 
 /** A producer's POST (or any method) with the producer key and a JSON body. */
@@ -79,6 +82,8 @@ export async function createJob(owner: string, extra: Record<string, unknown> = 
 }
 
 const rnd = () => Math.floor(Math.random() * 256);
+/** Random addresses, so tests never share an edge budget (upgrades, failed keys). */
+export const randomIp = () => `10.${rnd()}.${rnd()}.${rnd()}`;
 
 export interface ConnectOptions {
   token?: string;
@@ -99,7 +104,7 @@ export async function connect(path: string, options: ConnectOptions = {}): Promi
   }
   headers.set("Sec-WebSocket-Protocol", protocols.join(", "));
   if (options.origin) headers.set("Origin", options.origin);
-  headers.set("CF-Connecting-IP", options.ip ?? `10.${rnd()}.${rnd()}.${rnd()}`);
+  headers.set("CF-Connecting-IP", options.ip ?? randomIp());
   const url = new URL(`${BASE}${path}`);
   for (const [k, v] of Object.entries(options.query ?? {})) url.searchParams.set(k, String(v));
   const res = await exports.default.fetch(new Request(url, { headers }));

@@ -141,7 +141,7 @@ describe("a job from producer POST to subscriber socket", () => {
     viewerSocket.hangUp();
   });
 
-  it("serves GET /v1/jobs/:id to producers, the owner and viewers, and 403 to anyone else", async () => {
+  it("serves GET /v1/jobs/:id to producers, the owner and viewers, and 404 to anyone else (as if it did not exist)", async () => {
     const owner = uniqueId("alice");
     const job = await createJob(owner, { viewers: ["bob"] });
     const asProducer = await produceOk<any>(`/v1/jobs/${job}`, undefined, { method: "GET" });
@@ -153,8 +153,8 @@ describe("a job from producer POST to subscriber socket", () => {
     const asViewer = await call(`/v1/jobs/${job}`, { headers: { Authorization: `Bearer ${await mintToken("bob")}` } });
     expect(asViewer.status).toBe(200);
     const asStranger = await call(`/v1/jobs/${job}`, { headers: { Authorization: `Bearer ${await mintToken("mallory")}` } });
-    expect(asStranger.status).toBe(403);
-    expect((await asStranger.json<any>()).error.code).toBe("forbidden");
+    expect(asStranger.status).toBe(404);
+    expect((await asStranger.json<any>()).error).toEqual({ code: "not_found", message: "job not found" });
     const missing = await produce(`/v1/jobs/${uniqueId("nope")}`, undefined, { method: "GET" });
     expect(missing.status).toBe(404);
   });

@@ -184,8 +184,8 @@ describe("expiry", () => {
       );
       return { counts, alarm: await state.storage.getAlarm() };
     });
-    expect(Object.keys(rows.counts)).toEqual(expect.arrayContaining(["job", "events", "meta", "timers"]));
-    expect(Object.values(rows.counts).every((n) => n === 0)).toBe(true);
+    // Not even empty tables: the object is as if it had never been written (they come back on a new first write).
+    expect(rows.counts).toEqual({});
     expect(rows.alarm).toBeNull();
 
     expect((await produce(`/v1/jobs/${id}`, undefined, { method: "GET" })).status).toBe(404);

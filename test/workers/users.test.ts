@@ -31,7 +31,11 @@ describe("a like on a post", () => {
       title: "Liam liked your post",
       data: { post, by: liker.id },
     });
-    await produceOk(`/v1/rooms/${post}/events`, { type: "like:updated", data: { post, likes: 1 }, exclude_user: liker.id });
+    const liked = await produceOk<{ seq: number }>(`/v1/rooms/${post}/events`, {
+      type: "like:updated",
+      data: { post, likes: 1 },
+      exclude_user: liker.id,
+    });
 
     for (const device of [phone, laptop]) {
       const frame = await device.next("notification");
@@ -45,6 +49,8 @@ describe("a like on a post", () => {
     await userSentinel(bystander.id, [elsewhere]);
     await roomSentinel(`post-${bystander.id}`, [otherRoom]);
     expect(count(likerInRoom, "like:updated")).toBe(0);
+    // In its place, the liker's socket got a skip for that seq: no gap, nothing to show.
+    expect(likerInRoom.frames.filter((f) => f.type === "skip").map((f) => [f.seq, f.data])).toEqual([[undefined, { seq: liked.seq }]]);
     expect(count(elsewhere, "notification") + count(elsewhere, "like:updated")).toBe(0);
     expect(count(otherRoom, "like:updated")).toBe(0);
     expect(count(inRoom, "notification")).toBe(0);
@@ -188,7 +194,7 @@ describe("user presence and the socket cap", () => {
   it("reports online, connections and last_seen", async () => {
     const user = await person("Pia");
     const presence = () => produceOk<any>(`/v1/users/${user.id}/presence`, undefined, { method: "GET" });
-    expect(await presence()).toEqual({ user: user.id, online: false, connections: 0, last_seen: null });
+    expect(await presence()).toEqual({ user: user.id, online: false, connections: 0, last_seen: null, channels: [] });
     const a = (await join("/v1/ws/user", user)).socket;
     const b = (await join("/v1/ws/user", user)).socket;
     expect(await presence()).toMatchObject({ online: true, connections: 2 });
@@ -203,7 +209,7 @@ describe("user presence and the socket cap", () => {
     expect(Date.parse(after.last_seen)).toBeGreaterThan(Date.now() - 60_000);
   });
 
-  it("closes the socket over MAX_SOCKETS_PER_USER (4 in tests) with 4009 and keeps the others", async () => {
+  it("closes the socket over MAX_SOCKETS_PER_CHANNEL (4 in tests) with 4009 and keeps the others", async () => {
     const user = await person("Cap");
     const open = [];
     for (let i = 0; i < 4; i++) open.push((await join("/v1/ws/user", user)).socket);

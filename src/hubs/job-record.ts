@@ -1,0 +1,52 @@
+// A job's one row: its view (what subscribers see), its viewers, and the creating body,
+// read once per instance and cached, since every request and timer of the job reads it.
+import type { JobView } from "../protocol";
+import type { JobSpec } from "../schemas";
+
+export const JOB_TABLE = "CREATE TABLE job (id TEXT PRIMARY KEY, spec TEXT NOT NULL, viewers TEXT NOT NULL, view TEXT NOT NULL)";
+
+export interface JobRecord {
+  view: JobView;
+  viewers: string[];
+  /** The creating body, canonical, to tell a retry (200) from a clash (409). */
+  spec: string;
+}
+
+/** The parts of the creating body the timers read. */
+export type JobPlan = Pick<JobSpec, "stages" | "stall_timeout_s" | "ttl_s">;
+
+export function planOf(record: JobRecord): JobPlan {
+  const { stages, stall_timeout_s, ttl_s } = JSON.parse(record.spec) as JobSpec;
+  return { stages, stall_timeout_s, ttl_s };
+}
+
+export class JobRecords {
+  private cached: JobRecord | null | undefined;
+
+  constructor(private readonly sql: SqlStorage) {}
+
+  /** The job, or null when there is none (never created, or expired). */
+  current(): JobRecord | null {
+    if (this.cached === undefined) {
+      const row = this.sql.exec<{ spec: string; viewers: string; view: string }>("SELECT spec, viewers, view FROM job").toArray()[0];
+      this.cached = row ? { spec: row.spec, viewers: JSON.parse(row.viewers), view: JSON.parse(row.view) } : null;
+    }
+    return this.cached;
+  }
+
+  save(record: JobRecord): void {
+    this.sql.exec(
+      "INSERT INTO job (id, spec, viewers, view) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET view = excluded.view",
+      record.view.id,
+      record.spec,
+      JSON.stringify(record.viewers),
+      JSON.stringify(record.view),
+    );
+    this.cached = record;
+  }
+
+  /** After the storage was wiped. */
+  forget(): void {
+    this.cached = undefined;
+  }
+}
