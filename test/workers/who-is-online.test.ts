@@ -118,6 +118,51 @@ describe("contacts hear when a user comes online and goes offline", () => {
   });
 });
 
+describe("online means a socket on any channel (the session registry)", () => {
+  it("shows a user online to contacts through a room socket alone, and offline once it closes", async () => {
+    const alice = await person("Alice");
+    const bob = await person("Bob");
+    const room = `lobby-${bob.id}`;
+    await produceOk(`/v1/rooms/${room}`, { visibility: "public" }, { method: "PUT" });
+    const bobHub = env.USER_HUB.getByName(bob.id);
+    const clock = await installClock([bobHub]);
+    await setContacts(alice, [bob]);
+    const a = (await join("/v1/ws/user", alice)).socket;
+    await registered(bob, alice);
+
+    const inRoom = (await join(`/v1/ws/room/${room}`, bob)).socket; // Bob never opens his user channel
+    const online = await a.next("user:online");
+    expect(online.data).toEqual({ user: { id: bob.id, name: "Bob" }, online: true, last_seen: expect.any(String) });
+    const asked = await (await presence(alice.token, bob.id)).json<any>();
+    expect(asked.users).toEqual([{ user: { id: bob.id, name: "Bob" }, online: true, last_seen: expect.any(String) }]);
+    // The same source as the producer's view and the user.online webhook.
+    const seen = await produceOk<any>(`/v1/users/${bob.id}/presence`, undefined, { method: "GET" });
+    expect(seen).toMatchObject({ online: true, channels: [{ channel: `room:${room}`, sockets: 1 }] });
+
+    const closedAt = clock.now;
+    await hangUpAll([inRoom]);
+    await eventually(async () => expect(await timerNames(bobHub)).toContain("offline"));
+    clock.advance(OFFLINE_DELAY_MS);
+    expect(await runDurableObjectAlarm(bobHub)).toBe(true);
+    const offline = await a.next("user:offline");
+    expect(offline.data).toEqual({ user: { id: bob.id, name: "Bob" }, online: false, last_seen: new Date(closedAt).toISOString() });
+    await userSentinel(alice.id, [a]);
+    expect([count(a, "user:online"), count(a, "user:offline")]).toEqual([1, 1]);
+    await hangUpAll([a]);
+  });
+
+  it("takes the watch claim of a token used on a room socket", async () => {
+    const bob = await person("Bob");
+    const carolId = `carol-${bob.id}`;
+    const room = `lobby-${bob.id}`;
+    const carol: Person = { id: carolId, name: "Carol", token: await mintToken(carolId, { name: "Carol", claims: { watch: [bob.id] } }) };
+    await produceOk(`/v1/rooms/${room}`, { visibility: "public" }, { method: "PUT" });
+    const c = (await join(`/v1/ws/room/${room}`, carol)).socket;
+    await registered(bob, carol);
+    await hangUpAll([c]);
+  });
+});
+
 describe("GET /v1/presence", () => {
   it("answers a user's contacts, in order, with online state and last-seen", async () => {
     const alice = await person("Alice");
