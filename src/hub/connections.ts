@@ -16,6 +16,8 @@ export interface ConnectRequest {
   /** The client's key for exactly-once sends across reconnects (see ClientRefs). */
   client?: string;
   subprotocol: boolean;
+  /** The connection id, when the Worker picked it (it placed a room socket by its hash). */
+  cid?: string;
 }
 /** The request header that carries a ConnectRequest from the Worker to the hub. */
 export const CONNECT_HEADER = "x-dovetail-connect";

@@ -82,7 +82,7 @@ export abstract class Hub<Snapshot = unknown, Events extends object = Record<nev
     this.bindChannel(req.channel);
     const user: UserRef = req.identity.name ? { id: req.identity.id, name: req.identity.name } : { id: req.identity.id };
     const who: Attachment = {
-      cid: newId(),
+      cid: req.cid ?? newId(),
       user,
       at: this.now(),
       ...(req.client ? { client: req.client } : {}),

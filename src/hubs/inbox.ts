@@ -8,6 +8,9 @@ export const INBOX_SCHEMA = [
   "CREATE INDEX notifications_by_read ON notifications (read, n)",
 ];
 
+/** The snapshot carries at most this many unread notifications; `unread_count` counts all. */
+export const SNAPSHOT_UNREAD_MAX = 50;
+
 export interface InboxBounds {
   max: number;
   ttlMs: number;
@@ -123,4 +126,12 @@ export function readNotifications(
   if (ids.length === 0) return { ids, unread_count };
   const data: NotificationReadData = { ids, ...(which === "all" ? { all: true as const } : {}), unread_count };
   return { ids, unread_count, seq: announce(data) };
+}
+
+/**
+ * Notification ids share the event_id memory under a prefix of their own: "/" is not an
+ * id character, so no product event_id can collide with one.
+ */
+export function notificationKey(id: string): string {
+  return `notification/${id}`;
 }

@@ -1,4 +1,4 @@
-// Who may join a room: a producer's PUT (visibility and members) or the token's `rooms` claim.
+// Who may join a room: what a producer's PUT stored, and what a token's `rooms` claim grants.
 import type { RoomVisibility } from "../protocol";
 
 /** Who may join a room, as a producer's PUT set it. */

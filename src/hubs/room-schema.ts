@@ -1,6 +1,7 @@
 // A room's own tables (the "room" component), in migration order: append, never edit.
 import { moveIntoEventIds } from "../hub/event-ids";
 import { RETAINED_SCHEMA } from "../hub/retained";
+import { ROOM_SHARDS_SCHEMA } from "../rooms/room-shards";
 import { MESSAGE_SHARE_SCHEMA } from "./message-shares";
 import { PUBLISHED_EVENTS_TABLE } from "./product-events";
 import { READ_RECEIPTS_SCHEMA } from "./read-receipts";
@@ -19,6 +20,7 @@ export const ROOM_SCHEMA: readonly string[] = [
   ...MESSAGE_SHARE_SCHEMA,
   // The name too, so a member_left webhook sent after a restart still carries it.
   "ALTER TABLE announced ADD COLUMN name TEXT",
+  ...ROOM_SHARDS_SCHEMA,
   ...RETAINED_SCHEMA,
   ...READ_RECEIPTS_SCHEMA,
 ];

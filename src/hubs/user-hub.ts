@@ -1,4 +1,5 @@
 import type { Identity } from "../auth/jwt";
+import { listInDirectory } from "../broadcast/directory";
 import { fail, type Outcome, ok } from "../errors";
 import type { Attachment, Refusal } from "../hub/connections";
 import { moveIntoEventIds } from "../hub/event-ids";
@@ -8,18 +9,23 @@ import { RETAINED_SCHEMA, RetainedValues } from "../hub/retained";
 import type { SessionRegistryStub, SessionUser } from "../hub/session-control";
 import { newId } from "../ids";
 import { CloseCode, type Notification, UserEvent, type UserPresence, type UserSnapshot, WebhookEvent } from "../protocol";
-import { AckFrame, type NotificationInput, type ProductEvent, REVOCATION_MAX_TTL_S, ReadAllFrame, type RevocationBody } from "../schemas";
+import {
+  AckFrame,
+  type BroadcastInput,
+  type NotificationInput,
+  type ProductEvent,
+  REVOCATION_MAX_TTL_S,
+  ReadAllFrame,
+  type RevocationBody,
+} from "../schemas";
 import { parseWith } from "../validation";
 import { CONTACTS_SCHEMA } from "./contacts";
-import { INBOX_SCHEMA, Inbox, type ReadResult, type ReadSelection, readNotifications } from "./inbox";
+import { INBOX_SCHEMA, Inbox, notificationKey, type ReadResult, type ReadSelection, readNotifications, SNAPSHOT_UNREAD_MAX } from "./inbox";
 import { type Delivered, PUBLISHED_EVENTS_TABLE, publishProductEvent } from "./product-events";
 import { REVOCATION_SCHEMA, REVOKED_TOKEN, REVOKED_USER, Revocations } from "./revocations";
 import { SESSION_SCHEMA, SessionRegistry } from "./session-registry";
 import { UserContactsHub } from "./user-contacts-hub";
 import { type Closed, closeEverywhere, recount } from "./user-sessions";
-
-/** The snapshot carries at most this many unread notifications; `unread_count` counts all. */
-const SNAPSHOT_UNREAD_MAX = 50;
 
 /**
  * One user: every socket the user has open, on every device, and the user's notification
@@ -119,6 +125,22 @@ export class UserHub extends UserContactsHub {
     return publishProductEvent(this.eventIds, this.retained, event, this.now(), (key) =>
       this.publishProduct(event.type, event.data ?? null, undefined, key),
     );
+  }
+
+  /**
+   * From a directory shard: a broadcast reaching this user. With `notify` it is kept in the
+   * inbox (its id is the event_id) even if the last socket just closed; otherwise only
+   * open sockets get it. Both dedupe by event_id, so a shard's retry delivers nothing twice.
+   */
+  receiveBroadcast(userId: string, input: BroadcastInput): Outcome<{ online: boolean }> {
+    const online = this.sockets.count() > 0;
+    const { event_id, type, data, title, body } = input;
+    const delivered = input.notify
+      ? this.notify(userId, { id: event_id, kind: type, title, body, data })
+      : online
+        ? this.publishEvent(userId, { type, data, event_id })
+        : ok(null);
+    return delivered.ok ? ok({ online }) : delivered;
   }
 
   /** GET /v1/me/notifications, newest first. */
@@ -258,12 +280,16 @@ export class UserHub extends UserContactsHub {
   private markRead(which: ReadSelection): ReadResult {
     return readNotifications(this.inbox, which, this.now(), (data) => this.publish(UserEvent.NotificationRead, data).seq);
   }
-}
 
-/**
- * Notification ids share the event_id memory under a prefix of their own: "/" is not an
- * id character, so no product event_id can collide with one.
- */
-function notificationKey(id: string): string {
-  return `notification/${id}`;
+  // The broadcast directory lists users with a socket on their own channel (broadcasts are
+  // delivered there): this channel's first socket in, its last one out.
+  protected override onJoin(_ws: WebSocket, who: Attachment): void {
+    if (this.sockets.count() === 1) listInDirectory(this.ctx, this.env, this.config.directoryShards, who.user.id, true);
+  }
+
+  protected override onLeave(ws: WebSocket, who: Attachment): void {
+    super.onLeave(ws, who);
+    if (this.sockets.attachments().every((other) => other.cid === who.cid))
+      listInDirectory(this.ctx, this.env, this.config.directoryShards, who.user.id, false);
+  }
 }

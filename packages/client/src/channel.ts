@@ -1,8 +1,9 @@
 import type { ConnectedData, ServerFrame, UserRef } from "../../../src/protocol/index.js";
 import { Connection } from "./connection.js";
+import type { ConnectionContext } from "./context.js";
 import { Emitter } from "./emitter.js";
 import type { AckPayload } from "./requests.js";
-import type { ConnectionContext, Status, StatusChange } from "./types.js";
+import type { Status, StatusChange } from "./types.js";
 
 /** Events every channel emits besides its server events. */
 export interface BaseEvents<State> {
@@ -34,6 +35,7 @@ export abstract class Channel<State, Server extends object = Record<never, never
   lastStatus: StatusChange = { status: "connecting", reason: "starting" };
   protected readonly connection: Connection;
   private holders = 0;
+  private queuedCount = 0;
   private closed = false;
 
   constructor(
@@ -51,7 +53,10 @@ export abstract class Channel<State, Server extends object = Record<never, never
         this.lastStatus = change;
         this.emit("status", change as any);
       },
-      queued: (queued) => this.emit("queue", { queued } as any),
+      queued: (queued) => {
+        this.queuedCount = queued;
+        this.emit("queue", { queued } as any);
+      },
     });
     this.connection.start();
   }
@@ -65,7 +70,12 @@ export abstract class Channel<State, Server extends object = Record<never, never
    * back (including those a drop left unanswered). Bounded by the client's `queue` option.
    */
   get queued(): number {
-    return this.connection.queued;
+    return this.queuedCount;
+  }
+
+  /** This channel's latest ping round-trip time in ms (status events carry it too). */
+  get rtt(): number | undefined {
+    return this.connection.roundTrip.rttMs;
   }
 
   /**

@@ -1,7 +1,6 @@
 import {
   BEARER_PREFIX,
   type ConnectedData,
-  PING_FRAME,
   type ServerFrame,
   SKIP_FRAME,
   type SkipData,
@@ -9,10 +8,12 @@ import {
 } from "../../../src/protocol/index.js";
 import { backoffDelay } from "./backoff.js";
 import { CloseCode, closeAction, DovetailError, stopErrorCode } from "./codes.js";
+import type { ConnectionContext, ConnectionHooks } from "./context.js";
 import { Liveness } from "./liveness.js";
 import { type AckPayload, Requests } from "./requests.js";
+import { RoundTrip } from "./round-trip.js";
 import { TokenRefresher } from "./tokens.js";
-import type { ConnectionContext, ConnectionHooks, SocketLike, Status, StatusChange } from "./types.js";
+import type { SocketLike, Status, StatusChange } from "./types.js";
 
 const OPEN = 1;
 
@@ -39,6 +40,8 @@ export class Connection {
   private readonly clientKey = globalThis.crypto.randomUUID().replaceAll("-", "");
   /** Replaces the token on the open socket (an `auth` frame) before it expires. */
   private readonly refresher: TokenRefresher;
+  readonly roundTrip: RoundTrip;
+  private readonly silent = (reason: string) => this.abandon(reason);
 
   constructor(
     private readonly path: string,
@@ -47,6 +50,7 @@ export class Connection {
   ) {
     this.requests = new Requests(ctx.timers, ctx.queue, (count) => hooks.queued(count));
     this.liveness = new Liveness(ctx.timers, ctx.pingIntervalMs, ctx.pongTimeoutMs);
+    this.roundTrip = new RoundTrip(ctx.now, ctx.roundTrips);
     this.refresher = new TokenRefresher(
       ctx,
       (token) => this.request("auth", { token }),
@@ -59,11 +63,6 @@ export class Connection {
   start(): void {
     this.setStatus({ status: "connecting", reason: "starting" });
     void this.connect();
-  }
-
-  /** Sends waiting for the connection (see Requests). */
-  get queued(): number {
-    return this.requests.queued;
   }
 
   /** Sends a frame with a fresh `ref`; settles on the server's `ack` or `error` for it. */
@@ -91,7 +90,7 @@ export class Connection {
       this.setStatus({ status: "reconnecting", reason, delayMs: 0, attempt: this.attempt });
       void this.connect();
     } else if (this.isOpen()) {
-      this.ws!.send(PING_FRAME);
+      this.roundTrip.ping(this.ws!);
     }
   }
 
@@ -151,11 +150,11 @@ export class Connection {
     };
     ws.onerror = () => {}; // a close event always follows
     // Also bounds the handshake: no `connected` frame in time counts as a dead connection.
-    this.feedWatchdog();
+    this.liveness.feed(this.silent); // any frame (pong, heartbeat, event) proves it alive
   }
 
   private receive(text: string): void {
-    this.feedWatchdog();
+    this.liveness.feed(this.silent);
     let frame: ServerFrame<string, any>;
     try {
       frame = JSON.parse(text);
@@ -164,6 +163,8 @@ export class Connection {
     }
     switch (frame.type) {
       case "pong":
+        this.roundTrip.pong();
+        return;
       case "heartbeat":
         return;
       case "connected":
@@ -200,16 +201,12 @@ export class Connection {
     this.hooks.connected(data);
     this.setStatus({ status: "open", reason: data.resumed ? "resumed" : "connected" });
     this.requests.flush((text) => this.ws?.send(text));
+    this.roundTrip.ping(this.ws!); // a round trip now, not one ping interval from now
     this.liveness.startPinging(() => {
-      if (this.isOpen()) this.ws!.send(PING_FRAME);
+      if (this.isOpen()) this.roundTrip.ping(this.ws!);
       return this.isOpen();
     });
     if (this.usedToken !== undefined) this.refresher.schedule(this.usedToken);
-  }
-
-  /** Any frame (pong, heartbeat, event) proves the connection alive; silence beyond a bound kills it. */
-  private feedWatchdog(): void {
-    this.liveness.feed((reason) => this.abandon(reason));
   }
 
   /** Gives up on the current socket without waiting for its close (it may never come). */
@@ -277,6 +274,7 @@ export class Connection {
     const ws = this.ws;
     this.ws = undefined;
     this.liveness.stop();
+    this.roundTrip.forget();
     this.refresher.stop();
     if (ws) {
       ws.onmessage = null;
@@ -293,6 +291,6 @@ export class Connection {
 
   private setStatus(change: StatusChange): void {
     this.status = change.status;
-    this.hooks.status(change);
+    this.hooks.status(this.roundTrip.stamp(change));
   }
 }

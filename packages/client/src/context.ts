@@ -1,10 +1,42 @@
-// What every channel of a client shares, resolved once from the options: where the hub
-// is, the token, the WebSocket and fetch to use, timings, and the timers tests replace.
-import { DEFAULT_BACKOFF } from "./backoff.js";
+// What a connection gets from its client (resolved options) and gives back (hooks), and
+// how the options resolve: where the hub is, the token, the WebSocket and fetch to use,
+// timings, and the timers tests replace. getJson is the client's HTTP reads.
+import type { ConnectedData, ServerFrame } from "../../../src/protocol/index.js";
+import { type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.js";
 import { DovetailError } from "./codes.js";
-import { DEFAULT_QUEUE } from "./requests.js";
+import { DEFAULT_QUEUE, type QueueOptions } from "./requests.js";
 import { TokenCache } from "./tokens.js";
-import type { ClientOptions, ConnectionContext, FetchLike, SocketFactory, Timers } from "./types.js";
+import type { ClientOptions, FetchLike, SocketFactory, StatusChange, Timers } from "./types.js";
+
+/** Everything a connection needs from its client, resolved from the options. */
+export interface ConnectionContext {
+  baseUrl: string;
+  tokens: TokenCache;
+  WebSocket: SocketFactory;
+  fetch: FetchLike | undefined;
+  backoff: BackoffOptions;
+  rateLimitedMinMs: number;
+  pingIntervalMs: number;
+  pongTimeoutMs: number;
+  sendTimeoutMs: number;
+  queue: QueueOptions;
+  timers: Timers;
+  random: () => number;
+  /** Milliseconds since the epoch: when a token's exp comes, and round-trip times. */
+  now: () => number;
+  /** The client's latest round-trip time (`client.rtt`), whichever channel measured it. */
+  roundTrips: { rttMs?: number };
+}
+
+export interface ConnectionHooks {
+  /** The `connected` frame; `data.resumed` false means rebuild from `data.snapshot`. */
+  connected(data: ConnectedData): void;
+  /** Every other frame, each logged seq exactly once and in order. */
+  frame(frame: ServerFrame): void;
+  status(change: StatusChange): void;
+  /** How many sends wait for the connection changed. */
+  queued(count: number): void;
+}
 
 const realTimers: Timers = {
   setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
@@ -29,6 +61,7 @@ export function resolveContext(options: ClientOptions): ConnectionContext {
     timers: options.timers ?? realTimers,
     random: options.random ?? Math.random,
     now: options.now ?? (() => Date.now()),
+    roundTrips: {},
   };
 }
 

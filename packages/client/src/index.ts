@@ -5,9 +5,9 @@
 import type { ContactStatus } from "../../../src/protocol/index.js";
 import type { Channel } from "./channel.js";
 import { BatchChannel, JobChannel, type ProductEvents, UserChannel } from "./channels.js";
-import { getJson, resolveContext } from "./context.js";
+import { type ConnectionContext, getJson, resolveContext } from "./context.js";
 import { RoomChannel } from "./room-channel.js";
-import type { ClientOptions, ConnectionContext } from "./types.js";
+import type { ClientOptions } from "./types.js";
 
 export type {
   BatchEvents,
@@ -49,6 +49,11 @@ export class DovetailClient {
   constructor(options: ClientOptions) {
     this.ctx = resolveContext(options);
     if (options.lifecycle !== false) this.watchLifecycle();
+  }
+
+  /** The latest ping round-trip time in ms, from whichever channel measured it last; undefined before the first. */
+  get rtt(): number | undefined {
+    return this.ctx.roundTrips.rttMs;
   }
 
   /** The signed-in user's channel: notifications, and the product events `Product` names. */
