@@ -10,7 +10,9 @@ describe("edge rate limits", () => {
     // (bounded) until the limit bites.
     const statuses: number[] = [];
     while (!statuses.includes(429) && statuses.length < 5000) {
-      const batch = Array.from({ length: 200 }, () => produce("/v1/jobs", { owner: 1 }, { key: LIMITS_PRODUCER_KEY }).then((r) => r.status));
+      const batch = Array.from({ length: 200 }, () =>
+        produce("/v1/jobs", { owner: 1 }, { key: LIMITS_PRODUCER_KEY }).then((r) => r.status),
+      );
       statuses.push(...(await Promise.all(batch)));
     }
     expect(statuses.indexOf(429)).toBeGreaterThanOrEqual(1000); // never before the budget is spent
