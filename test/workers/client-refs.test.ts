@@ -2,19 +2,13 @@
 // sends a frame again with the same ref (it never saw the ack) gets the first answer back,
 // and the hub does not act twice.
 import { describe, expect, it } from "vitest";
-import { connect, produceOk, uniqueId } from "./helpers";
-import { hangUpAll, join, person, roomSentinel } from "./people";
-
-async function publicRoom(): Promise<string> {
-  const id = uniqueId("chat");
-  await produceOk(`/v1/rooms/${id}`, { visibility: "public" }, { method: "PUT" });
-  return id;
-}
+import { connect, uniqueId } from "./helpers";
+import { hangUpAll, join, person, publicRoom, roomSentinel } from "./people";
 
 describe("a frame sent again after a reconnect", () => {
   it("is answered from memory: one message, the same ack", async () => {
     const alice = await person("Alice");
-    const room = await publicRoom();
+    const room = await publicRoom("chat");
     const watcher = (await join(`/v1/ws/room/${room}`, await person("Wes"))).socket;
     const client = uniqueId("k").replaceAll(/[^A-Za-z0-9_-]/g, "");
     const first = (await join(`/v1/ws/room/${room}`, alice, { client })).socket;
@@ -36,7 +30,7 @@ describe("a frame sent again after a reconnect", () => {
 
   it("is a new frame for another client key, or without one", async () => {
     const alice = await person("Alice");
-    const room = await publicRoom();
+    const room = await publicRoom("chat");
     const a = (await join(`/v1/ws/room/${room}`, alice, { client: "tab-one-0001" })).socket;
     const b = (await join(`/v1/ws/room/${room}`, alice, { client: "tab-two-0002" })).socket;
     const plain = (await join(`/v1/ws/room/${room}`, alice)).socket;

@@ -3,17 +3,11 @@
 // later. The test bindings bound them at 3 values and 2048 bytes per channel.
 import { describe, expect, it } from "vitest";
 import { produce, produceOk, uniqueId } from "./helpers";
-import { hangUpAll, join, person, roomSentinel } from "./people";
-
-async function publicRoom(): Promise<string> {
-  const id = uniqueId("post");
-  await produceOk(`/v1/rooms/${id}`, { visibility: "public" }, { method: "PUT" });
-  return id;
-}
+import { hangUpAll, join, person, publicRoom, roomSentinel } from "./people";
 
 describe("retained values on a room", () => {
   it("shows the current like count to someone who joins after the likes", async () => {
-    const room = await publicRoom();
+    const room = await publicRoom("post");
     const watcher = await person("Wendy");
     const live = (await join(`/v1/ws/room/${room}`, watcher)).socket;
     const first = await produceOk<any>(`/v1/rooms/${room}/events`, {
@@ -50,7 +44,7 @@ describe("retained values on a room", () => {
   });
 
   it("keeps the value for an excluded user too, and a repeated event_id changes nothing", async () => {
-    const room = await publicRoom();
+    const room = await publicRoom("post");
     const actor = await person("Ava");
     const body = { type: "like:updated", data: { likes: 7 }, retain_key: "likes", exclude_user: actor.id, event_id: uniqueId("like") };
     const first = await produceOk<any>(`/v1/rooms/${room}/events`, body);
@@ -62,7 +56,7 @@ describe("retained values on a room", () => {
   });
 
   it("replays the retained events themselves on resume", async () => {
-    const room = await publicRoom();
+    const room = await publicRoom("post");
     const reader = await person("Rita");
     const first = await join(`/v1/ws/room/${room}`, reader);
     const { epoch, seq } = first.connected.data;
@@ -81,7 +75,7 @@ describe("retained values on a room", () => {
   });
 
   it("keeps at most RETAINED_MAX values, dropping the one set longest ago", async () => {
-    const room = await publicRoom();
+    const room = await publicRoom("post");
     for (const key of ["a", "b", "c"])
       await produceOk(`/v1/rooms/${room}/events`, { type: "score:updated", data: { key }, retain_key: key });
     // Setting "a" again makes "b" the oldest, so "d" pushes "b" out.
@@ -94,7 +88,7 @@ describe("retained values on a room", () => {
   });
 
   it("keeps at most RETAINED_MAX_BYTES, and refuses a value that could never fit without logging it", async () => {
-    const room = await publicRoom();
+    const room = await publicRoom("post");
     const watcher = (await join(`/v1/ws/room/${room}`, await person("Bea"))).socket;
     const kilo = "x".repeat(900);
     await produceOk(`/v1/rooms/${room}/events`, { type: "blob:set", data: { kilo }, retain_key: "one" });
@@ -133,7 +127,7 @@ describe("retained values on a user channel and in bulk publish", () => {
   });
 
   it("refuses contradictory or malformed retain fields with a clear 400", async () => {
-    const room = await publicRoom();
+    const room = await publicRoom("post");
     for (const body of [
       { type: "like:updated", data: {}, retain: false, retain_key: "likes" },
       { type: "like:updated", data: {}, retain_key: "has space" },
