@@ -25,7 +25,7 @@ export interface HubConfig {
   heartbeatMs: number;
   maxFrameBytes: number;
   maxBodyBytes: number;
-  /** Users and rooms: inbox bounds, tabs per user, room history. */
+  /** Users and rooms: inbox bounds, tabs per user, room history, retained values (count, bytes), contacts, offline delay. */
   inboxMax: number;
   inboxTtlMs: number;
   /** A user's sockets across every channel; the next is closed with 4009. */
@@ -34,12 +34,9 @@ export interface HubConfig {
   maxSocketsPerChannel: number;
   roomHistory: number;
   roomSnapshotMessages: number;
-  /** Retained values per user or room channel, and their total bytes. */
   retainedMax: number;
   retainedMaxBytes: number;
-  /** Contacts a producer may set for one user. */
   contactsMax: number;
-  /** A user is announced offline only after this long without a socket, so a reload does not flap. */
   offlineDelayMs: number;
   /** Per user and room, apart from the per-socket frame rate. Typing has its own, lower budget. */
   roomMessageRate: FrameRateLimit;

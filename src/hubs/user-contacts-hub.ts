@@ -19,7 +19,7 @@ export abstract class UserContactsHub extends IdleExpiringHub<UserSnapshot, User
       openSockets: () => (this.stored ? this.socketsAnywhere() : 0),
       send: (type, data) => this.sockets.broadcast(this.frame(type, data)),
       now: () => this.now(),
-      setTimer: (name, due, payload) => this.timers.set(name, due, payload),
+      setTimerIfAbsent: (name, due, payload) => this.timers.setIfAbsent(name, due, payload),
       clearTimer: (name) => this.timers.clear(name),
       waitUntil: (work) => this.ctx.waitUntil(work),
       peer: (userId) => this.env.USER_HUB.getByName(userId),

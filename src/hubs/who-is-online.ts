@@ -27,7 +27,8 @@ export interface OnlineHost {
   /** Sends an ephemeral frame to every open socket of this user's own channel. */
   send(type: typeof UserEvent.ContactOnline | typeof UserEvent.ContactOffline, data: ContactStatus): void;
   now(): number;
-  setTimer(name: string, due: number, payload: unknown): void;
+  /** Sets the timer unless it is already set: the first time the user went to no socket counts. */
+  setTimerIfAbsent(name: string, due: number, payload: unknown): void;
   clearTimer(name: string): void;
   waitUntil(work: Promise<unknown>): void;
   peer(userId: string): WatchPeer;
@@ -56,12 +57,12 @@ export class WhoIsOnline {
     this.announce();
   }
 
-  /** The user's last socket on any channel closed. */
+  /** The user's last socket on any channel closed (or a re-count found none): again changes nothing. */
   left(): void {
     if (!this.contacts.state().online) return;
     const now = this.host.now();
     if (this.host.offlineDelayMs === 0) this.goOffline(now);
-    else this.host.setTimer(OFFLINE_TIMER, now + this.host.offlineDelayMs, { at: now });
+    else this.host.setTimerIfAbsent(OFFLINE_TIMER, now + this.host.offlineDelayMs, { at: now });
   }
 
   /** The offline timer: still no socket, so the user is offline as of `lastSeen`. */

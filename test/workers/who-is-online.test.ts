@@ -142,7 +142,10 @@ describe("online means a socket on any channel (the session registry)", () => {
     const closedAt = clock.now;
     await hangUpAll([inRoom]);
     await eventually(async () => expect(await timerNames(bobHub)).toContain("offline"));
-    clock.advance(OFFLINE_DELAY_MS);
+    // A producer asking meanwhile (a re-count that finds no socket) does not put the offline back.
+    clock.advance(OFFLINE_DELAY_MS / 2);
+    expect(await produceOk<any>(`/v1/users/${bob.id}/presence`, undefined, { method: "GET" })).toMatchObject({ online: false });
+    clock.advance(OFFLINE_DELAY_MS / 2);
     expect(await runDurableObjectAlarm(bobHub)).toBe(true);
     const offline = await a.next("user:offline");
     expect(offline.data).toEqual({ user: { id: bob.id, name: "Bob" }, online: false, last_seen: new Date(closedAt).toISOString() });
