@@ -31,7 +31,7 @@ const MAX_TTL_S = 315_360_000;
 const MAX_READERS = 100;
 const DECIMAL = /^(0|[1-9]\d*)$/;
 // type/subtype with RFC 9110 token characters, optionally followed by parameters.
-const MEDIA_TYPE = /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+\s*(;.*)?$/;
+export const MEDIA_TYPE = /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+\s*(;.*)?$/;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
 const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
 

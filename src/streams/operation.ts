@@ -70,6 +70,18 @@ export function encodeOperation(operation: StreamOperation): string {
   return encodeURIComponent(JSON.stringify(operation));
 }
 
+/**
+ * The request a StreamHub takes for `operation`: the Worker's forward of a client's
+ * request, and a hub's own calls (a job creating, closing and deleting its output).
+ */
+export function operationRequest(operation: StreamOperation, body: ReadableStream<Uint8Array> | null = null): Request {
+  return new Request(`https://stream.internal/${operation.path}`, {
+    method: body ? "POST" : "GET",
+    headers: { [OPERATION_HEADER]: encodeOperation(operation) },
+    body,
+  });
+}
+
 export function decodeOperation(header: string | null): StreamOperation | null {
   if (!header) return null;
   try {
