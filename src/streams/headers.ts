@@ -151,18 +151,21 @@ function single(query: URLSearchParams, name: string): string | undefined {
 }
 
 /** GET: offset, live mode and cursor; If-None-Match for catch-up revalidation. */
+/** `offset`: -1 (also when absent), now, or an offset this hub gave out. Shared by HTTP reads and stream sockets. */
+export function readFromQuery(query: URLSearchParams): ReadFrom {
+  const offset = single(query, "offset");
+  if (offset === undefined || offset === "-1") return { kind: "start" };
+  if (offset === "now") return { kind: "now" };
+  const position = parseOffset(offset);
+  if (!position) throw invalid("offset", "offset is not -1, now, or an offset this hub gave out");
+  return { kind: "at", position };
+}
+
 export function parseRead(query: URLSearchParams, headers: Headers): ReadSpec {
   const offset = single(query, "offset");
   const liveRaw = single(query, "live");
   const cursor = single(query, "cursor");
-  let from: ReadFrom = { kind: "start" };
-  if (offset === "now") from = { kind: "now" };
-  else if (offset !== undefined && offset !== "-1") {
-    const position = parseOffset(offset);
-    if (!position) throw invalid("offset", "offset is not -1, now, or an offset this hub gave out");
-    from = { kind: "at", position };
-  }
-  const spec: ReadSpec = { from };
+  const spec: ReadSpec = { from: readFromQuery(query) };
   if (liveRaw !== undefined) {
     if (liveRaw !== "long-poll" && liveRaw !== "sse") throw invalid("live", "live is long-poll or sse");
     if (offset === undefined) throw invalid("offset", "live reads need an offset (-1 for the start)");
