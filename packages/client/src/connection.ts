@@ -104,11 +104,13 @@ export class Connection {
     return this.status === "open" && this.ws !== undefined && this.ws.readyState === OPEN;
   }
 
-  /** The channel's URL, with since/epoch once there is something to resume from. */
+  /** The channel's URL, with since/epoch (or the hooks' own query) once there is something to resume from. */
   private url(): string {
     const base = this.ctx.baseUrl.replace(/^http/i, "ws").replace(/\/+$/, "");
     const { epoch, lastSeq } = this;
-    const query = epoch !== undefined && lastSeq !== undefined ? `?${new URLSearchParams({ since: String(lastSeq), epoch })}` : "";
+    const resume =
+      this.hooks.resumeQuery?.() ?? (epoch !== undefined && lastSeq !== undefined ? { since: String(lastSeq), epoch } : undefined);
+    const query = resume ? `?${new URLSearchParams(resume)}` : "";
     return `${base}${this.path}${query}`;
   }
 

@@ -4,6 +4,7 @@
 import { DEFAULT_BACKOFF } from "./backoff.js";
 import type { Channel } from "./channel.js";
 import { BatchChannel, JobChannel, type ProductEvents, RoomChannel, UserChannel } from "./channels.js";
+import { type StreamOptions, StreamReader } from "./stream.js";
 import { TokenCache } from "./tokens.js";
 import type { ClientOptions, ConnectionContext, SocketFactory, Timers } from "./types.js";
 
@@ -16,6 +17,10 @@ export type {
   JobView,
   RoomEvents,
   ServerFrame,
+  StreamClosedData,
+  StreamConnectedData,
+  StreamData,
+  StreamEncoding,
   TypingData,
   UserEvents,
   UserRef,
@@ -28,6 +33,8 @@ export type { ProductEvents, RoomState, UserState } from "./channels.js";
 export { BatchChannel, JobChannel, RoomChannel, UserChannel } from "./channels.js";
 export { CloseCode, closeAction, DovetailError } from "./codes.js";
 export type { AckPayload } from "./requests.js";
+export type { StreamChunk, StreamEvents, StreamOptions, StreamState } from "./stream.js";
+export { StreamReader } from "./stream.js";
 export type * from "./types.js";
 
 const realTimers: Timers = {
@@ -38,6 +45,7 @@ const realTimers: Timers = {
 export class DovetailClient {
   private readonly ctx: ConnectionContext;
   private readonly channels = new Map<string, Channel<any, any>>();
+  private readonly streams = new Map<string, StreamReader>();
   private readonly unlisten: (() => void)[] = [];
   private closed = false;
 
@@ -78,9 +86,25 @@ export class DovetailClient {
     return this.channel(`batch:${id}`, path("batch", id), (n, p) => new BatchChannel(n, p, this.ctx, () => this.channels.delete(n)));
   }
 
-  /** Closes every channel and stops listening for online/visibility changes. */
+  /**
+   * A Durable Stream (`/v1/stream/<path>`) followed live on a socket: its text or JSON
+   * messages so far, `data` events, and resume from the last offset after any drop. The
+   * same reader for the same path until it is closed.
+   */
+  stream(path: string, options: StreamOptions = {}): StreamReader {
+    if (this.closed) throw new Error("this client is closed");
+    let reader = this.streams.get(path);
+    if (!reader) {
+      reader = new StreamReader(path, this.ctx, () => this.streams.delete(path), options);
+      this.streams.set(path, reader);
+    }
+    return reader;
+  }
+
+  /** Closes every channel and stream and stops listening for online/visibility changes. */
   close(): void {
     this.closed = true;
+    for (const reader of [...this.streams.values()]) reader.close();
     for (const channel of [...this.channels.values()]) channel.close();
     for (const off of this.unlisten.splice(0)) off();
   }
@@ -98,6 +122,7 @@ export class DovetailClient {
 
   private wakeAll(reason: string): void {
     for (const channel of this.channels.values()) channel.wake(reason);
+    for (const reader of this.streams.values()) reader.wake(reason);
   }
 
   private watchLifecycle(): void {

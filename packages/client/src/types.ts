@@ -87,4 +87,6 @@ export interface ConnectionHooks {
   /** Every other frame, each logged seq exactly once and in order. */
   frame(frame: ServerFrame): void;
   status(change: StatusChange): void;
+  /** The query to reconnect with, when the socket resumes by something other than since/epoch (a stream's offset). */
+  resumeQuery?(): Record<string, string>;
 }
