@@ -1,6 +1,7 @@
 // The hub for the client and browser tests, on top of the shared harness (./harness.ts):
 // test-only secrets as bindings, nothing read from .dev.vars.
 import { createServer } from "node:net";
+import type { SocketFactory } from "../../packages/client/src/index";
 import { startHub as startRunningHub } from "./harness";
 
 export const E2E_AUDIENCE = "dovetail-e2e";
@@ -64,4 +65,16 @@ export async function until<T>(what: string, check: () => T | undefined | false,
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/** Node's WebSocket, keeping every socket the client opens so a test can drop one or count tries. */
+export function recordingSockets() {
+  const opened: WebSocket[] = [];
+  class Recording extends WebSocket {
+    constructor(url: string, protocols: string[]) {
+      super(url, protocols);
+      opened.push(this);
+    }
+  }
+  return { opened, WebSocket: Recording as unknown as SocketFactory };
 }

@@ -2,9 +2,9 @@
 // and client.job(id).output over Node's global WebSocket, a forced drop in the middle, and
 // text whose UTF-8 characters are split across appends.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClient, type SocketFactory, type StreamChunk, type StreamReader } from "../../packages/client/src/index";
+import { createClient, type StreamChunk, type StreamReader } from "../../packages/client/src/index";
 import { E2E_PRODUCER_KEY } from "./harness";
-import { type Hub, startHub, uniqueId, until } from "./hub";
+import { type Hub, recordingSockets, startHub, uniqueId, until } from "./hub";
 
 let hub: Hub;
 
@@ -30,18 +30,6 @@ async function create(path: string, contentType = "text/plain"): Promise<void> {
     headers: { Authorization: `Bearer ${E2E_PRODUCER_KEY}`, "Content-Type": contentType },
   });
   expect(res.status).toBe(201);
-}
-
-/** Node's WebSocket, keeping what the client opens so a test can drop one. */
-function recordingSockets() {
-  const opened: WebSocket[] = [];
-  class Recording extends WebSocket {
-    constructor(url: string, protocols: string[]) {
-      super(url, protocols);
-      opened.push(this);
-    }
-  }
-  return { opened, WebSocket: Recording as unknown as SocketFactory };
 }
 
 const waitFor = (_reader: StreamReader, check: () => boolean, what: string) => until(what, check, 10_000);
@@ -74,7 +62,7 @@ describe("the SDK's stream readers", () => {
     expect(chunks.map((c) => c.text).join("")).toBe(reader.text);
     expect(reader.text).not.toContain("\uFFFD");
     // Each chunk starts where the previous one ended.
-    chunks.slice(1).forEach((c, i) => expect(c.offset).toBe(chunks[i]?.next_offset));
+    for (const [i, c] of chunks.slice(1).entries()) expect(c.offset).toBe(chunks[i]?.next_offset);
     client.close();
   });
 
