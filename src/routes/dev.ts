@@ -9,6 +9,7 @@ import { HubError } from "../errors";
 import { type AppContext, type AppEnv, readJson, userOnly } from "../http";
 import { newId } from "../ids";
 import { log } from "../log";
+import { startTypingJob } from "./dev-typing";
 
 /** How the dev routes reach the public API: the app's own fetch, handed in by the app. */
 export type AppFetch = (request: Request, env: Env, ctx: AppContext["executionCtx"]) => Response | Promise<Response>;
@@ -26,6 +27,7 @@ export function devRoutes(appFetch: AppFetch): Hono<AppEnv> {
   routes.post("/token", mintDevToken);
   routes.post("/jobs", userOnly, (c) => startDemoJob(c, producer(c, appFetch)));
   routes.post("/notify", userOnly, (c) => notifyMe(c, producer(c, appFetch)));
+  routes.post("/typing", userOnly, (c) => startTypingJob(c, appFetch));
   return routes;
 }
 
@@ -125,15 +127,19 @@ async function drive(produce: Produce, id: string, owner: string, title: string,
   }
 }
 
-/** Producer requests through the public API, with the first configured producer key. */
+/** A producer's JSON POST through the public API. */
 function producer(c: AppContext, appFetch: AppFetch): Produce {
+  const call = producerCall(c, appFetch);
+  return (path, body) => call(path, "application/json", JSON.stringify(body));
+}
+
+/** A producer request through the public API, with the first configured producer key. */
+export type Call = (path: string, contentType: string, body: string) => Promise<Response>;
+
+export function producerCall(c: AppContext, appFetch: AppFetch): Call {
   const key = c.get("config").producerKeys[0] ?? "";
-  return async (path, body) => {
-    const request = new Request(new URL(path, c.req.url), {
-      method: "POST",
-      headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    return appFetch(request, c.env, c.executionCtx);
+  return async (path, contentType, body) => {
+    const headers = { Authorization: `Bearer ${key}`, "Content-Type": contentType };
+    return appFetch(new Request(new URL(path, c.req.url), { method: "POST", headers, body }), c.env, c.executionCtx);
   };
 }
