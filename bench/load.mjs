@@ -4,6 +4,7 @@
 // result. Every wait here is bounded in time.
 import { makeAdapter, nowMs } from "./clients.mjs";
 import { cpuDelta } from "./proc.mjs";
+import { scaleScenario } from "./scale.mjs";
 import { summarize } from "./stats.mjs";
 import { streamScenario } from "./stream.mjs";
 
@@ -360,6 +361,9 @@ async function run({ scenario, kind, url, params }) {
         return await storm(adapter, params);
       case "p0":
         return await publishOnly(adapter, params);
+      case "scale":
+      case "scale-flat":
+        return await scaleScenario({ url, params, flat: scenario === "scale-flat", mark });
       default:
         throw new Error(`unknown scenario ${scenario}`);
     }

@@ -9,8 +9,9 @@ import {
   StreamFrame,
 } from "../../../src/protocol/index.js";
 import { Connection } from "./connection.js";
+import type { ConnectionContext } from "./context.js";
 import { Emitter } from "./emitter.js";
-import type { ConnectionContext, Status, StatusChange } from "./types.js";
+import type { Status, StatusChange } from "./types.js";
 
 /** What one `data` event adds: the new text, messages or bytes, and where the stream stands. */
 export interface StreamChunk {
