@@ -65,10 +65,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     return new Date(this.now()).toISOString();
   }
 
-  /**
-   * POST /v1/jobs. Same id and body again answers the job as it is now. A job with an
-   * output creates its stream first, so no one hears of the job before its output exists.
-   */
+  /** POST /v1/jobs; the same body again answers the job as it is. An output stream comes first. */
   async createJob(spec: JobSpec & { id: string }): Promise<Outcome<{ created: boolean; job: JobState }>> {
     const canonical = stableStringify(spec);
     const view = newJobView(spec, this.nowIso());
