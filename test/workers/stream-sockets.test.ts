@@ -1,4 +1,7 @@
+import { evictDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { timerNames } from "./clock";
 import { connect, type Frame, mintToken, type TestSocket, UpgradeRefused, uniqueId } from "./helpers";
 import { appendTo, createStream, OFFSET, readAll, streamCall } from "./streams";
 
@@ -99,6 +102,31 @@ describe("stream sockets: GET /v1/ws/stream/<path>", () => {
       resumed.hangUp();
     }
     socket.hangUp();
+  });
+
+  it("keeps its sockets and where each one stands when the stream's object is evicted (hibernation)", async () => {
+    const { path, token } = await userStream();
+    const socket = await watch(path, token);
+    await socket.next("connected");
+    const a = await appendTo(path, "before ");
+    await dataUntil(socket, a.headers.get(OFFSET) as string);
+    await evictDurableObject(env.STREAM_HUB.getByName(path));
+    const b = await appendTo(path, "after");
+    const next = await socket.next("stream:data");
+    expect(next.data).toEqual({ offset: a.headers.get(OFFSET), next_offset: b.headers.get(OFFSET), data: "after" });
+    socket.hangUp();
+  });
+
+  it("sets no timer for its sockets but the one heartbeat, appends included", async () => {
+    const { path, token } = await userStream();
+    const stub = env.STREAM_HUB.getByName(path);
+    const before = await timerNames(stub);
+    const sockets = await Promise.all([1, 2, 3].map(() => watch(path, token)));
+    for (const socket of sockets) await socket.next("connected");
+    for (let i = 0; i < 5; i++) await appendTo(path, `chunk ${i} `);
+    for (const socket of sockets) await socket.next("stream:data");
+    expect((await timerNames(stub)).sort()).toEqual([...before, "heartbeat"].sort());
+    for (const socket of sockets) socket.hangUp();
   });
 
   it("resumes from the last next_offset after a drop: nothing lost, nothing twice", async () => {
