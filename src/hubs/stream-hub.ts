@@ -55,7 +55,7 @@ export class StreamHub extends DurableObject<Env> implements StreamContext {
     this.limits = readConfig(env).streams;
     this.store = new StreamStore(ctx.storage);
     this.timers = new Timers(ctx.storage, ctx.storage.sql);
-    this.sockets = new StreamSockets(ctx, this, readConfig(env), this.timers);
+    this.sockets = new StreamSockets(ctx, env, this, readConfig(env), this.timers);
   }
 
   override async fetch(request: Request): Promise<Response> {
@@ -104,7 +104,7 @@ export class StreamHub extends DurableObject<Env> implements StreamContext {
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    this.sockets.message(ws, message);
+    await this.sockets.message(ws, message);
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {

@@ -9,7 +9,7 @@ import { type Attachment, Connections } from "../hub/connections";
 import { FrameRateLimiter } from "../hub/frame-rate";
 import { Heartbeats } from "../hub/heartbeat";
 import { readClientFrame } from "../hub/intake";
-import { expOnHubClock } from "../hub/session-control";
+import { expOnHubClock, SessionControl } from "../hub/session-control";
 import type { Timers } from "../hub/timers";
 import { newId } from "../ids";
 import { CloseCode, HEARTBEAT_FRAME, PONG_FRAME, type StreamConnectedData, type UserRef } from "../protocol";
@@ -30,10 +30,13 @@ export class StreamSockets {
   readonly connections: Connections;
   readonly heartbeats: Heartbeats;
   private readonly rate: FrameRateLimiter;
+  /** For `auth` frames only: a token refreshed in place, checked like any socket's. */
+  private readonly session: SessionControl;
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
     ctx: DurableObjectState,
+    env: Env,
     private readonly stream: StreamContext,
     private readonly config: HubConfig,
     timers: Timers,
@@ -41,6 +44,17 @@ export class StreamSockets {
     this.connections = new Connections(ctx);
     this.heartbeats = new Heartbeats(ctx, this.connections, timers, config.heartbeatMs, config.tokenGraceMs);
     this.rate = new FrameRateLimiter(config.frameRate);
+    this.session = new SessionControl({
+      config,
+      sockets: this.connections,
+      heartbeats: this.heartbeats,
+      now: () => stream.now(),
+      waitUntil: (promise) => ctx.waitUntil(promise),
+      registry: (userId) => env.USER_HUB.getByName(userId),
+      // Who may read was decided by the Worker from the path; a refresh only renews the token.
+      admit: () => null,
+      attachmentExtras: () => ({}),
+    });
   }
 
   private ts(): string {
@@ -160,8 +174,8 @@ export class StreamSockets {
     return more;
   }
 
-  /** Stream sockets only read: pings are answered, anything else is refused with an error frame. */
-  message(ws: WebSocket, message: string | ArrayBuffer): void {
+  /** Stream sockets only read: pings are answered, `auth` renews the token, anything else is refused. */
+  async message(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     if (ws.readyState !== WebSocket.OPEN) return;
     const from = this.connections.attachmentOf(ws);
     const now = this.stream.now();
@@ -178,12 +192,16 @@ export class StreamSockets {
       ws.send(PONG_FRAME);
       return;
     }
-    const error =
-      intake.action === "refuse"
-        ? intake.error
-        : new HubError("validation_failed", `a stream socket takes no "${intake.frame.type}" frames`);
     const ref = intake.action === "handle" ? intake.frame.ref : undefined;
-    ws.send(JSON.stringify({ type: "error", ts: this.ts(), data: { ref, ...error.toPayload() } }));
+    try {
+      if (intake.action === "refuse") throw intake.error;
+      if (intake.frame.type !== "auth") throw new HubError("validation_failed", `a stream socket takes no "${intake.frame.type}" frames`);
+      const renewed = await this.session.refresh(ws, from, intake.frame, `stream:${this.stream.store.meta()?.path ?? ""}`);
+      ws.send(JSON.stringify({ type: "ack", ts: this.ts(), data: { ...renewed, ref } }));
+    } catch (err) {
+      const error = err instanceof HubError ? err : new HubError("internal", "the frame could not be handled");
+      if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "error", ts: this.ts(), data: { ref, ...error.toPayload() } }));
+    }
   }
 
   /** The client closed (or the socket failed): answer the close, and stop beating when none is left. */

@@ -202,7 +202,20 @@ describe("stream sockets: GET /v1/ws/stream/<path>", () => {
     await expect(connect("/v1/ws/stream/users/x/bad%20segment", { token })).rejects.toMatchObject({ status: 400 });
   });
 
-  it("refuses frames other than ping with an error frame, and answers pings", async () => {
+  it("renews its token in place with an auth frame, for the same user only", async () => {
+    const { path, token } = await userStream();
+    const socket = await watch(path, token);
+    const user = (await socket.next("connected")).data.user.id;
+    const renewed = await socket.request({ type: "auth", token: await mintToken(user, { expiresIn: "2h" }) });
+    expect(renewed.type).toBe("ack");
+    expect(Date.parse(renewed.data.expires_at) - Date.now()).toBeGreaterThan(3_600_000);
+    const stranger = await socket.request({ type: "auth", token: await mintToken(uniqueId("mallory")) });
+    expect(stranger).toMatchObject({ type: "error", data: { code: "forbidden" } });
+    expect((await socket.request({ type: "auth", token: "not-a-jwt" })).data.code).toBe("unauthorized");
+    socket.hangUp();
+  });
+
+  it("refuses frames other than ping and auth with an error frame, and answers pings", async () => {
     const { path, token } = await userStream();
     const socket = await watch(path, token);
     await socket.next("connected");
