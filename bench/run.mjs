@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--runs N] [--servers hub,ws,socketio] [--scenarios s1,s2,...]
+// `npm run bench [-- --quick] [--runs N] [--servers hub,ws,socketio] [--scenarios s1,s2,...,stream]
 //                 [--no-proxy] [--out DIR]`
 // Starts each server pinned to core 0 and a load generator pinned to core 1, runs every
 // scenario on a fresh server, prints a markdown table of medians and writes
@@ -90,12 +90,20 @@ function serverArgv(server, bundleDir) {
       return [node, join(here, "servers/ws.mjs")];
     case "socketio":
       return [node, join(here, "servers/socketio.mjs")];
+    case "ds-ref":
+      return [node, join(here, "servers/ds-ref.mjs")];
     default:
       throw new Error(`unknown server ${server}`);
   }
 }
 
-const LABELS = { hub: "hub (workerd direct)", "hub-wrangler": "hub (wrangler dev proxy)", ws: "ws floor", socketio: "Socket.IO 4" };
+const LABELS = {
+  hub: "hub (workerd direct)",
+  "hub-wrangler": "hub (wrangler dev proxy)",
+  ws: "ws floor",
+  socketio: "Socket.IO 4",
+  "ds-ref": "@durable-streams/server (reference, in memory)",
+};
 
 function paramsFor(server, scenario) {
   const p =
@@ -139,11 +147,14 @@ async function main() {
   const t0 = Date.now();
   const load0 = machine.loadavg();
   const plan = [];
-  // The scale scenarios are the hub's own (sharding, broadcast): no peer runs them.
-  for (const s of servers) for (const sc of scenarios) if (s === "hub" || !SCALE_SCENARIOS.includes(sc)) plan.push([s, sc]);
+  // The scale scenarios are the hub's own (sharding, broadcast): no peer runs them; the
+  // stream scenario runs on the hub and the reference Durable Streams server only.
+  for (const s of servers)
+    for (const sc of scenarios) if (sc !== "stream" && (s === "hub" || !SCALE_SCENARIOS.includes(sc))) plan.push([s, sc]);
+  if (scenarios.includes("stream")) plan.push(["hub", "stream"], ["ds-ref", "stream"]);
   if (proxy) for (const sc of ["p0", "s1"].filter((x) => scenarios.includes(x))) plan.push(["hub-wrangler", sc]);
   // --hub-bundle DIR runs a prebuilt (e.g. patched) bundle instead: for profiling experiments.
-  const bundleDir = servers.includes("hub") ? (opt("hub-bundle") ?? bundleHub()) : null;
+  const bundleDir = plan.some(([s]) => s === "hub") ? (opt("hub-bundle") ?? bundleHub()) : null;
   log(
     `${quick ? "quick" : "full"} mode, ${runs} run(s), ${plan.length} server×scenario cells; pinning ${pinning ? `server core ${SERVER_CORE}, load core ${CLIENT_CORE}` : "unavailable"}`,
   );

@@ -1,7 +1,6 @@
 import type { Identity } from "../auth/jwt";
 import { fail, HubError, type Outcome, ok } from "../errors";
 import type { Attachment, Refusal } from "../hub/connections";
-import { moveIntoEventIds } from "../hub/event-ids";
 import { Hub } from "../hub/hub";
 import type { ClientFrame } from "../hub/intake";
 import type { ComponentSchema } from "../hub/migrations";
@@ -11,9 +10,10 @@ import { CloseCode, JobEvent, type JobEvents, type JobView, type PlannedData, We
 import { CancelFrame, type JobSpec, type JobUpdate } from "../schemas";
 import { stableStringify } from "../stable-json";
 import { parseWith } from "../validation";
-import { BatchOutbox, JOB_BATCHES_GENERATION, JOB_BATCHES_TABLE, type MemberReport } from "./batch-outbox";
+import { BatchOutbox, type MemberReport } from "./batch-outbox";
+import { OutputLink } from "./job-output";
 import { EXPIRY_HOLD_MAX_MS, type ExpiryPlan, etaFrom, JobTimer, nextStageIndex, STAGE_GIVE_UP, type StageCursor } from "./job-plan";
-import { JOB_TABLE, type JobPlan, type JobRecord, JobRecords, planOf } from "./job-record";
+import { JOB_SCHEMA, type JobPlan, type JobRecord, JobRecords, type JobState, mayWatch, planOf, type ReportResult } from "./job-record";
 import {
   applyUpdate,
   eventTypeFor,
@@ -27,22 +27,13 @@ import {
   watched,
 } from "./job-state";
 
-/** What producers see of a job: the subscriber view plus who may watch it. */
-export type JobState = JobView & { viewers: string[]; seq: number };
-
-export interface ReportResult {
-  seq: number;
-  state: JobState;
-  cancel_requested: boolean;
-  duplicate?: true;
-}
-
 /**
  * One job: its state and event log in SQLite, and every socket watching it. The state
  * machine is job-state.ts; reports to batches go through the BatchOutbox.
  */
 export class JobHub extends Hub<JobView | null, JobEvents> {
   private readonly records = new JobRecords(this.sql);
+  private readonly output = new OutputLink(this.env);
   private readonly outbox = new BatchOutbox({
     sql: this.sql,
     timers: this.timers,
@@ -59,26 +50,11 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
   }
 
   protected schema(): ComponentSchema {
-    return {
-      component: "job",
-      steps: [
-        JOB_TABLE,
-        // Superseded by the shared event_ids table (moved by the last two steps).
-        "CREATE TABLE producer_events (event_id TEXT PRIMARY KEY, response TEXT NOT NULL, at INTEGER NOT NULL)",
-        JOB_BATCHES_TABLE,
-        ...moveIntoEventIds("producer_events", "response"),
-        JOB_BATCHES_GENERATION,
-      ],
-    };
+    return JOB_SCHEMA;
   }
 
   private get job(): JobRecord | null {
-    if (!this.stored) return null;
-    return this.records.current();
-  }
-
-  private save(record: JobRecord): void {
-    this.records.save(record);
+    return this.stored ? this.records.current() : null;
   }
 
   private stateOf(record: JobRecord): JobState {
@@ -89,18 +65,20 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     return new Date(this.now()).toISOString();
   }
 
-  /** POST /v1/jobs. Same id and body again answers the job as it is now. */
-  createJob(spec: JobSpec & { id: string }): Outcome<{ created: boolean; job: JobState }> {
+  /** POST /v1/jobs; the same body again answers the job as it is. An output stream comes first. */
+  async createJob(spec: JobSpec & { id: string }): Promise<Outcome<{ created: boolean; job: JobState }>> {
     const canonical = stableStringify(spec);
+    const view = newJobView(spec, this.nowIso());
+    // A retry after a failed creation finds the stream there already (an idempotent create).
+    if (view.output && !this.job) view.output = await this.output.open(view.output);
     const existing = this.job;
     if (existing) {
       if (existing.spec !== canonical) return fail("conflict", `job ${spec.id} exists with a different body`);
       return ok({ created: false, job: this.stateOf(existing) });
     }
-    const view = newJobView(spec, this.nowIso());
     const record: JobRecord = { view, viewers: spec.viewers ?? [], spec: canonical };
     this.bindChannel(`job:${spec.id}`);
-    this.save(record);
+    this.records.save(record);
     this.timers.set(JobTimer.Lifetime, this.now() + this.config.jobMaxLifetimeMs);
     if (spec.webhook_url !== undefined) this.webhooks.configure(spec.webhook_url);
     this.publish(JobEvent.Created, view);
@@ -129,7 +107,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     let seq = this.events.lastSeq;
     if (update.data !== undefined || viewChanged(job.view, next)) {
       next.updated_at = this.nowIso();
-      this.save({ ...job, view: next });
+      this.records.save({ ...job, view: next });
       seq = this.publish(eventTypeFor(next.status), update.data === undefined ? next : { ...next, data: update.data }).seq;
       this.afterChange(job.view, next);
     }
@@ -148,6 +126,17 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     return ok(job.view);
   }
 
+  /** GET /v1/jobs/:id: read(), with the output's position and closure as they are now. */
+  async readNow(viewer: Identity | null): Promise<Outcome<JobState | JobView>> {
+    const outcome = this.read(viewer);
+    return outcome.ok ? ok(await this.output.current(outcome.value)) : outcome;
+  }
+
+  override async fetch(request: Request): Promise<Response> {
+    await this.output.refresh(this.job?.view.output);
+    return super.fetch(request);
+  }
+
   /**
    * Called by a batch when it is created: remember it, and answer the state to count.
    * Idempotent for one generation of the batch; a new generation replaces the membership.
@@ -161,13 +150,12 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
 
   protected admit(identity: Identity): Refusal | null {
     const job = this.job;
-    if (!job) return { code: CloseCode.NotFound, reason: "job not found" };
-    if (!mayWatch(job, identity.id)) return { code: CloseCode.NotFound, reason: "job not found" };
-    return null;
+    return job && mayWatch(job, identity.id) ? null : { code: CloseCode.NotFound, reason: "job not found" };
   }
 
   protected snapshot(): JobView | null {
-    return this.job?.view ?? null;
+    const view = this.job?.view;
+    return view ? this.output.withLive(view) : null;
   }
 
   protected override onClientFrame(ws: WebSocket, from: Attachment, frame: ClientFrame): void | Promise<void> {
@@ -179,7 +167,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     if (isFinal(job.view.status)) throw new HubError("job_finished", `job is ${job.view.status}`);
     if (!job.view.cancel_requested) {
       const view = requestCancel(job.view, this.nowIso());
-      this.save({ ...job, view });
+      this.records.save({ ...job, view });
       this.publish(JobEvent.Update, view);
       // The backend hears of it now, not at its next POST (a stage may run for minutes).
       this.webhooks.queue(WebhookEvent.CancelRequested, { job: view, by: from.user });
@@ -203,6 +191,8 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
         return this.endLifetime();
       case JobTimer.BatchReport:
         return this.outbox.flush();
+      case JobTimer.OutputClose:
+        return this.closeOutput();
       default:
         return super.onTimer(timer);
     }
@@ -217,12 +207,9 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     if (!stages) return undefined;
     const index = nextStageIndex(stages, view);
     const stage = stages[index];
-    if (!stage) {
-      this.timers.clear(JobTimer.Stage);
-      return undefined;
-    }
-    this.timers.set(JobTimer.Stage, this.now() + stage.duration_ms, { index } satisfies StageCursor);
-    return etaFrom(stages, index);
+    if (stage) this.timers.set(JobTimer.Stage, this.now() + stage.duration_ms, { index } satisfies StageCursor);
+    else this.timers.clear(JobTimer.Stage);
+    return stage && etaFrom(stages, index);
   }
 
   /** Emits one planned stage and sets the next one, timed from this one's due time (no drift). */
@@ -233,7 +220,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     const { index } = timer.payload;
     const view = playedStage(job.view, stages, index, this.nowIso());
     if (!view) return;
-    this.save({ ...job, view });
+    this.records.save({ ...job, view });
     this.publish(JobEvent.Update, { ...view, data: { planned: true } satisfies PlannedData });
     const next = stages[index + 1];
     if (next) this.timers.set(JobTimer.Stage, timer.due + next.duration_ms, { index: index + 1 } satisfies StageCursor);
@@ -248,11 +235,16 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
   private stall(): void {
     const job = this.job;
     if (!job || !watched(job.view)) return;
-    const view = stalled(job.view, planOf(job).stall_timeout_s ?? 0, this.nowIso());
-    this.save({ ...job, view });
-    this.publish(JobEvent.Failed, view);
+    const view = this.failWith(job, stalled(job.view, planOf(job).stall_timeout_s ?? 0, this.nowIso()));
     this.webhooks.queue(WebhookEvent.Stalled, { job: view });
+  }
+
+  /** A job the hub itself fails (watchdog, lifetime). */
+  private failWith(job: JobRecord, view: JobView): JobView {
+    this.records.save({ ...job, view });
+    this.publish(JobEvent.Failed, view);
     this.afterChange(job.view, view);
+    return view;
   }
 
   /** Timers that follow from a change of state: the end of a job stops its plan and starts its expiry. */
@@ -262,6 +254,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
       this.timers.clear(JobTimer.Stage);
       this.timers.clear(JobTimer.Stall);
       this.timers.clear(JobTimer.Lifetime);
+      if (after.output && !after.output.closed) this.timers.set(JobTimer.OutputClose, this.now());
       const planned = this.now() + (planOf(job).ttl_s ?? this.config.jobTtlMs / 1000) * 1000;
       this.timers.set(JobTimer.Expire, planned, { planned } satisfies ExpiryPlan);
     }
@@ -280,24 +273,25 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
       if (this.outbox.unsent()) throw new Error("batch reports unsent: expiry held back");
     }
     if (this.outbox.unsent()) log("job.expired_unreported", { channel: this.channel, held_ms: this.now() - planned });
+    // Its output goes first: a failure throws, and the timer comes back for both.
+    await this.output.delete(this.job?.view.output);
     await this.wipe("job expired");
+  }
+
+  /** A final job's output takes no more appends; the job keeps its last position. */
+  private async closeOutput(): Promise<void> {
+    const closed = await this.output.close(this.job?.view.output);
+    const job = this.job;
+    if (job && closed) this.records.save({ ...job, view: { ...job.view, output: closed } });
   }
 
   /** JOB_MAX_LIFETIME_S after creation: a job still not final fails, and expires like any other. */
   private endLifetime(): void {
     const job = this.job;
-    if (!job || isFinal(job.view.status)) return;
-    const view = lifetimeExceeded(job.view, this.config.jobMaxLifetimeMs, this.nowIso());
-    this.save({ ...job, view });
-    this.publish(JobEvent.Failed, view);
-    this.afterChange(job.view, view);
+    if (job && !isFinal(job.view.status)) this.failWith(job, lifetimeExceeded(job.view, this.config.jobMaxLifetimeMs, this.nowIso()));
   }
 
   private memberReport(job: JobRecord): MemberReport {
     return { job_id: job.view.id, seq: this.events.lastSeq, status: job.view.status, progress: job.view.progress };
   }
-}
-
-function mayWatch(job: JobRecord, userId: string): boolean {
-  return job.view.owner === userId || job.viewers.includes(userId);
 }

@@ -1,9 +1,35 @@
 // A job's one row: its view (what subscribers see), its viewers, and the creating body,
 // read once per instance and cached, since every request and timer of the job reads it.
+import { moveIntoEventIds } from "../hub/event-ids";
+import type { ComponentSchema } from "../hub/migrations";
 import type { JobView } from "../protocol";
 import type { JobSpec } from "../schemas";
+import { JOB_BATCHES_GENERATION, JOB_BATCHES_TABLE } from "./batch-outbox";
 
 export const JOB_TABLE = "CREATE TABLE job (id TEXT PRIMARY KEY, spec TEXT NOT NULL, viewers TEXT NOT NULL, view TEXT NOT NULL)";
+
+/** A job hub's tables, step by step (migrations.ts). */
+export const JOB_SCHEMA: ComponentSchema = {
+  component: "job",
+  steps: [
+    JOB_TABLE,
+    // Superseded by the shared event_ids table (moved by the last two steps).
+    "CREATE TABLE producer_events (event_id TEXT PRIMARY KEY, response TEXT NOT NULL, at INTEGER NOT NULL)",
+    JOB_BATCHES_TABLE,
+    ...moveIntoEventIds("producer_events", "response"),
+    JOB_BATCHES_GENERATION,
+  ],
+};
+
+/** What producers see of a job: the subscriber view plus who may watch it. */
+export type JobState = JobView & { viewers: string[]; seq: number };
+
+export interface ReportResult {
+  seq: number;
+  state: JobState;
+  cancel_requested: boolean;
+  duplicate?: true;
+}
 
 export interface JobRecord {
   view: JobView;
@@ -49,4 +75,9 @@ export class JobRecords {
   forget(): void {
     this.cached = undefined;
   }
+}
+
+/** The job's owner and its viewers may watch it and read its streams. */
+export function mayWatch(job: JobRecord, userId: string): boolean {
+  return job.view.owner === userId || job.viewers.includes(userId);
 }

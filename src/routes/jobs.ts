@@ -24,5 +24,5 @@ jobRoutes.post("/jobs/:id/events", producerOnly, async (c) => {
 jobRoutes.get("/jobs/:id", async (c) => {
   const viewer = await producerOrUser(c);
   const id = parseId(c.req.param("id"), "job id");
-  return c.json(unwrap(await c.env.JOB_HUB.getByName(id).read(viewer)));
+  return c.json(unwrap(await c.env.JOB_HUB.getByName(id).readNow(viewer)));
 });
