@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { createClient, type DovetailClient, type JobChannel, type RoomChannel } from "../../packages/client/src/index";
 import type * as Hooks from "../../packages/client/src/react";
+import { E2E_PRODUCER_KEY } from "../e2e/harness";
 import { type Hub, recordingSockets, startHub, uniqueId, until } from "../e2e/hub";
 
 // react-dom decides at import whether there is a DOM, so the document comes first. Events
@@ -13,7 +14,7 @@ import { type Hub, recordingSockets, startHub, uniqueId, until } from "../e2e/hu
 const dom = new JSDOM("<!doctype html><html><body></body></html>");
 Object.assign(globalThis, { window: dom.window, document: dom.window.document });
 const { createRoot } = await import("react-dom/client");
-const { useChannel, usePresence } = (await import("../../packages/client/src/react")) as typeof Hooks;
+const { useChannel, usePresence, useStream } = (await import("../../packages/client/src/react")) as typeof Hooks;
 
 let hub: Hub;
 
@@ -64,6 +65,20 @@ function Contacts({ client, ids }: { client: DovetailClient; ids: string[] }) {
   const { online, users } = usePresence(client, ids);
   const names = online.map((id) => users[id]?.user.name ?? id);
   return createElement("p", null, `online: ${names.join(", ") || "nobody"}`);
+}
+
+function Output({ client, path }: { client: DovetailClient; path: string | null }) {
+  const { text, closed, status } = useStream(client, path);
+  return createElement("p", null, `${status}${closed ? " closed" : ""}: ${text}`);
+}
+
+/** A producer's raw Durable Streams request. */
+function streamCall(path: string, method: string, body?: string): Promise<Response> {
+  return fetch(`${hub.url}/v1/stream/${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${E2E_PRODUCER_KEY}`, "Content-Type": "text/plain" },
+    ...(body === undefined ? {} : { body }),
+  });
 }
 
 describe("useChannel in a real renderer", () => {
@@ -154,5 +169,40 @@ describe("usePresence in a real renderer", () => {
     tree.unmount();
     await until("the presence socket to close", () => sockets.open().length === 0);
     for (const c of [client, bobs.client]) c.close();
+  });
+});
+
+describe("useStream in a real renderer", () => {
+  it("shows the text so far, each append, the close, and closes its socket when the path goes away", async () => {
+    const user = uniqueId("ada");
+    const path = `users/${user}/draft`;
+    expect((await streamCall(path, "PUT")).status).toBe(201);
+    await streamCall(path, "POST", "Once ");
+    const { client, sockets } = await clientFor(user, "Ada");
+    const tree = mount(createElement(Output, { client, path }));
+    await rendered(tree, "the catch-up", (t) => t === "open: Once ");
+
+    await streamCall(path, "POST", "upon a time");
+    await rendered(tree, "the live append", (t) => t === "open: Once upon a time");
+    expect(sockets.opened).toHaveLength(1);
+    const res = await fetch(`${hub.url}/v1/stream/${path}`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${E2E_PRODUCER_KEY}`, "Content-Type": "text/plain", "Stream-Closed": "true" },
+    });
+    expect(res.status).toBeLessThan(300);
+    await rendered(tree, "the close", (t) => t.includes(" closed: Once upon a time"));
+
+    // A null path follows nothing: the reader's socket is closed and the view is empty.
+    const other = `users/${user}/second`;
+    expect((await streamCall(other, "PUT")).status).toBe(201);
+    await streamCall(other, "POST", "second");
+    tree.rerender(createElement(Output, { client, path: other }));
+    await rendered(tree, "the other stream", (t) => t === "open: second");
+    tree.rerender(createElement(Output, { client, path: null }));
+    await rendered(tree, "nothing", (t) => t === "closed: ");
+    await until("every stream socket to close", () => sockets.open().length === 0);
+    expect(sockets.opened).toHaveLength(2);
+    tree.unmount();
+    client.close();
   });
 });
