@@ -58,3 +58,23 @@ export function splitChannel(channel: string): { spec: ChannelKindSpec; rawId: s
   const spec = colon < 0 ? undefined : byKind.get(channel.slice(0, colon));
   return spec ? { spec, rawId: channel.slice(colon + 1) } : undefined;
 }
+
+/** What the session registry asks of the object holding a user's sockets on one of its entries. */
+export type SocketHolder = Pick<HubStub, "userSockets" | "closeUserSockets">;
+
+/** Stream sockets sit in the session registry as `stream:<path>`; streams are not a channel kind. */
+const STREAM_ENTRY = "stream:";
+
+export function streamEntry(path: string): string {
+  return `${STREAM_ENTRY}${path}`;
+}
+
+/**
+ * The object holding the user's sockets on a session-registry entry: a channel's hub
+ * ("room:42"), or a stream's object ("stream:jobs/1/output"). Undefined when neither.
+ */
+export function socketHolder(env: Env, entry: string): SocketHolder | undefined {
+  if (entry.startsWith(STREAM_ENTRY)) return env.STREAM_HUB.getByName(entry.slice(STREAM_ENTRY.length));
+  const target = splitChannel(entry);
+  return target?.spec.hub(env, target.rawId);
+}

@@ -35,6 +35,7 @@ export abstract class Hub<Snapshot = unknown, Events extends object = Record<nev
       registry: (userId) => this.sessionRegistry(userId),
       admit: (identity, channel) => this.admit(identity, channel),
       attachmentExtras: (identity, channel) => this.attachmentExtras(identity, channel),
+      drop: (ws, code, reason) => this.dropSocket(ws, code, reason),
     });
   }
 
@@ -201,8 +202,6 @@ export abstract class Hub<Snapshot = unknown, Events extends object = Record<nev
 
   /** Closes `userId`'s sockets (only those opened with token `jti`, if given); answers how many. */
   closeUserSockets(userId: string, jti: string | null, code: CloseCode, reason: string): number {
-    const sockets = this.session.socketsOf(userId, jti);
-    for (const ws of sockets) this.dropSocket(ws, code, reason);
-    return sockets.length;
+    return this.session.closeUserSockets(userId, jti, code, reason);
   }
 }

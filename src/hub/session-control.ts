@@ -43,6 +43,8 @@ export interface SessionHost {
   /** The hub's own admission rule, and what it records on the attachment (a room's `claim`). */
   admit(identity: Identity, channel: string): Refusal | null;
   attachmentExtras(identity: Identity, channel: string): Partial<Attachment>;
+  /** Closes a socket from the hub's side and handles its leave (a disconnect or a revocation). */
+  drop(ws: WebSocket, code: CloseCode, reason: string): void;
 }
 
 export class SessionControl {
@@ -121,11 +123,13 @@ export class SessionControl {
     return this.hub.sockets.attachments().filter((who) => who.user.id === userId && who.cid !== exceptCid).length;
   }
 
-  /** The user's open sockets, those opened with token `jti` only when one is given. */
-  socketsOf(userId: string, jti: string | null): WebSocket[] {
-    return this.hub.sockets.open().filter((ws) => {
+  /** Closes the user's open sockets (those opened with token `jti` only, when given); answers how many. */
+  closeUserSockets(userId: string, jti: string | null, code: CloseCode, reason: string): number {
+    const sockets = this.hub.sockets.open().filter((ws) => {
       const who = this.hub.sockets.attachmentOf(ws);
       return who.user.id === userId && (jti === null || who.jti === jti);
     });
+    for (const ws of sockets) this.hub.drop(ws, code, reason);
+    return sockets.length;
   }
 }

@@ -96,9 +96,7 @@ export class StreamHub extends DurableObject<Env> implements StreamContext {
         // Refused readers hear 4003 whether or not the stream exists, as over HTTP.
         if (this.refuseReader(op.access))
           return refuseSocket(CloseCode.Forbidden, "this stream is not readable with this token", op.spec.subprotocol);
-        const meta = this.current();
-        if (!meta || meta.gone) return refuseSocket(CloseCode.NotFound, "stream not found", op.spec.subprotocol);
-        return this.sockets.accept(meta, op.spec);
+        return this.sockets.accept(op.path, op.spec);
       }
     }
   }
@@ -200,6 +198,16 @@ export class StreamHub extends DurableObject<Env> implements StreamContext {
       await this.discard();
     })();
     await this.erasing;
+  }
+
+  // --- RPC from the user's session registry (disconnect, revocation, re-counts) ---
+
+  userSockets(userId: string): number {
+    return this.sockets.session.countOf(userId);
+  }
+
+  closeUserSockets(userId: string, jti: string | null, code: CloseCode, reason: string): number {
+    return this.sockets.session.closeUserSockets(userId, jti, code, reason);
   }
 
   // --- RPC from forks ---

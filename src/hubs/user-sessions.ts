@@ -1,6 +1,6 @@
-// The user's hub reaching the user's sockets on other channels, through the session
+// The user's hub reaching the user's sockets on other channels and streams, through the session
 // registry: re-counting before a refusal, and closing them for a disconnect or revocation.
-import { splitChannel } from "../channel-kinds";
+import { socketHolder } from "../channel-kinds";
 import type { Refusal } from "../hub/connections";
 import { log } from "../log";
 import type { SessionRegistry } from "./session-registry";
@@ -30,10 +30,10 @@ export async function recount(
     entries.map(async ({ channel, sockets }) => {
       const own = local(channel);
       if (own !== null) return own;
-      const target = splitChannel(channel);
-      if (!target) return 0;
+      const holder = socketHolder(env, channel);
+      if (!holder) return 0;
       try {
-        return await target.spec.hub(env, target.rawId).userSockets(userId);
+        return await holder.userSockets(userId);
       } catch (err) {
         // Unreachable now: keep the old count, which errs on the side of the cap.
         log("session.recount_failed", { channel, user: userId, error: String(err) });
@@ -64,10 +64,10 @@ export async function closeEverywhere(
     channels.map(async (channel) => {
       const own = local(channel);
       if (own !== null) return own;
-      const target = splitChannel(channel);
-      if (!target) return 0;
+      const holder = socketHolder(env, channel);
+      if (!holder) return 0;
       try {
-        return await target.spec.hub(env, target.rawId).closeUserSockets(userId, jti, refusal.code, refusal.reason);
+        return await holder.closeUserSockets(userId, jti, refusal.code, refusal.reason);
       } catch (err) {
         log("session.close_failed", { channel, user: userId, error: String(err) });
         return 0;

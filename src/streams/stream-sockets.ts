@@ -3,9 +3,13 @@
 // Appends are coalesced: the first change arms a short timer (STREAM_SOCKET_COALESCE_MS)
 // and everything appended until it fires goes out as one frame (or a few, 64 KiB each) per
 // socket. Sockets at the same offset share the frames, built once.
+// A user's stream sockets take part in session control like channel sockets: admitted by
+// the user's session registry (caps, deny-list) as `stream:<path>`, told of the last one
+// leaving, and closed by a disconnect or a revocation.
+import { streamEntry } from "../channel-kinds";
 import type { HubConfig } from "../config";
 import { HubError } from "../errors";
-import { type Attachment, Connections } from "../hub/connections";
+import { type Attachment, Connections, type Refusal } from "../hub/connections";
 import { FrameRateLimiter } from "../hub/frame-rate";
 import { Heartbeats } from "../hub/heartbeat";
 import { readClientFrame } from "../hub/intake";
@@ -15,14 +19,15 @@ import { newId } from "../ids";
 import { CloseCode, HEARTBEAT_FRAME, PONG_FRAME, type StreamConnectedData, type UserRef } from "../protocol";
 import { closeQuietly, refuseSocket, upgradeHeaders } from "../websocket";
 import { READ_BUDGET_BYTES, type StreamContext } from "./context";
-import { formatOffset, type Position, parseOffset, samePosition } from "./offsets";
+import { formatOffset, type Position, parseOffset, type ReadFrom, samePosition } from "./offsets";
 import type { WatchSpec } from "./operation";
 import { startOf } from "./reads";
 import { closedFrame, encodingOf, framesFor } from "./socket-frames";
 import type { StreamMeta } from "./store";
 
-/** A stream socket's attachment: who, and the offset it has been sent up to. */
+/** A stream socket's attachment: who, on which stream, and the offset it has been sent up to. */
 interface StreamAttachment extends Attachment {
+  path: string;
   offset: string;
 }
 
@@ -30,8 +35,8 @@ export class StreamSockets {
   readonly connections: Connections;
   readonly heartbeats: Heartbeats;
   private readonly rate: FrameRateLimiter;
-  /** For `auth` frames only: a token refreshed in place, checked like any socket's. */
-  private readonly session: SessionControl;
+  /** Admission, the leave, `auth` frames, and closing a user's sockets: as on every channel. */
+  readonly session: SessionControl;
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
@@ -54,6 +59,7 @@ export class StreamSockets {
       // Who may read was decided by the Worker from the path; a refresh only renews the token.
       admit: () => null,
       attachmentExtras: () => ({}),
+      drop: (ws, code, reason) => this.drop(ws, code, reason),
     });
   }
 
@@ -61,30 +67,38 @@ export class StreamSockets {
     return new Date(this.stream.now()).toISOString();
   }
 
-  /** Accepts a socket: `connected`, then the catch-up from its offset, all before any await. */
-  accept(meta: StreamMeta, spec: WatchSpec): Response {
-    const refusal = this.refusal(spec.identity.id);
-    if (refusal) return refuseSocket(CloseCode.TooManyConnections, refusal, spec.subprotocol);
-    let start: Position;
-    try {
-      start = startOf(this.stream, spec.from);
-    } catch (err) {
-      if (err instanceof HubError) return refuseSocket(CloseCode.Policy, err.message, spec.subprotocol);
-      throw err;
-    }
-    const { 0: client, 1: server } = new WebSocketPair();
+  /**
+   * Accepts a socket on stream `path`: the stream's own checks, then the user's session
+   * registry (an await, so the stream's checks are asked again after it), then
+   * `connected` and the catch-up from its offset, with no await between them.
+   */
+  async accept(path: string, spec: WatchSpec): Promise<Response> {
+    const { identity, subprotocol } = spec;
+    const first = this.opening(spec.from);
+    if ("code" in first) return refuseSocket(first.code, first.reason, subprotocol);
+    const refusal = await this.session.admit({ channel: streamEntry(path), identity, subprotocol });
+    if (refusal) return refuseSocket(refusal.code, refusal.reason, subprotocol);
     const now = this.stream.now();
-    const { identity } = spec;
     const user: UserRef = identity.name ? { id: identity.id, name: identity.name } : { id: identity.id };
     const exp = expOnHubClock(identity.expiresAt, now);
     const who: StreamAttachment = {
       cid: newId(),
       user,
       at: now,
-      offset: formatOffset(start),
+      path,
+      offset: "",
       ...(exp !== undefined ? { exp } : {}),
       ...(identity.jti !== undefined ? { jti: identity.jti } : {}),
     };
+    const ready = this.opening(spec.from);
+    if ("code" in ready) {
+      // Admitted by the registry but never opened: it leaves at once.
+      this.leave(who);
+      return refuseSocket(ready.code, ready.reason, subprotocol);
+    }
+    const { meta, start } = ready;
+    who.offset = formatOffset(start);
+    const { 0: client, 1: server } = new WebSocketPair();
     this.connections.accept(server, who);
     const connected: StreamConnectedData = {
       connection_id: who.cid,
@@ -100,16 +114,22 @@ export class StreamSockets {
     if (this.deliver(meta, start, [server])) this.schedule(0);
     this.heartbeats.start(now, exp);
     this.stream.touch();
-    return new Response(null, { status: 101, webSocket: client, headers: upgradeHeaders(spec.subprotocol) });
+    return new Response(null, { status: 101, webSocket: client, headers: upgradeHeaders(subprotocol) });
   }
 
-  /** Why one more socket of `userId` is too many, or null. */
-  private refusal(userId: string): string | null {
-    const open = this.connections.attachments();
+  /** Where a new socket would start, or why it cannot open: the stream gone or full, or an offset not its own. */
+  private opening(from: ReadFrom): { meta: StreamMeta; start: Position } | Refusal {
+    const meta = this.stream.current();
+    if (!meta || meta.gone) return { code: CloseCode.NotFound, reason: "stream not found" };
     const { maxSockets } = this.config.streams;
-    if (open.length >= maxSockets) return `this stream has ${maxSockets} sockets already`;
-    const mine = open.filter((who) => who.user.id === userId).length;
-    return mine >= this.config.maxSocketsPerChannel ? `at most ${this.config.maxSocketsPerChannel} sockets per user on one stream` : null;
+    if (this.connections.count() >= maxSockets)
+      return { code: CloseCode.TooManyConnections, reason: `this stream has ${maxSockets} sockets already` };
+    try {
+      return { meta, start: startOf(this.stream, from) };
+    } catch (err) {
+      if (err instanceof HubError) return { code: CloseCode.Policy, reason: err.message };
+      throw err;
+    }
   }
 
   /** An append or a close: frames go out when the coalescing window ends. */
@@ -119,7 +139,7 @@ export class StreamSockets {
 
   /** The stream was deleted or expired. */
   gone(): void {
-    for (const ws of this.connections.open()) this.connections.close(ws, CloseCode.NotFound, "stream not found");
+    for (const ws of this.connections.open()) this.drop(ws, CloseCode.NotFound, "stream not found");
     this.heartbeats.stop();
   }
 
@@ -168,7 +188,7 @@ export class StreamSockets {
       const frame = closedFrame(this.ts(), tail);
       for (const ws of sockets) {
         ws.send(frame);
-        this.connections.close(ws, CloseCode.Normal, "stream closed");
+        this.drop(ws, CloseCode.Normal, "stream closed");
       }
     }
     return more;
@@ -184,7 +204,7 @@ export class StreamSockets {
       perSecond: this.config.frameRate.perSecond,
     });
     if (intake.action === "close") {
-      this.connections.close(ws, intake.code, intake.reason);
+      this.drop(ws, intake.code, intake.reason);
       return;
     }
     this.heartbeats.noteTraffic(ws, from, now);
@@ -196,7 +216,7 @@ export class StreamSockets {
     try {
       if (intake.action === "refuse") throw intake.error;
       if (intake.frame.type !== "auth") throw new HubError("validation_failed", `a stream socket takes no "${intake.frame.type}" frames`);
-      const renewed = await this.session.refresh(ws, from, intake.frame, `stream:${this.stream.store.meta()?.path ?? ""}`);
+      const renewed = await this.session.refresh(ws, from, intake.frame, streamEntry((from as StreamAttachment).path));
       ws.send(JSON.stringify({ type: "ack", ts: this.ts(), data: { ...renewed, ref } }));
     } catch (err) {
       const error = err instanceof HubError ? err : new HubError("internal", "the frame could not be handled");
@@ -204,10 +224,11 @@ export class StreamSockets {
     }
   }
 
-  /** The client closed (or the socket failed): answer the close, and stop beating when none is left. */
+  /** The client closed (or the socket failed): answer the close, leave once, and stop beating when none is left. */
   closed(ws: WebSocket, code: number, reason: string): void {
     closeQuietly(ws, code, reason);
-    this.rate.forget(this.connections.attachmentOf(ws).cid);
+    const who = this.connections.attachmentOf(ws) as StreamAttachment;
+    if (!who.left) this.leave(who);
     // A deleted stream's storage (its timers with it) may be gone before its sockets' echoes come.
     if (this.connections.count() === 0 && this.stream.store.hasTables()) this.heartbeats.stop();
   }
@@ -218,8 +239,20 @@ export class StreamSockets {
     this.heartbeats.beat(
       this.stream.now(),
       frame,
-      (ws, reason) => this.connections.close(ws, CloseCode.GoingAway, reason),
-      (ws) => this.connections.close(ws, CloseCode.Unauthorized, "token expired"),
+      (ws, reason) => this.drop(ws, CloseCode.GoingAway, reason),
+      (ws) => this.drop(ws, CloseCode.Unauthorized, "token expired"),
     );
+  }
+
+  /** Closes a socket from this side (limits, reaping, the stream's end, session control) and handles its leave now, once. */
+  private drop(ws: WebSocket, code: number, reason: string): void {
+    const who = this.connections.close(ws, code, reason);
+    if (who) this.leave(who as StreamAttachment);
+  }
+
+  /** The session registry hears of a leave only when it was the user's last socket on this stream. */
+  private leave(who: StreamAttachment): void {
+    this.rate.forget(who.cid);
+    this.session.left(who, streamEntry(who.path));
   }
 }
