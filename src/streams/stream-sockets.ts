@@ -13,7 +13,7 @@ import { type Attachment, Connections, type Refusal } from "../hub/connections";
 import { FrameRateLimiter } from "../hub/frame-rate";
 import { Heartbeats } from "../hub/heartbeat";
 import { readClientFrame } from "../hub/intake";
-import { expOnHubClock, SessionControl } from "../hub/session-control";
+import { SessionControl } from "../hub/session-control";
 import type { Timers } from "../hub/timers";
 import { newId } from "../ids";
 import { CloseCode, HEARTBEAT_FRAME, PONG_FRAME, type StreamConnectedData, type UserRef } from "../protocol";
@@ -76,20 +76,12 @@ export class StreamSockets {
     const { identity, subprotocol } = spec;
     const first = this.opening(spec.from);
     if ("code" in first) return refuseSocket(first.code, first.reason, subprotocol);
-    const refusal = await this.session.admit({ channel: streamEntry(path), identity, subprotocol });
+    const channel = streamEntry(path);
+    const refusal = await this.session.admit({ channel, identity, subprotocol });
     if (refusal) return refuseSocket(refusal.code, refusal.reason, subprotocol);
     const now = this.stream.now();
     const user: UserRef = identity.name ? { id: identity.id, name: identity.name } : { id: identity.id };
-    const exp = expOnHubClock(identity.expiresAt, now);
-    const who: StreamAttachment = {
-      cid: newId(),
-      user,
-      at: now,
-      path,
-      offset: "",
-      ...(exp !== undefined ? { exp } : {}),
-      ...(identity.jti !== undefined ? { jti: identity.jti } : {}),
-    };
+    const who: StreamAttachment = { cid: newId(), user, at: now, path, offset: "", ...this.session.attachmentFor(identity, channel) };
     const ready = this.opening(spec.from);
     if ("code" in ready) {
       // Admitted by the registry but never opened: it leaves at once.
@@ -112,7 +104,7 @@ export class StreamSockets {
     };
     server.send(JSON.stringify({ type: "connected", ts: this.ts(), data: connected }));
     if (this.deliver(meta, start, [server])) this.schedule(0);
-    this.heartbeats.start(now, exp);
+    this.heartbeats.start(now, who.exp);
     this.stream.touch();
     return new Response(null, { status: 101, webSocket: client, headers: upgradeHeaders(subprotocol) });
   }

@@ -43,7 +43,8 @@ describe("stream sockets in session control", () => {
     await socket.closed();
     await eventually(async () => {
       const after = await produceOk<any>(`/v1/users/${user}/presence`, undefined, { method: "GET" });
-      expect(after).toMatchObject({ online: false, connections: 0, channels: [] });
+      // last_seen is written by the stream's report of the last leave, not by a re-count.
+      expect(after).toMatchObject({ online: false, connections: 0, channels: [], last_seen: expect.any(String) });
     });
   });
 
@@ -62,6 +63,14 @@ describe("stream sockets in session control", () => {
     expect(await a.closed()).toMatchObject({ code: 4003, reason: "disconnected" });
     expect(await user.closed()).toMatchObject({ code: 4003 });
     await stillOpen(b);
+    // Each hub reports its last leave: the user is offline.
+    await eventually(async () => {
+      expect(await produceOk<any>(`/v1/users/${alice}/presence`, undefined, { method: "GET" })).toMatchObject({
+        online: false,
+        channels: [],
+        last_seen: expect.any(String),
+      });
+    });
     // A kick, not a ban: the same user watches again.
     const again = await watch(path, await mintToken(alice));
     await hangUpAll([again, b]);
