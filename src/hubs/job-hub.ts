@@ -13,7 +13,7 @@ import { stableStringify } from "../stable-json";
 import { parseWith } from "../validation";
 import { BatchOutbox, JOB_BATCHES_GENERATION, JOB_BATCHES_TABLE, type MemberReport } from "./batch-outbox";
 import { EXPIRY_HOLD_MAX_MS, type ExpiryPlan, etaFrom, JobTimer, nextStageIndex, STAGE_GIVE_UP, type StageCursor } from "./job-plan";
-import { JOB_TABLE, type JobPlan, type JobRecord, JobRecords, planOf } from "./job-record";
+import { JOB_TABLE, type JobPlan, type JobRecord, JobRecords, mayWatch, planOf } from "./job-record";
 import {
   applyUpdate,
   eventTypeFor,
@@ -73,12 +73,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
   }
 
   private get job(): JobRecord | null {
-    if (!this.stored) return null;
-    return this.records.current();
-  }
-
-  private save(record: JobRecord): void {
-    this.records.save(record);
+    return this.stored ? this.records.current() : null;
   }
 
   private stateOf(record: JobRecord): JobState {
@@ -100,7 +95,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     const view = newJobView(spec, this.nowIso());
     const record: JobRecord = { view, viewers: spec.viewers ?? [], spec: canonical };
     this.bindChannel(`job:${spec.id}`);
-    this.save(record);
+    this.records.save(record);
     this.timers.set(JobTimer.Lifetime, this.now() + this.config.jobMaxLifetimeMs);
     if (spec.webhook_url !== undefined) this.webhooks.configure(spec.webhook_url);
     this.publish(JobEvent.Created, view);
@@ -129,13 +124,18 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     let seq = this.events.lastSeq;
     if (update.data !== undefined || viewChanged(job.view, next)) {
       next.updated_at = this.nowIso();
-      this.save({ ...job, view: next });
+      this.records.save({ ...job, view: next });
       seq = this.publish(eventTypeFor(next.status), update.data === undefined ? next : { ...next, data: update.data }).seq;
       this.afterChange(job.view, next);
     }
     const result: ReportResult = { seq, state: this.stateOf(this.job as JobRecord), cancel_requested: next.cancel_requested };
     if (update.event_id !== undefined) this.eventIds.remember(update.event_id, result, this.now());
     return ok(result);
+  }
+
+  /** POST /v1/jobs/events: this job's items of a bulk request, in order, each as report() would answer it. */
+  reportMany(updates: JobUpdate[]): Outcome<Outcome<ReportResult>[]> {
+    return ok(updates.map((update) => this.report(update)));
   }
 
   /** GET /v1/jobs/:id. `viewer` is null for producers, who may read any job. */
@@ -179,7 +179,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     if (isFinal(job.view.status)) throw new HubError("job_finished", `job is ${job.view.status}`);
     if (!job.view.cancel_requested) {
       const view = requestCancel(job.view, this.nowIso());
-      this.save({ ...job, view });
+      this.records.save({ ...job, view });
       this.publish(JobEvent.Update, view);
       // The backend hears of it now, not at its next POST (a stage may run for minutes).
       this.webhooks.queue(WebhookEvent.CancelRequested, { job: view, by: from.user });
@@ -233,7 +233,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     const { index } = timer.payload;
     const view = playedStage(job.view, stages, index, this.nowIso());
     if (!view) return;
-    this.save({ ...job, view });
+    this.records.save({ ...job, view });
     this.publish(JobEvent.Update, { ...view, data: { planned: true } satisfies PlannedData });
     const next = stages[index + 1];
     if (next) this.timers.set(JobTimer.Stage, timer.due + next.duration_ms, { index: index + 1 } satisfies StageCursor);
@@ -249,7 +249,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     const job = this.job;
     if (!job || !watched(job.view)) return;
     const view = stalled(job.view, planOf(job).stall_timeout_s ?? 0, this.nowIso());
-    this.save({ ...job, view });
+    this.records.save({ ...job, view });
     this.publish(JobEvent.Failed, view);
     this.webhooks.queue(WebhookEvent.Stalled, { job: view });
     this.afterChange(job.view, view);
@@ -288,7 +288,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     const job = this.job;
     if (!job || isFinal(job.view.status)) return;
     const view = lifetimeExceeded(job.view, this.config.jobMaxLifetimeMs, this.nowIso());
-    this.save({ ...job, view });
+    this.records.save({ ...job, view });
     this.publish(JobEvent.Failed, view);
     this.afterChange(job.view, view);
   }
@@ -296,8 +296,4 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
   private memberReport(job: JobRecord): MemberReport {
     return { job_id: job.view.id, seq: this.events.lastSeq, status: job.view.status, progress: job.view.progress };
   }
-}
-
-function mayWatch(job: JobRecord, userId: string): boolean {
-  return job.view.owner === userId || job.viewers.includes(userId);
 }

@@ -20,6 +20,11 @@ export function planOf(record: JobRecord): JobPlan {
   return { stages, stall_timeout_s, ttl_s };
 }
 
+/** Who may watch or read a job: its owner and its viewers. */
+export function mayWatch(job: JobRecord, userId: string): boolean {
+  return job.view.owner === userId || job.viewers.includes(userId);
+}
+
 export class JobRecords {
   private cached: JobRecord | null | undefined;
 
