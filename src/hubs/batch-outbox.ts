@@ -43,6 +43,8 @@ export interface OutboxContext {
 export class BatchOutbox {
   private flushing: Promise<void> | null = null;
   private flushAgain = false;
+  /** Whether the job belongs to any batch, read once: most jobs belong to none, and every change asks. */
+  private inBatches: boolean | undefined;
 
   constructor(private readonly job: OutboxContext) {}
 
@@ -54,12 +56,19 @@ export class BatchOutbox {
       seq,
       gen,
     );
+    this.inBatches = true;
+  }
+
+  /** After a wipe: the table is gone, and nothing read from it holds. */
+  forget(): void {
+    this.inBatches = undefined;
   }
 
   /** The job's status or progress changed. */
   schedule(final: boolean): void {
     const { sql, timers, events } = this.job;
-    if (sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM job_batches").one().n === 0) return;
+    this.inBatches ??= sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM job_batches").one().n > 0;
+    if (!this.inBatches) return;
     const now = this.job.now();
     if (final) {
       timers.set(JobTimer.BatchReport, now + BATCH_RETRY_MS);
@@ -105,6 +114,7 @@ export class BatchOutbox {
           } else if (outcome.error.code === "not_found") {
             // A batch that was never created (or has expired) stops hearing from us.
             sql.exec("DELETE FROM job_batches WHERE batch_id = ? AND gen IS ?", batch_id, gen);
+            this.inBatches = undefined; // it may have been the last one
           } else failed = true;
         } catch (err) {
           failed = true;

@@ -13,7 +13,7 @@ import { stableStringify } from "../stable-json";
 import { parseWith } from "../validation";
 import { BatchOutbox, JOB_BATCHES_GENERATION, JOB_BATCHES_TABLE, type MemberReport } from "./batch-outbox";
 import { EXPIRY_HOLD_MAX_MS, type ExpiryPlan, etaFrom, JobTimer, nextStageIndex, STAGE_GIVE_UP, type StageCursor } from "./job-plan";
-import { JOB_TABLE, type JobPlan, type JobRecord, JobRecords, mayWatch, planOf } from "./job-record";
+import { JOB_TABLE, type JobPlan, type JobRecord, JobRecords, mayWatch } from "./job-record";
 import {
   applyUpdate,
   eventTypeFor,
@@ -113,7 +113,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     if (isFinal(job.view.status)) return fail("job_finished", `job is ${job.view.status}; it takes no more updates`);
 
     const next = applyUpdate(job.view, update);
-    const plan = planOf(job);
+    const plan = this.records.planOf(job);
     // A producer event re-plans what is left of the stages from now (unless the owner asked
     // to cancel), and re-arms the watchdog (whether or not they did: the producer is alive).
     if (next.status === "running" && !next.cancel_requested) {
@@ -186,7 +186,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
       // The producer decides when the job ends; the plan stops pretending it progresses.
       this.timers.clear(JobTimer.Stage);
       // A queued job had no watchdog yet: a producer that died must not leave it waiting forever.
-      if (view.status === "queued") this.armWatchdog(planOf(job));
+      if (view.status === "queued") this.armWatchdog(this.records.planOf(job));
     }
     this.ack(ws, ref);
   }
@@ -210,6 +210,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
 
   protected override onWiped(): void {
     this.records.forget();
+    this.outbox.forget();
   }
 
   /** Points the stage timer at the next stage still ahead; answers the plan's eta. */
@@ -229,7 +230,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
   private playStage(timer: Timer<StageCursor>): void {
     const job = this.job;
     if (job?.view.status !== "running" || job.view.cancel_requested) return;
-    const stages = planOf(job).stages ?? [];
+    const stages = this.records.planOf(job).stages ?? [];
     const { index } = timer.payload;
     const view = playedStage(job.view, stages, index, this.nowIso());
     if (!view) return;
@@ -248,7 +249,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
   private stall(): void {
     const job = this.job;
     if (!job || !watched(job.view)) return;
-    const view = stalled(job.view, planOf(job).stall_timeout_s ?? 0, this.nowIso());
+    const view = stalled(job.view, this.records.planOf(job).stall_timeout_s ?? 0, this.nowIso());
     this.records.save({ ...job, view });
     this.publish(JobEvent.Failed, view);
     this.webhooks.queue(WebhookEvent.Stalled, { job: view });
@@ -262,7 +263,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
       this.timers.clear(JobTimer.Stage);
       this.timers.clear(JobTimer.Stall);
       this.timers.clear(JobTimer.Lifetime);
-      const planned = this.now() + (planOf(job).ttl_s ?? this.config.jobTtlMs / 1000) * 1000;
+      const planned = this.now() + (this.records.planOf(job).ttl_s ?? this.config.jobTtlMs / 1000) * 1000;
       this.timers.set(JobTimer.Expire, planned, { planned } satisfies ExpiryPlan);
     }
     if (before.status !== after.status || before.progress !== after.progress) this.outbox.schedule(isFinal(after.status));

@@ -15,8 +15,8 @@ export interface JobRecord {
 /** The parts of the creating body the timers read. */
 export type JobPlan = Pick<JobSpec, "stages" | "stall_timeout_s" | "ttl_s">;
 
-export function planOf(record: JobRecord): JobPlan {
-  const { stages, stall_timeout_s, ttl_s } = JSON.parse(record.spec) as JobSpec;
+function parsePlan(spec: string): JobPlan {
+  const { stages, stall_timeout_s, ttl_s } = JSON.parse(spec) as JobSpec;
   return { stages, stall_timeout_s, ttl_s };
 }
 
@@ -27,6 +27,8 @@ export function mayWatch(job: JobRecord, userId: string): boolean {
 
 export class JobRecords {
   private cached: JobRecord | null | undefined;
+  /** The creating body never changes, so its plan is parsed once, not on every update. */
+  private planned: { spec: string; plan: JobPlan } | undefined;
 
   constructor(private readonly sql: SqlStorage) {}
 
@@ -50,8 +52,15 @@ export class JobRecords {
     this.cached = record;
   }
 
+  /** The parts of the job's creating body the timers read. */
+  planOf(record: JobRecord): JobPlan {
+    if (this.planned?.spec !== record.spec) this.planned = { spec: record.spec, plan: parsePlan(record.spec) };
+    return this.planned.plan;
+  }
+
   /** After the storage was wiped. */
   forget(): void {
     this.cached = undefined;
+    this.planned = undefined;
   }
 }
