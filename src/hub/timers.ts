@@ -152,7 +152,12 @@ export class Timers {
   private deleteLeased(name: string, lease: { due: number; attempts: number }): void {
     // A handler may have wiped the hub (expiry): the row went with the table.
     if (!this.stored()) return;
-    const { rowsWritten } = this.sql.exec("DELETE FROM timers WHERE name = ? AND due = ? AND attempts = ?", name, lease.due, lease.attempts);
+    const { rowsWritten } = this.sql.exec(
+      "DELETE FROM timers WHERE name = ? AND due = ? AND attempts = ?",
+      name,
+      lease.due,
+      lease.attempts,
+    );
     if (rowsWritten > 0) this.index().delete(name);
   }
 
