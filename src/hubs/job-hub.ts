@@ -1,19 +1,27 @@
 import type { Identity } from "../auth/jwt";
 import { fail, HubError, type Outcome, ok } from "../errors";
 import type { Attachment, Refusal } from "../hub/connections";
-import { moveIntoEventIds } from "../hub/event-ids";
 import { Hub } from "../hub/hub";
 import type { ClientFrame } from "../hub/intake";
 import type { ComponentSchema } from "../hub/migrations";
 import type { Timer } from "../hub/timers";
 import { log } from "../log";
-import { CloseCode, JobEvent, type JobEvents, type JobView, type PlannedData, WebhookEvent } from "../protocol";
+import {
+  CloseCode,
+  JobEvent,
+  type JobEvents,
+  type JobEventType,
+  type JobView,
+  type Json,
+  type PlannedData,
+  WebhookEvent,
+} from "../protocol";
 import { CancelFrame, type JobSpec, type JobUpdate } from "../schemas";
 import { stableStringify } from "../stable-json";
 import { parseWith } from "../validation";
-import { BatchOutbox, JOB_BATCHES_GENERATION, JOB_BATCHES_TABLE, type MemberReport } from "./batch-outbox";
+import { BatchOutbox, type MemberReport } from "./batch-outbox";
 import { EXPIRY_HOLD_MAX_MS, type ExpiryPlan, etaFrom, JobTimer, nextStageIndex, STAGE_GIVE_UP, type StageCursor } from "./job-plan";
-import { JOB_TABLE, type JobPlan, type JobRecord, JobRecords, mayWatch } from "./job-record";
+import { JOB_SCHEMA, type JobPlan, type JobRecord, JobRecords, type JobState, mayWatch, type ReportResult } from "./job-record";
 import {
   applyUpdate,
   eventTypeFor,
@@ -27,22 +35,12 @@ import {
   watched,
 } from "./job-state";
 
-/** What producers see of a job: the subscriber view plus who may watch it. */
-export type JobState = JobView & { viewers: string[]; seq: number };
-
-export interface ReportResult {
-  seq: number;
-  state: JobState;
-  cancel_requested: boolean;
-  duplicate?: true;
-}
-
 /**
  * One job: its state and event log in SQLite, and every socket watching it. The state
  * machine is job-state.ts; reports to batches go through the BatchOutbox.
  */
 export class JobHub extends Hub<JobView | null, JobEvents> {
-  private readonly records = new JobRecords(this.sql);
+  private readonly records = new JobRecords(this.sql, this.events);
   private readonly outbox = new BatchOutbox({
     sql: this.sql,
     timers: this.timers,
@@ -59,21 +57,21 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
   }
 
   protected schema(): ComponentSchema {
-    return {
-      component: "job",
-      steps: [
-        JOB_TABLE,
-        // Superseded by the shared event_ids table (moved by the last two steps).
-        "CREATE TABLE producer_events (event_id TEXT PRIMARY KEY, response TEXT NOT NULL, at INTEGER NOT NULL)",
-        JOB_BATCHES_TABLE,
-        ...moveIntoEventIds("producer_events", "response"),
-        JOB_BATCHES_GENERATION,
-      ],
-    };
+    return JOB_SCHEMA;
   }
 
   private get job(): JobRecord | null {
     return this.stored ? this.records.current() : null;
+  }
+
+  /**
+   * The one way a job's view changes: it is published as an event (the producer's `data`
+   * riding along), and that logged event is where the view is stored (JobRecords).
+   */
+  private change(job: JobRecord, view: JobView, type: JobEventType, data?: Json): number {
+    const { seq } = this.publish(type, data === undefined ? view : { ...view, data });
+    this.records.changed({ ...job, view });
+    return seq;
   }
 
   private stateOf(record: JobRecord): JobState {
@@ -95,10 +93,10 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     const view = newJobView(spec, this.nowIso());
     const record: JobRecord = { view, viewers: spec.viewers ?? [], spec: canonical };
     this.bindChannel(`job:${spec.id}`);
-    this.records.save(record);
+    this.records.create(record);
     this.timers.set(JobTimer.Lifetime, this.now() + this.config.jobMaxLifetimeMs);
     if (spec.webhook_url !== undefined) this.webhooks.configure(spec.webhook_url);
-    this.publish(JobEvent.Created, view);
+    this.change(record, view, JobEvent.Created);
     return ok({ created: true, job: this.stateOf(record) });
   }
 
@@ -124,8 +122,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     let seq = this.events.lastSeq;
     if (update.data !== undefined || viewChanged(job.view, next)) {
       next.updated_at = this.nowIso();
-      this.records.save({ ...job, view: next });
-      seq = this.publish(eventTypeFor(next.status), update.data === undefined ? next : { ...next, data: update.data }).seq;
+      seq = this.change(job, next, eventTypeFor(next.status), update.data);
       this.afterChange(job.view, next);
     }
     const result: ReportResult = { seq, state: this.stateOf(this.job as JobRecord), cancel_requested: next.cancel_requested };
@@ -179,8 +176,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     if (isFinal(job.view.status)) throw new HubError("job_finished", `job is ${job.view.status}`);
     if (!job.view.cancel_requested) {
       const view = requestCancel(job.view, this.nowIso());
-      this.records.save({ ...job, view });
-      this.publish(JobEvent.Update, view);
+      this.change(job, view, JobEvent.Update);
       // The backend hears of it now, not at its next POST (a stage may run for minutes).
       this.webhooks.queue(WebhookEvent.CancelRequested, { job: view, by: from.user });
       // The producer decides when the job ends; the plan stops pretending it progresses.
@@ -234,8 +230,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     const { index } = timer.payload;
     const view = playedStage(job.view, stages, index, this.nowIso());
     if (!view) return;
-    this.records.save({ ...job, view });
-    this.publish(JobEvent.Update, { ...view, data: { planned: true } satisfies PlannedData });
+    this.change(job, view, JobEvent.Update, { planned: true } satisfies PlannedData);
     const next = stages[index + 1];
     if (next) this.timers.set(JobTimer.Stage, timer.due + next.duration_ms, { index: index + 1 } satisfies StageCursor);
     this.afterChange(job.view, view);
@@ -250,8 +245,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     const job = this.job;
     if (!job || !watched(job.view)) return;
     const view = stalled(job.view, this.records.planOf(job).stall_timeout_s ?? 0, this.nowIso());
-    this.records.save({ ...job, view });
-    this.publish(JobEvent.Failed, view);
+    this.change(job, view, JobEvent.Failed);
     this.webhooks.queue(WebhookEvent.Stalled, { job: view });
     this.afterChange(job.view, view);
   }
@@ -289,8 +283,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     const job = this.job;
     if (!job || isFinal(job.view.status)) return;
     const view = lifetimeExceeded(job.view, this.config.jobMaxLifetimeMs, this.nowIso());
-    this.records.save({ ...job, view });
-    this.publish(JobEvent.Failed, view);
+    this.change(job, view, JobEvent.Failed);
     this.afterChange(job.view, view);
   }
 

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { asHubError, type ErrorPayload, type Outcome, unwrap } from "../errors";
 import { type AppEnv, producerOnly, producerOrUser, readJson } from "../http";
-import type { ReportResult } from "../hubs/job-hub";
+import type { ReportResult } from "../hubs/job-record";
 import { newId, parseId } from "../ids";
 import { log } from "../log";
 import type { JobUpdateResult } from "../protocol";
