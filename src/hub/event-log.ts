@@ -5,7 +5,17 @@ export const EVENT_LOG_SCHEMA = [
   "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
   // The serialized frame is stored so a replay sends byte-for-byte what live sockets got.
   "CREATE TABLE events (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, at INTEGER NOT NULL, frame TEXT NOT NULL)",
+  // Deliveries to live sockets since the log began, this event's included: the channel's
+  // `delivered` count rides on the row a publish writes anyway (the newest row, which is
+  // always kept, holds the total), instead of a second write per publish.
+  "ALTER TABLE events ADD COLUMN delivered_total INTEGER NOT NULL DEFAULT 0",
 ];
+
+/** What the log has counted since it began: events logged (its seq) and deliveries to live sockets. */
+export interface DeliveryTotals {
+  published: number;
+  delivered: number;
+}
 
 export interface LoggedEvent {
   seq: number;
@@ -21,6 +31,7 @@ export class EventLog {
   private cachedEpoch: string | undefined;
   private cachedChannel: string | undefined;
   private cachedSeq: number | undefined;
+  private cachedDelivered: number | undefined;
 
   /**
    * `stored` says whether the hub's tables exist yet: a hub creates them on its first
@@ -36,8 +47,25 @@ export class EventLog {
   }
 
   private get seq(): number {
-    this.cachedSeq ??= this.stored() ? (this.sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM events").one().seq ?? 0) : 0;
-    return this.cachedSeq;
+    if (this.cachedSeq === undefined) this.readNewest();
+    return this.cachedSeq as number;
+  }
+
+  /** seq and the delivered total, from the newest row (both 0 for an empty or unstored log). */
+  private readNewest(): void {
+    const newest = this.stored()
+      ? this.sql
+          .exec<{ seq: number; total: number }>("SELECT seq, delivered_total AS total FROM events ORDER BY seq DESC LIMIT 1")
+          .toArray()[0]
+      : undefined;
+    this.cachedSeq = newest?.seq ?? 0;
+    this.cachedDelivered = newest?.total ?? 0;
+  }
+
+  /** Events logged and deliveries counted since the log began (see DeliveryTotals). */
+  deliveryTotals(): DeliveryTotals {
+    if (this.cachedDelivered === undefined) this.readNewest();
+    return { published: this.seq, delivered: this.cachedDelivered as number };
   }
 
   private set seq(value: number) {
@@ -69,12 +97,15 @@ export class EventLog {
     return this.cachedEpoch;
   }
 
-  append(type: string, data: unknown, now: number): LoggedEvent {
+  /** Logs an event that goes live to `delivered` sockets. */
+  append(type: string, data: unknown, now: number, delivered: number): LoggedEvent {
     const seq = this.seq + 1;
     this.epoch; // an event always belongs to an epoch
     const frame: ServerFrame = { type, channel: this.channel, seq, ts: new Date(now).toISOString(), data };
     const text = JSON.stringify(frame);
-    this.sql.exec("INSERT INTO events (seq, type, at, frame) VALUES (?, ?, ?, ?)", seq, type, now, text);
+    const total = this.deliveryTotals().delivered + delivered;
+    this.sql.exec("INSERT INTO events (seq, type, at, frame, delivered_total) VALUES (?, ?, ?, ?, ?)", seq, type, now, text, total);
+    this.cachedDelivered = total;
     // Trimming keeps MAX(seq) (the newest row always survives), so seq never resets.
     this.sql.exec("DELETE FROM events WHERE seq <= ?", seq - this.retention);
     this.seq = seq;
@@ -132,6 +163,7 @@ export class EventLog {
     this.cachedChannel = undefined;
     this.cachedEpoch = this.readMeta("epoch");
     this.cachedSeq = undefined;
+    this.cachedDelivered = undefined;
   }
 
   readMeta(key: string): string | undefined {
