@@ -17,6 +17,11 @@ export const TEST_BINDINGS = {
   // Lifetimes past the 7-day log age, so the trimming tests see no lifetime run out.
   JOB_MAX_LIFETIME_S: "2592000",
   BATCH_MAX_LIFETIME_S: "2678400",
+  // Few shards and a small room threshold, so tests reach them.
+  STATS_SHARDS: "4",
+  DIRECTORY_SHARDS: "4",
+  CHANNEL_SHARD_SOCKETS: "50",
+  METRICS_TOKEN: "test_metrics_token_0123456789abcdef",
   // Stream limits small enough to reach (the 1 MiB append still fits, twice).
   STREAM_MAX_BYTES: "2097152",
   STREAM_MAX_LIVE_READERS: "2",

@@ -29,6 +29,22 @@ export function hubVars() {
   return { ...base, ...extra };
 }
 
+/**
+ * Vars one scenario needs on top of hubVars(): the scale scenario shards its room at
+ * `shardSockets`; scale-flat keeps the same room in one object.
+ */
+export function scenarioVars(scenario, params) {
+  if (scenario === "scale") {
+    // Few channels at quick scale: fewer stats shards, so each still gets a share worth measuring.
+    return {
+      CHANNEL_SHARD_SOCKETS: String(params.shardSockets),
+      ...(params.statsShards ? { STATS_SHARDS: String(params.statsShards) } : {}),
+    };
+  }
+  if (scenario === "scale-flat") return { CHANNEL_SHARD_SOCKETS: "30000" };
+  return {};
+}
+
 /** ~300-byte producer payload: the publish time and an index, padded. */
 export const PAYLOAD_BYTES = 300;
 
@@ -44,6 +60,25 @@ export const SCALES = {
     p0: { events: 500, concurrency: 1 },
     p1: { jobs: 100, updates: 20 },
     proxyS1: { subscribers: 1000, events: 200, concurrency: 1 },
+    // 3,000 sockets on one room sharded at 500, 2,000 on 1,000 jobs, 1,000 user sockets.
+    scale: {
+      shardSockets: 500,
+      roomSockets: 3000,
+      roomUsers: 1000,
+      roomEvents: 100,
+      roomRate: 4,
+      jobs: 1000,
+      socketsPerJob: 2,
+      jobEvents: 2,
+      jobRoundsPerS: 0.5,
+      broadcastUsers: 1000,
+      broadcasts: 3,
+      stormEvents: 30,
+      stormRate: 3,
+      settleMs: 3000,
+      connectConcurrency: 50,
+      drainIdleMs: 8000,
+    },
     connectConcurrency: 100,
     /** A drain ends when every delivery arrived or none arrived for this long. */
     drainIdleMs: 5000,
@@ -58,6 +93,25 @@ export const SCALES = {
     p0: { events: 20, concurrency: 1 },
     p1: { jobs: 10, updates: 3 },
     proxyS1: { subscribers: 50, events: 20, concurrency: 1 },
+    scale: {
+      shardSockets: 25,
+      statsShards: 4,
+      roomSockets: 120,
+      roomUsers: 40,
+      roomEvents: 20,
+      roomRate: 10,
+      jobs: 20,
+      socketsPerJob: 2,
+      jobEvents: 2,
+      jobRoundsPerS: 2,
+      broadcastUsers: 30,
+      broadcasts: 2,
+      stormEvents: 15,
+      stormRate: 10,
+      settleMs: 500,
+      connectConcurrency: 25,
+      drainIdleMs: 3000,
+    },
     connectConcurrency: 50,
     drainIdleMs: 1500,
   },

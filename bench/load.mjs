@@ -4,6 +4,7 @@
 // result. Every wait here is bounded in time.
 import { makeAdapter, nowMs, payload } from "./clients.mjs";
 import { cpuDelta } from "./proc.mjs";
+import { scaleScenario } from "./scale.mjs";
 import { summarize } from "./stats.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -387,6 +388,9 @@ async function run({ scenario, kind, url, params }) {
         return await publishOnly(adapter, params);
       case "p1":
         return await bulkUpdates(adapter, params);
+      case "scale":
+      case "scale-flat":
+        return await scaleScenario({ url, params, flat: scenario === "scale-flat", mark });
       default:
         throw new Error(`unknown scenario ${scenario}`);
     }

@@ -9,11 +9,12 @@ import { createRequire } from "node:module";
 import { cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CLIENT_BOUND_PCT, CLIENT_CORE, hubVars, SCALES, SERVER_CORE } from "./config.mjs";
+import { CLIENT_BOUND_PCT, CLIENT_CORE, hubVars, SCALES, SERVER_CORE, scenarioVars } from "./config.mjs";
 import { perfProfiler } from "./perf.mjs";
 import { machine, snapshotServer } from "./proc.mjs";
 import { pinning, runLoad, startServer, stopAll, stopServer } from "./procs.mjs";
 import { medians, table, targets, targetsMarkdown } from "./report.mjs";
+import { scaleMarkdown, scaleTargets } from "./scale-report.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
@@ -28,7 +29,11 @@ const quick = flag("quick");
 const scale = quick ? SCALES.quick : SCALES.full;
 const runs = Number(opt("runs", scale.runs));
 const servers = opt("servers", "hub,hub-mfrl,floor,floor-durable,ws,socketio,pysocketio").split(",");
-const scenarios = opt("scenarios", "p0,p1,s1,s2,s3,s4,s5").split(",");
+// `scale` brings its unsharded twin `scale-flat` along: the targets compare the two.
+const scenarios = opt("scenarios", "p0,p1,s1,s2,s3,s4,s5")
+  .split(",")
+  .flatMap((sc) => (sc === "scale" ? ["scale", "scale-flat"] : [sc]));
+const SCALE_SCENARIOS = ["scale", "scale-flat"];
 const proxy = servers.includes("hub") && !flag("no-proxy") && (!quick || flag("proxy"));
 const outDir = opt("out", join(here, "results"));
 const baseName = quick ? "quick" : "latest";
@@ -144,24 +149,28 @@ const CLIENT_KIND = {
   socketio: "socketio",
   pysocketio: "socketio",
 };
-/** Scenarios only some servers take (P1 is the hub's bulk route), and servers that take only some. */
-const ONLY = { p1: ["hub", "hub-mfrl"] };
+/**
+ * Scenarios only some servers take (P1 is the hub's bulk route; the scale scenarios are the
+ * hub's own sharding and broadcast), and servers that take only some.
+ */
+const ONLY = { p1: ["hub", "hub-mfrl"], scale: ["hub"], "scale-flat": ["hub"] };
 const SUBSET = { "hub-mfrl": ["p0", "p1", "s2"], "floor-durable": ["p0", "s2"] };
 
 function paramsFor(server, scenario) {
-  const p = server === "hub-wrangler" && scenario === "s1" ? scale.proxyS1 : scale[scenario];
+  const p =
+    server === "hub-wrangler" && scenario === "s1" ? scale.proxyS1 : SCALE_SCENARIOS.includes(scenario) ? scale.scale : scale[scenario];
   return { ...p, connectConcurrency: scale.connectConcurrency, drainIdleMs: scale.drainIdleMs };
 }
 
 const profiler = opt("perf") ? perfProfiler(opt("perf")) : null;
 
 async function runOne(server, scenario, bundleDir) {
-  const vars = server === "floor-durable" ? { ...hubVars(), FLOOR_DURABLE: "1" } : hubVars();
+  const params = paramsFor(server, scenario);
+  const vars = { ...hubVars(), ...scenarioVars(scenario, params), ...(server === "floor-durable" ? { FLOOR_DURABLE: "1" } : {}) };
   const env = CLIENT_KIND[server] === "hub" ? { BENCH_HUB_VARS_RESOLVED: JSON.stringify(vars) } : {};
   const started = await startServer(SERVER_CORE, serverArgv(server, bundleDir), env);
   try {
     const kind = CLIENT_KIND[server];
-    const params = paramsFor(server, scenario);
     const marks = [];
     const result = await runLoad(
       CLIENT_CORE,
@@ -173,7 +182,7 @@ async function runOne(server, scenario, bundleDir) {
         marks.push({ label, cpuUs: s.cpuUs, rssKb: s.rssKb, pssKb: s.pssKb, pids: s.pids });
         return s;
       },
-      quick ? 60_000 : 300_000,
+      SCALE_SCENARIOS.includes(scenario) ? (quick ? 180_000 : 900_000) : quick ? 60_000 : 300_000,
     );
     result.clientBound = (result.clientCpuPct ?? 0) > CLIENT_BOUND_PCT;
     result.serverProcesses = marks[0]?.pids;
@@ -201,6 +210,8 @@ async function main() {
   try {
     for (let r = 0; r < runs; r++) {
       for (const [server, scenario] of plan) {
+        // A scale run takes minutes: one unless --runs asks for more.
+        if (r > 0 && SCALE_SCENARIOS.includes(scenario) && !opt("runs")) continue;
         const t = Date.now();
         let result;
         try {
@@ -214,6 +225,12 @@ async function main() {
         raw[server] ??= {};
         raw[server][scenario] ??= [];
         raw[server][scenario].push(result);
+        if (result.room) {
+          log(
+            `run ${r + 1} ${server} ${scenario}: room ${result.room.deliveries} deliveries, ${result.room.serverUsPerDelivery?.toFixed(2)} µs/delivery, p99 ${result.room.latency?.p99?.toFixed(1)} ms (${((Date.now() - t) / 1000).toFixed(1)} s)`,
+          );
+          continue;
+        }
         log(
           `run ${r + 1}/${runs} ${server} ${scenario}: ${result.deliveries ?? result.events} ` +
             `${result.loss !== undefined ? `loss ${result.loss} ` : ""}` +
@@ -231,10 +248,12 @@ async function main() {
   const results = {};
   for (const [server, byScenario] of Object.entries(raw)) {
     results[server] = {};
-    for (const [sc, list] of Object.entries(byScenario)) results[server][sc] = medians(list);
+    for (const [sc, list] of Object.entries(byScenario)) if (!SCALE_SCENARIOS.includes(sc)) results[server][sc] = medians(list);
   }
-  const checks = targets(results);
-  const md = table(results, LABELS);
+  const scaleRuns = { sharded: raw.hub?.scale?.[0], flat: raw.hub?.["scale-flat"]?.[0] };
+  const hasScale = Boolean(scaleRuns.sharded || scaleRuns.flat);
+  const checks = [...targets(results), ...(hasScale ? scaleTargets(scaleRuns) : [])];
+  const md = table(results, LABELS) + (hasScale ? `\n\n${scaleMarkdown(scaleRuns)}` : "");
   const info = {
     date: new Date().toISOString(),
     mode: quick ? "quick" : "full",

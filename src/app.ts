@@ -6,13 +6,14 @@ import { asHubError, errorBody, HubError } from "./errors";
 import type { AppEnv } from "./http";
 import { log } from "./log";
 import { batchRoutes } from "./routes/batches";
+import { broadcastRoutes } from "./routes/broadcast";
 import { devRoutes } from "./routes/dev";
 import { jobRoutes } from "./routes/jobs";
 import { publishRoutes } from "./routes/publish";
 import { roomRoutes } from "./routes/rooms";
 import { sessionRoutes } from "./routes/sessions";
 import { socketRoutes } from "./routes/sockets";
-import { statsRoutes } from "./routes/stats";
+import { metricsRoutes, statsRoutes } from "./routes/stats";
 import { streamCors, streamRoutes } from "./routes/streams";
 import { ticketRoutes } from "./routes/tickets";
 import { userRoutes } from "./routes/users";
@@ -50,6 +51,7 @@ app.route("/v1", userRoutes);
 app.route("/v1", roomRoutes);
 app.route("/v1", sessionRoutes);
 app.route("/v1", publishRoutes);
+app.route("/v1", broadcastRoutes);
 app.route("/v1", socketRoutes);
 app.route("/v1", statsRoutes);
 app.route("/v1", streamRoutes);
@@ -59,6 +61,7 @@ app.route(
   "/dev",
   devRoutes((request, env, ctx) => app.fetch(request, env, ctx)),
 );
+app.route("/", metricsRoutes);
 
 app.notFound((c) => c.json(errorBody(new HubError("not_found", "no such route")), 404));
 

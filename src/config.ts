@@ -53,6 +53,16 @@ export interface HubConfig {
   jobTtlMs: number;
   /** A member job reports progress to its batches at most once per this. Final states go at once. */
   batchReportMs: number;
+  /** Stats shard objects; a channel's reports go to one of them by the hash of its name. */
+  statsShards: number;
+  /** A room takes this many sockets in its own object; more land on its shard objects. */
+  channelShardSockets: number;
+  /** Shards of the directory of users with open sockets (broadcast). */
+  directoryShards: number;
+  /** A token that may read GET /metrics besides the producer keys (for a scraper). */
+  metricsToken?: string;
+  /** Who may read GET /metrics: the producer keys and METRICS_TOKEN. */
+  metricsKeys: string[];
   /** Durable Streams limits (docs/streams.md#limits). */
   streams: StreamLimits;
   /** A job not final this long after its creation fails with `lifetime_exceeded`. */
@@ -201,6 +211,12 @@ function parseConfig(env: Env): HubConfig {
     logMaxAgeMs: intVar(env.LOG_MAX_AGE_S, 7 * 86_400, 60, 90 * 86_400, "LOG_MAX_AGE_S", problems) * 1000,
     jobTtlMs: intVar(env.JOB_TTL_S, 86_400, 1, 30 * 86_400, "JOB_TTL_S", problems) * 1000,
     batchReportMs: intVar(env.BATCH_REPORT_INTERVAL_MS, 1_000, 50, 60_000, "BATCH_REPORT_INTERVAL_MS", problems),
+    // Changing these moves channels between shards: see docs/scaling.md.
+    statsShards: intVar(env.STATS_SHARDS, 32, 1, 1_024, "STATS_SHARDS", problems),
+    channelShardSockets: intVar(env.CHANNEL_SHARD_SOCKETS, 10_000, 10, 30_000, "CHANNEL_SHARD_SOCKETS", problems),
+    directoryShards: intVar(env.DIRECTORY_SHARDS, 32, 1, 1_024, "DIRECTORY_SHARDS", problems),
+    metricsToken: metricsToken(env.METRICS_TOKEN, devMode, problems),
+    metricsKeys: env.METRICS_TOKEN ? [...producerKeys, env.METRICS_TOKEN] : producerKeys,
     streams: {
       // One append is one SQLite row, and a row holds at most 2 MB.
       maxAppendBytes: intVar(env.STREAM_MAX_APPEND_BYTES, 1_048_576, 1_024, 1_048_576, "STREAM_MAX_APPEND_BYTES", problems),
@@ -248,6 +264,13 @@ function isSecret(secret: string): boolean {
   } catch {
     return false;
   }
+}
+
+function metricsToken(raw: string | undefined, devMode: boolean, problems: string[]): string | undefined {
+  if (!raw) return undefined;
+  if (!devMode && (raw.includes(DEV_MARKER) || raw.length < 24))
+    problems.push("METRICS_TOKEN is a dev token or shorter than 24 characters");
+  return raw;
 }
 
 function list(raw: string | undefined): string[] {

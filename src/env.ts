@@ -34,6 +34,10 @@ declare global {
     LOG_MAX_AGE_S?: string;
     JOB_TTL_S?: string;
     BATCH_REPORT_INTERVAL_MS?: string;
+    STATS_SHARDS?: string;
+    CHANNEL_SHARD_SOCKETS?: string;
+    DIRECTORY_SHARDS?: string;
+    METRICS_TOKEN?: string;
     STREAM_MAX_APPEND_BYTES?: string;
     STREAM_MAX_BYTES?: string;
     STREAM_LONG_POLL_TIMEOUT_MS?: string;

@@ -151,6 +151,21 @@ export type ProductEvent = v.InferOutput<typeof ProductEvent>;
 export const RoomProductEvent = v.strictObject({ ...ProductEvent.entries, exclude_user: v.optional(Id) });
 export type RoomProductEvent = v.InferOutput<typeof RoomProductEvent>;
 
+/** POST /v1/broadcast: to every user with an open socket; `notify` also keeps it in their inboxes. */
+export const BroadcastInput = v.pipe(
+  v.strictObject({
+    type: ProductEventType,
+    data: v.optional(Json),
+    /** Required: it makes the fan-out safe to retry, and with `notify` it is the notification's id. */
+    event_id: Id,
+    notify: v.optional(v.boolean()),
+    title: v.optional(Text(200)),
+    body: v.optional(Text(2000)),
+  }),
+  v.check((b) => b.notify === true || (b.title === undefined && b.body === undefined), "title and body need notify: true"),
+);
+export type BroadcastInput = v.InferOutput<typeof BroadcastInput>;
+
 export const RoomSettings = v.strictObject({
   visibility: v.picklist(["private", "public"]),
   members: v.optional(v.pipe(v.array(Id), v.maxLength(1_000))),

@@ -14,6 +14,8 @@ export interface ConnectRequest {
   since?: number;
   epoch?: string;
   subprotocol: boolean;
+  /** The connection id, when the Worker picked it (it placed a room socket by its hash). */
+  cid?: string;
 }
 /** The request header that carries a ConnectRequest from the Worker to the hub. */
 export const CONNECT_HEADER = "x-dovetail-connect";

@@ -1,21 +1,18 @@
-// Per-channel counters, persisted next to the event log, and how much of each the global
-// StatsHub has acknowledged: the deltas not yet reported are stored too, so an eviction or
-// a failed report loses none (see stats-reporter.ts for when they go). `published` and
-// `delivered` are the event log's own totals (a publish writes no counter row); their
-// rows hold only what the StatsHub acknowledged, plus any count from before the log kept them.
+// Per-channel counters, persisted next to the event log, and how much of each the channel's
+// stats shard has acknowledged: the deltas not yet reported are stored too, so an eviction
+// or a failed report loses none (see stats-reporter.ts for when they go). `published` and
+// `delivered` are the event log's own totals (a publish writes no counter row); their rows
+// hold only what was acknowledged, plus any count from before the log kept them.
 import { splitChannel } from "../channel-kinds";
 import type { ChannelKind } from "../protocol";
 import type { DeliveryTotals } from "./event-log";
 
 export const COUNTER_SCHEMA = [
   "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
-  // How much of `value` the StatsHub has acknowledged. Counts from before this column
+  // How much of `value` the stats shard has acknowledged. Counts from before this column
   // were reported from memory already: they start acknowledged.
   "ALTER TABLE counters ADD COLUMN reported INTEGER NOT NULL DEFAULT 0",
   "UPDATE counters SET reported = value",
-  // From here `published` is the log's seq on top of the stored value: what the log holds
-  // already was counted in the row too. (`delivered` starts at 0 in the log: no overlap.)
-  "UPDATE counters SET value = value - (SELECT COALESCE(MAX(seq), 0) FROM events) WHERE name = 'published'",
 ];
 export const COUNTER_NAMES = ["published", "delivered", "errors", "connects", "closes", "refusals"] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
@@ -46,12 +43,20 @@ export function zeroCounters(): CounterValues {
   return { published: 0, delivered: 0, errors: 0, connects: 0, closes: 0, refusals: 0 };
 }
 
+/**
+ * A quiet channel (nothing counted, the same open sockets) reports only this often: enough
+ * to stay in the totals (a shard drops a channel silent for 10 minutes), and no row writes
+ * and requests every heartbeat for each of a million idle channels.
+ */
+export const QUIET_REPORT_MS = 5 * 60_000;
+
 export class ChannelCounters {
   /** Whether some count is not yet acknowledged; read from storage once per instance. */
   private dirty: boolean | undefined;
   /** A report is on its way: its deltas are not acknowledged yet, so none other may go. */
   private inFlight = false;
   private lastReport = 0;
+  private lastSockets = -1;
 
   /** `bound` says whether the channel exists: a wiped (expired) one must stay empty. */
   constructor(
@@ -118,9 +123,12 @@ export class ChannelCounters {
   decide(channel: string, openSockets: () => number, now: number, force: boolean): ReportDecision {
     const kind = splitChannel(channel)?.spec.kind;
     if (!kind) return null;
+    const sockets = openSockets();
+    if (!force && !this.hasPending() && sockets === this.lastSockets && now - this.lastReport < QUIET_REPORT_MS) return null;
     const delta = this.takeReport(now, force);
     if (!delta) return this.inFlight || this.hasPending() ? { laterAt: Math.max(this.nextReportAt(), now + 1) } : null;
-    return { report: { channel, kind, openSockets: openSockets(), delta, at: now } };
+    this.lastSockets = sockets;
+    return { report: { channel, kind, openSockets: sockets, delta, at: now } };
   }
 
   /** The deltas to report now, or null while the last report is recent (and `force` is off) or on its way. */
@@ -132,7 +140,7 @@ export class ChannelCounters {
     return delta;
   }
 
-  /** The StatsHub took `delta`; counts added meanwhile stay pending. */
+  /** The stats shard took `delta`; counts added meanwhile stay pending. */
   acknowledged(delta: CounterValues): void {
     this.inFlight = false;
     if (!this.bound()) return;

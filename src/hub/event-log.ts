@@ -5,13 +5,15 @@ export const EVENT_LOG_SCHEMA = [
   "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
   // The serialized frame is stored so a replay sends byte-for-byte what live sockets got.
   "CREATE TABLE events (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, at INTEGER NOT NULL, frame TEXT NOT NULL)",
-  // Deliveries to live sockets since the log began, this event's included: the channel's
-  // `delivered` count rides on the row a publish writes anyway (the newest row, which is
-  // always kept, holds the total), instead of a second write per publish.
+  // Events this object published and their deliveries to live sockets, running totals with
+  // this event included: the channel's counts ride on the row a publish writes anyway (the
+  // newest row, which is always kept, holds them) instead of a second write per publish.
+  // Rows stored before, and a room shard's copies of its room's rows, carry 0.
+  "ALTER TABLE events ADD COLUMN published_total INTEGER NOT NULL DEFAULT 0",
   "ALTER TABLE events ADD COLUMN delivered_total INTEGER NOT NULL DEFAULT 0",
 ];
 
-/** What the log has counted since it began: events logged (its seq) and deliveries to live sockets. */
+/** What the log has counted (see the totals columns): events published here and deliveries to live sockets. */
 export interface DeliveryTotals {
   published: number;
   delivered: number;
@@ -31,7 +33,7 @@ export class EventLog {
   private cachedEpoch: string | undefined;
   private cachedChannel: string | undefined;
   private cachedSeq: number | undefined;
-  private cachedDelivered: number | undefined;
+  private cachedTotals: DeliveryTotals | undefined;
 
   /**
    * `stored` says whether the hub's tables exist yet: a hub creates them on its first
@@ -51,21 +53,23 @@ export class EventLog {
     return this.cachedSeq as number;
   }
 
-  /** seq and the delivered total, from the newest row (both 0 for an empty or unstored log). */
+  /** seq and the totals, from the newest row (all 0 for an empty or unstored log). */
   private readNewest(): void {
     const newest = this.stored()
       ? this.sql
-          .exec<{ seq: number; total: number }>("SELECT seq, delivered_total AS total FROM events ORDER BY seq DESC LIMIT 1")
+          .exec<{ seq: number; published: number; delivered: number }>(
+            "SELECT seq, published_total AS published, delivered_total AS delivered FROM events ORDER BY seq DESC LIMIT 1",
+          )
           .toArray()[0]
       : undefined;
     this.cachedSeq = newest?.seq ?? 0;
-    this.cachedDelivered = newest?.total ?? 0;
+    this.cachedTotals = { published: newest?.published ?? 0, delivered: newest?.delivered ?? 0 };
   }
 
-  /** Events logged and deliveries counted since the log began (see DeliveryTotals). */
+  /** Events published and deliveries counted by this log (see DeliveryTotals). */
   deliveryTotals(): DeliveryTotals {
-    if (this.cachedDelivered === undefined) this.readNewest();
-    return { published: this.seq, delivered: this.cachedDelivered as number };
+    if (this.cachedTotals === undefined) this.readNewest();
+    return this.cachedTotals as DeliveryTotals;
   }
 
   private set seq(value: number) {
@@ -103,9 +107,18 @@ export class EventLog {
     this.epoch; // an event always belongs to an epoch
     const frame: ServerFrame = { type, channel: this.channel, seq, ts: new Date(now).toISOString(), data };
     const text = JSON.stringify(frame);
-    const total = this.deliveryTotals().delivered + delivered;
-    this.sql.exec("INSERT INTO events (seq, type, at, frame, delivered_total) VALUES (?, ?, ?, ?, ?)", seq, type, now, text, total);
-    this.cachedDelivered = total;
+    const before = this.deliveryTotals();
+    const totals = { published: before.published + 1, delivered: before.delivered + delivered };
+    this.sql.exec(
+      "INSERT INTO events (seq, type, at, frame, published_total, delivered_total) VALUES (?, ?, ?, ?, ?, ?)",
+      seq,
+      type,
+      now,
+      text,
+      totals.published,
+      totals.delivered,
+    );
+    this.cachedTotals = totals;
     // Trimming keeps MAX(seq) (the newest row always survives), so seq never resets.
     this.sql.exec("DELETE FROM events WHERE seq <= ?", seq - this.retention);
     this.seq = seq;
@@ -163,7 +176,7 @@ export class EventLog {
     this.cachedChannel = undefined;
     this.cachedEpoch = this.readMeta("epoch");
     this.cachedSeq = undefined;
-    this.cachedDelivered = undefined;
+    this.cachedTotals = undefined;
   }
 
   readMeta(key: string): string | undefined {

@@ -36,7 +36,7 @@ export abstract class HubCore<Events extends object = Record<never, never>> exte
   protected readonly tables: LazySchema;
   /** This channel's webhooks: the outbox, client `emit`s, delivery from the alarm. */
   protected readonly webhooks: ChannelWebhooks;
-  private readonly stats: StatsReporter;
+  protected readonly stats: StatsReporter;
   private readonly trimmer: LogTrimmer;
   /** Milliseconds since the epoch. Replaced in tests to move time without sleeping. */
   now: () => number = () => Date.now();
@@ -126,9 +126,10 @@ export abstract class HubCore<Events extends object = Record<never, never>> exte
 
   protected sendError(ws: WebSocket, ref: string | number | undefined, err: unknown): void {
     this.publisher.sendError(ws, ref, err, this.now());
+    this.reportStats();
   }
 
-  /** Counter deltas to the global StatsHub, coalesced (see StatsReporter). */
+  /** Counter deltas to the channel's stats shard, coalesced (see StatsReporter). */
   protected reportStats(force = false): void {
     this.stats.report(this.channel, () => this.sockets.count(), this.now(), force);
   }

@@ -81,7 +81,7 @@ export abstract class Hub<Snapshot = unknown, Events extends object = Record<nev
     const { 0: client, 1: server } = new WebSocketPair();
     this.bindChannel(req.channel);
     const user: UserRef = req.identity.name ? { id: req.identity.id, name: req.identity.name } : { id: req.identity.id };
-    const who: Attachment = { cid: newId(), user, at: this.now(), ...this.session.attachmentFor(req.identity, req.channel) };
+    const who: Attachment = { cid: req.cid ?? newId(), user, at: this.now(), ...this.session.attachmentFor(req.identity, req.channel) };
     this.sockets.accept(server, who);
 
     // No await from here to the return: missed events go out strictly before live ones.

@@ -1,13 +1,18 @@
-// Coalesced stats reporting: a hub's counter deltas go to the global StatsHub at most once
+// Coalesced stats reporting: a hub's counter deltas go to the channel's stats shard at most once
 // per REPORT_EVERY_MS, never once per event. Deltas held back by coalescing are flushed by
 // a timer, so a burst followed by quiet is still counted.
+import { readConfig } from "../config";
 import { log } from "../log";
+import { statsShardFor } from "../stats/totals";
 import { type ChannelCounters, REPORT_EVERY_MS } from "./counters";
 import type { Timers } from "./timers";
 
 export const STATS_TIMER = "stats";
 
 export class StatsReporter {
+  /** Which object of its channel reports: 0 for the channel's own, n for its shard n (rooms). */
+  part = 0;
+
   constructor(
     private readonly ctx: DurableObjectState,
     private readonly env: Env,
@@ -27,8 +32,8 @@ export class StatsReporter {
     }
     const { delta } = decision.report;
     this.ctx.waitUntil(
-      this.env.STATS_HUB.getByName("global")
-        .report(decision.report)
+      statsShardFor(this.env, channel, readConfig(this.env).statsShards)
+        .report(this.part === 0 ? decision.report : { ...decision.report, part: this.part })
         .then(
           () => this.counters.acknowledged(delta),
           (err: unknown) => {

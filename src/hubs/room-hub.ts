@@ -4,47 +4,38 @@ import { type Outcome, ok } from "../errors";
 import type { Attachment, Refusal } from "../hub/connections";
 import { moveIntoEventIds } from "../hub/event-ids";
 import { recentData } from "../hub/event-log";
-import { IdleExpiringHub } from "../hub/idle-hub";
 import type { ClientFrame } from "../hub/intake";
 import type { ComponentSchema } from "../hub/migrations";
 import { newId } from "../ids";
 import {
   CloseCode,
   RoomEvent,
-  type RoomEvents,
   type RoomMessage,
   type RoomPresence,
   type RoomSnapshot,
   type RoomVisibility,
   TYPING_EXPIRES_MS,
+  type UserRef,
   WebhookEvent,
 } from "../protocol";
+import { ROOM_SHARDS_SCHEMA } from "../rooms/room-shards";
+import { ShardedRoom } from "../rooms/sharded-room";
 import { MessageFrame, type RoomProductEvent, type RoomSettings, TypingFrame } from "../schemas";
 import { parseWith } from "../validation";
 import { HISTORY_ROWS_FACTOR, MESSAGE_SHARE_SCHEMA, MessageShares } from "./message-shares";
 import { type Delivered, PUBLISHED_EVENTS_TABLE, publishOnce } from "./product-events";
+import { claimGrants, type RoomAccess } from "./room-access";
 import { RoomLimits } from "./room-limits";
-import { onlineUsers, otherConnections } from "./room-presence";
-
-/** Who may join a room, as a producer's PUT set it. */
-export interface RoomAccess {
-  id: string;
-  visibility: RoomVisibility;
-  members: string[];
-  updated_at: string;
-}
-
-/** Does a `rooms` claim grant `roomId`? A trailing `*` is a prefix match. */
-export function claimGrants(claim: readonly string[], roomId: string): boolean {
-  return claim.some((entry) => (entry.endsWith("*") ? roomId.startsWith(entry.slice(0, -1)) : entry === roomId));
-}
+import { onlineUsers } from "./room-presence";
 
 /**
  * One room: who may join (visibility, members), its chat history in the event log, who
  * is online, and who is typing. Presence is derived from the sockets' attachments, so it
- * is right after hibernation without any bookkeeping of its own.
+ * is right after hibernation without any bookkeeping of its own. Past CHANNEL_SHARD_SOCKETS
+ * sockets, new ones land on the room's shard objects (src/rooms/): this object keeps the
+ * one log and state and sends each event on to them.
  */
-export class RoomHub extends IdleExpiringHub<RoomSnapshot, RoomEvents> {
+export class RoomHub extends ShardedRoom {
   protected idleTtlMs(): number {
     return this.config.roomIdleTtlMs;
   }
@@ -70,14 +61,13 @@ export class RoomHub extends IdleExpiringHub<RoomSnapshot, RoomEvents> {
   /** Members announced but without a socket now, and the room itself if nobody is left, are told gone. */
   private forgetDropped(present: Attachment[]): void {
     const online = new Set(present.map((a) => a.user.id));
-    for (const { user_id, name } of this.sql
-      .exec<{ user_id: string; name: string | null }>("SELECT user_id, name FROM announced")
-      .toArray()) {
-      if (online.has(user_id)) continue;
+    const announced = this.sql.exec<{ user_id: string; name: string | null }>("SELECT user_id, name FROM announced").toArray();
+    for (const { user_id, name } of announced) {
+      if (online.has(user_id) || this.shards.onShards(user_id)) continue;
       this.sql.exec("DELETE FROM announced WHERE user_id = ?", user_id);
       this.webhooks.queue(WebhookEvent.MemberLeft, { room: this.roomId, user: name === null ? { id: user_id } : { id: user_id, name } });
     }
-    if (present.length === 0) this.webhooks.lastSocket(WebhookEvent.RoomVacated);
+    if (present.length === 0 && this.shards.inUse().sockets === 0) this.webhooks.lastSocket(WebhookEvent.RoomVacated);
   }
 
   protected schema(): ComponentSchema {
@@ -97,6 +87,7 @@ export class RoomHub extends IdleExpiringHub<RoomSnapshot, RoomEvents> {
         ...MESSAGE_SHARE_SCHEMA,
         // The name too, so a member_left webhook sent after a restart still carries it.
         "ALTER TABLE announced ADD COLUMN name TEXT",
+        ...ROOM_SHARDS_SCHEMA,
       ],
     };
   }
@@ -108,7 +99,7 @@ export class RoomHub extends IdleExpiringHub<RoomSnapshot, RoomEvents> {
   }
 
   /** Null until a producer has PUT the room: such a room admits only `rooms` claims. */
-  private get visibility(): RoomVisibility | null {
+  protected get visibility(): RoomVisibility | null {
     if (!this.stored) return null;
     if (this.visibilityCache === undefined) {
       const row = this.sql.exec<{ visibility: string }>("SELECT visibility FROM room").toArray()[0];
@@ -119,6 +110,7 @@ export class RoomHub extends IdleExpiringHub<RoomSnapshot, RoomEvents> {
 
   // A room deleted for idleness is as if never configured: forget the cached visibility too.
   protected override onWiped(): void {
+    super.onWiped();
     this.visibilityCache = undefined;
   }
 
@@ -136,10 +128,9 @@ export class RoomHub extends IdleExpiringHub<RoomSnapshot, RoomEvents> {
     for (const member of new Set(settings.members ?? [])) this.sql.exec("INSERT INTO members (user_id) VALUES (?)", member);
     this.visibilityCache = settings.visibility;
     this.webhooks.configure(settings.webhook_url ?? null);
-    const members = this.sql
-      .exec<{ user_id: string }>("SELECT user_id FROM members ORDER BY user_id")
-      .toArray()
-      .map((r) => r.user_id);
+    const members = this.members();
+    // The shards apply the same revocation to their sockets.
+    this.shards.forward({ access: { visibility: settings.visibility, members } });
     // Revocation by PUT: a removed member, or an outsider of a room turned private, goes now.
     const allowed = new Set(members);
     for (const ws of this.sockets.open()) {
@@ -151,17 +142,37 @@ export class RoomHub extends IdleExpiringHub<RoomSnapshot, RoomEvents> {
     return ok({ id: roomId, visibility: settings.visibility, members, updated_at: new Date(now).toISOString() });
   }
 
+  protected members(): string[] {
+    return this.sql
+      .exec<{ user_id: string }>("SELECT user_id FROM members ORDER BY user_id")
+      .toArray()
+      .map((r) => r.user_id);
+  }
+
   /** POST /v1/rooms/:id/events. `exclude_user`'s sockets get no live copy (see docs). */
   publishEvent(roomId: string, event: RoomProductEvent): Outcome<Delivered> {
     this.bindChannel(`room:${roomId}`);
-    const excluded = event.exclude_user;
-    const except = excluded ? (who: Attachment) => who.user.id === excluded : undefined;
-    return ok(publishOnce(this.eventIds, event.event_id, this.now(), () => this.publishProduct(event.type, event.data ?? null, except)));
+    return ok(
+      publishOnce(this.eventIds, event.event_id, this.now(), () => this.publishToAll(event.type, event.data ?? null, event.exclude_user)),
+    );
   }
 
-  /** GET /v1/rooms/:id/presence. */
+  /** GET /v1/rooms/:id/presence: this object's sockets and the shards' users (one connection per shard). */
   presence(roomId: string): Outcome<RoomPresence> {
-    return ok({ room: roomId, online: onlineUsers(this.sockets.attachments()).map(({ user, connections }) => ({ ...user, connections })) });
+    const online = onlineUsers(this.sockets.attachments()).map(({ user, connections }) => ({ ...user, connections }));
+    for (const { user, shards } of this.shards.users()) {
+      const seen = online.find((u) => u.id === user.id);
+      if (seen) seen.connections += shards;
+      else online.push({ ...user, connections: shards });
+    }
+    return ok({ room: roomId, online });
+  }
+
+  /** Everyone online in the room, each once: this object's sockets, then the shards'. */
+  protected onlineRefs(leaving?: Attachment): UserRef[] {
+    const here = onlineUsers(this.sockets.attachments(), leaving).map((u) => u.user);
+    const ids = new Set(here.map((u) => u.id));
+    return [...here, ...this.shards.users().flatMap(({ user }) => (ids.has(user.id) ? [] : [user]))];
   }
 
   /** The socket's rules, for clients reading a rooms/<id>/ stream over HTTP. */
@@ -189,7 +200,7 @@ export class RoomHub extends IdleExpiringHub<RoomSnapshot, RoomEvents> {
     return {
       id: this.roomIdOf(this.channel),
       visibility: this.visibility ?? "private",
-      online: onlineUsers(this.sockets.attachments()).map((u) => u.user),
+      online: this.onlineRefs(),
       messages,
       ...(trimmed > 0 ? { messages_trimmed: trimmed } : {}),
     };
@@ -202,80 +213,88 @@ export class RoomHub extends IdleExpiringHub<RoomSnapshot, RoomEvents> {
   }
 
   private sendMessage(ws: WebSocket, from: Attachment, frame: MessageFrame): void {
-    this.limits.takeMessage(from.user.id, this.now());
+    this.ack(ws, frame.ref, this.postMessage(from.user, frame.text, frame.data));
+  }
+
+  /** A message from a socket here or on a shard: rate-checked, stamped by the server, logged, sent to all. */
+  protected postMessage(user: UserRef, text: string, data: MessageFrame["data"]): { id: string; seq: number } {
+    this.limits.takeMessage(user.id, this.now());
     const message: RoomMessage = {
       id: newId(),
-      from: from.user.id,
-      ...(from.user.name !== undefined ? { name: from.user.name } : {}),
-      text: frame.text,
-      ...(frame.data !== undefined ? { data: frame.data } : {}),
+      from: user.id,
+      ...(user.name !== undefined ? { name: user.name } : {}),
+      text,
+      ...(data !== undefined ? { data } : {}),
       ts: new Date(this.now()).toISOString(),
     };
     this.limits.checkStored(message);
-    const { seq } = this.publish(RoomEvent.Message, message);
-    this.shares.noteMessage(seq, from.user.id);
-    this.ack(ws, frame.ref, { id: message.id, seq });
+    const { seq } = this.publishToAll(RoomEvent.Message, message);
+    this.shares.noteMessage(seq, user.id);
+    return { id: message.id, seq };
   }
 
   private setTyping(ws: WebSocket, from: Attachment, frame: TypingFrame): void {
-    this.limits.takeTyping(from.user.id, this.now());
-    if (frame.typing) {
-      this.sql.exec(
-        "INSERT INTO typing (user_id, until) VALUES (?, ?) ON CONFLICT(user_id) DO UPDATE SET until = excluded.until",
-        from.user.id,
-        this.now() + TYPING_EXPIRES_MS,
-      );
-    } else {
-      this.sql.exec("DELETE FROM typing WHERE user_id = ?", from.user.id);
-    }
-    // The others hear one typing frame per user per second at most, however many tabs type.
-    if (this.limits.typingGoesOut(from.user.id, this.now())) this.sendTyping(from, frame.typing);
+    this.typingChanged(from.user, frame.typing);
     if (frame.ref !== undefined) this.ack(ws, frame.ref);
   }
 
   /** To everyone but the typist's own sockets (their other tabs know already). */
-  private sendTyping(from: Attachment, typing: boolean): void {
-    const data = { user: from.user, typing, expires_in_ms: typing ? TYPING_EXPIRES_MS : 0 };
-    this.sockets.broadcast(this.frame(RoomEvent.Typing, data), (who) => who.user.id === from.user.id);
+  protected typingChanged(user: UserRef, typing: boolean): void {
+    this.limits.takeTyping(user.id, this.now());
+    if (typing) {
+      this.sql.exec(
+        "INSERT INTO typing (user_id, until) VALUES (?, ?) ON CONFLICT(user_id) DO UPDATE SET until = excluded.until",
+        user.id,
+        this.now() + TYPING_EXPIRES_MS,
+      );
+    } else {
+      this.sql.exec("DELETE FROM typing WHERE user_id = ?", user.id);
+    }
+    // The others hear one typing frame per user per second at most, however many tabs type.
+    if (!this.limits.typingGoesOut(user.id, this.now())) return;
+    const data = { user, typing, expires_in_ms: typing ? TYPING_EXPIRES_MS : 0 };
+    this.sendToAll(this.frame(RoomEvent.Typing, data), (who) => who.user.id === user.id, user.id);
   }
 
   protected override onJoin(_ws: WebSocket, who: Attachment): void {
     // Sockets dropped without a close event (a restart) leave stale rows: forget anyone
-    // with no open socket besides this new one before deciding.
+    // with no open socket here or on a shard besides this new one before deciding.
     this.forgetDropped(this.sockets.attachments().filter((a) => a.cid !== who.cid));
-    this.webhooks.firstSocket(WebhookEvent.RoomOccupied, { room: this.roomId });
-    const added = this.sql.exec(
-      "INSERT INTO announced (user_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING",
-      who.user.id,
-      who.user.name ?? null,
-    );
-    if (added.rowsWritten === 0) return;
-    this.sockets.broadcast(this.frame(RoomEvent.PresenceJoin, { user: who.user }), (other) => other.user.id === who.user.id);
-    this.webhooks.queue(WebhookEvent.MemberJoined, { room: this.roomId, user: who.user });
+    this.userJoined(who.user);
   }
 
   protected override onLeave(ws: WebSocket, who: Attachment): void {
     super.onLeave(ws, who);
-    this.announceLeave(ws, who);
-    const vacated = this.sockets.attachments().every((a) => a.cid === who.cid);
-    if (vacated) this.webhooks.lastSocket(WebhookEvent.RoomVacated, { room: this.roomId });
+    this.userLeft(who.user, who);
   }
 
-  private announceLeave(_ws: WebSocket, who: Attachment): void {
-    if (otherConnections(this.sockets.attachments(), who.user.id, who) > 0) return;
-    this.limits.forget(who.user.id);
-    if (this.sql.exec("DELETE FROM announced WHERE user_id = ?", who.user.id).rowsWritten === 0) return;
-    const typing = this.sql.exec<{ until: number }>("SELECT until FROM typing WHERE user_id = ?", who.user.id).toArray()[0];
-    this.sql.exec("DELETE FROM typing WHERE user_id = ?", who.user.id);
-    const isLeaving = (other: Attachment) => other.cid === who.cid;
+  /** presence:join, once per user across this object and the shards; the first one occupies the room. */
+  protected userJoined(user: UserRef): void {
+    this.webhooks.firstSocket(WebhookEvent.RoomOccupied, { room: this.roomId });
+    const added = this.sql.exec("INSERT INTO announced (user_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING", user.id, user.name ?? null);
+    if (added.rowsWritten === 0) return;
+    this.sendToAll(this.frame(RoomEvent.PresenceJoin, { user }), (other) => other.user.id === user.id, user.id, { user, online: true });
+    this.webhooks.queue(WebhookEvent.MemberJoined, { room: this.roomId, user });
+  }
+
+  /** presence:leave once the user has no socket here (but `leaving`) nor on any shard; the last one vacates the room. */
+  protected userLeft(user: UserRef, leaving?: Attachment): void {
+    if (this.sockets.attachments().some((a) => a.user.id === user.id && a.cid !== leaving?.cid) || this.shards.onShards(user.id)) return;
+    this.limits.forget(user.id);
+    if (this.sql.exec("DELETE FROM announced WHERE user_id = ?", user.id).rowsWritten === 0) return;
+    const typing = this.sql.exec<{ until: number }>("SELECT until FROM typing WHERE user_id = ?", user.id).toArray()[0];
+    this.sql.exec("DELETE FROM typing WHERE user_id = ?", user.id);
+    const isLeaving = (other: Attachment) => other.cid === leaving?.cid;
     if (typing && typing.until > this.now()) {
-      this.sockets.broadcast(this.frame(RoomEvent.Typing, { user: who.user, typing: false, expires_in_ms: 0 }), isLeaving);
+      this.sendToAll(this.frame(RoomEvent.Typing, { user, typing: false, expires_in_ms: 0 }), isLeaving);
     }
-    this.sockets.broadcast(this.frame(RoomEvent.PresenceLeave, { user: who.user }), isLeaving);
-    this.webhooks.queue(WebhookEvent.MemberLeft, { room: this.roomId, user: who.user });
+    this.sendToAll(this.frame(RoomEvent.PresenceLeave, { user }), isLeaving, undefined, { user, online: false });
+    this.webhooks.queue(WebhookEvent.MemberLeft, { room: this.roomId, user });
+    if (this.sql.exec("SELECT 1 FROM announced LIMIT 1").toArray().length === 0)
+      this.webhooks.lastSocket(WebhookEvent.RoomVacated, { room: this.roomId });
   }
 
-  private roomIdOf(channel: string): string {
+  protected roomIdOf(channel: string): string {
     return splitChannel(channel)?.rawId ?? "";
   }
 }

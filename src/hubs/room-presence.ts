@@ -24,8 +24,3 @@ export function onlineUsers(attachments: Attachment[], leaving?: Attachment): On
   }
   return [...byUser.values()];
 }
-
-/** How many sockets `userId` holds besides `self` (the one joining or leaving). */
-export function otherConnections(attachments: Attachment[], userId: string, self: Attachment): number {
-  return attachments.filter((who) => who.user.id === userId && who.cid !== self.cid).length;
-}

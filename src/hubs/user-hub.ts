@@ -1,4 +1,5 @@
 import type { Identity } from "../auth/jwt";
+import { listInDirectory } from "../broadcast/directory";
 import { fail, type Outcome, ok } from "../errors";
 import type { Attachment, Refusal } from "../hub/connections";
 import { moveIntoEventIds } from "../hub/event-ids";
@@ -8,7 +9,14 @@ import type { ComponentSchema } from "../hub/migrations";
 import type { SessionRegistryStub } from "../hub/session-control";
 import { newId } from "../ids";
 import { CloseCode, type Notification, UserEvent, type UserEvents, type UserPresence, type UserSnapshot, WebhookEvent } from "../protocol";
-import { AckFrame, type NotificationInput, type ProductEvent, REVOCATION_MAX_TTL_S, type RevocationBody } from "../schemas";
+import {
+  AckFrame,
+  type BroadcastInput,
+  type NotificationInput,
+  type ProductEvent,
+  REVOCATION_MAX_TTL_S,
+  type RevocationBody,
+} from "../schemas";
 import { parseWith } from "../validation";
 import { INBOX_SCHEMA, Inbox } from "./inbox";
 import { type Delivered, PUBLISHED_EVENTS_TABLE, publishOnce } from "./product-events";
@@ -107,6 +115,22 @@ export class UserHub extends IdleExpiringHub<UserSnapshot, UserEvents> {
   publishEvent(userId: string, event: ProductEvent): Outcome<Delivered> {
     this.bindChannel(`user:${userId}`);
     return ok(publishOnce(this.eventIds, event.event_id, this.now(), () => this.publishProduct(event.type, event.data ?? null)));
+  }
+
+  /**
+   * From a directory shard: a broadcast reaching this user. With `notify` it is kept in the
+   * inbox (its id is the event_id) even if the last socket just closed; otherwise only
+   * open sockets get it. Both dedupe by event_id, so a shard's retry delivers nothing twice.
+   */
+  receiveBroadcast(userId: string, input: BroadcastInput): Outcome<{ online: boolean }> {
+    const online = this.sockets.count() > 0;
+    const { event_id, type, data, title, body } = input;
+    const delivered = input.notify
+      ? this.notify(userId, { id: event_id, kind: type, title, body, data })
+      : online
+        ? this.publishEvent(userId, { type, data, event_id })
+        : ok(null);
+    return delivered.ok ? ok({ online }) : delivered;
   }
 
   /** GET /v1/me/notifications, newest first. */
@@ -230,6 +254,18 @@ export class UserHub extends IdleExpiringHub<UserSnapshot, UserEvents> {
     const changed = this.inbox.markRead(ids, this.now());
     const seq = changed.length > 0 ? this.publish(UserEvent.NotificationRead, { ids: changed }).seq : undefined;
     this.ack(ws, ref, { ids: changed, ...(seq !== undefined ? { seq } : {}) });
+  }
+
+  // The broadcast directory lists users with a socket on their own channel (broadcasts are
+  // delivered there): this channel's first socket in, its last one out.
+  protected override onJoin(_ws: WebSocket, who: Attachment): void {
+    if (this.sockets.count() === 1) listInDirectory(this.ctx, this.env, this.config.directoryShards, who.user.id, true);
+  }
+
+  protected override onLeave(ws: WebSocket, who: Attachment): void {
+    super.onLeave(ws, who);
+    if (this.sockets.attachments().every((other) => other.cid === who.cid))
+      listInDirectory(this.ctx, this.env, this.config.directoryShards, who.user.id, false);
   }
 }
 

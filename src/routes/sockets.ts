@@ -7,9 +7,10 @@ import { channelName, kindNamed } from "../channel-kinds";
 import { HubError } from "../errors";
 import type { AppContext, AppEnv } from "../http";
 import { CONNECT_HEADER, type ConnectRequest } from "../hub/connections";
-import { parseId } from "../ids";
+import { newId, parseId } from "../ids";
 import { log } from "../log";
 import { CloseCode, SUBPROTOCOL } from "../protocol";
+import { CONNECT_URL, noteAdvertisement, ROUTE_HEADER, roomTarget } from "../rooms/room-router";
 import { offeredSubprotocols, refuseSocket } from "../websocket";
 
 export const socketRoutes = new Hono<AppEnv>();
@@ -54,12 +55,18 @@ async function connect(c: AppContext, kind: string, rawId?: string): Promise<Res
   }
 
   const channelId = id ?? identity.id;
-  const connectRequest: ConnectRequest = { channel: channelName(spec.kind, channelId), identity, ...resume, subprotocol: echo };
+  const cid = newId();
+  const connectRequest: ConnectRequest = { channel: channelName(spec.kind, channelId), identity, ...resume, subprotocol: echo, cid };
+  // A big room's sockets may go to its shards, placed from the room's last advertisement.
+  const room = spec.kind === "room" ? await roomTarget(c.env, channelId, cid) : undefined;
+  if (room === null) return refuseSocket(CloseCode.TooManyConnections, "this room is full", echo);
   // Header values must be Latin-1; a display name may not be, so the JSON is URI-encoded.
-  const forwarded = new Request("https://hub.internal/connect", {
+  const forwarded = new Request(room?.url ?? CONNECT_URL, {
     headers: { Upgrade: "websocket", [CONNECT_HEADER]: encodeURIComponent(JSON.stringify(connectRequest)) },
   });
-  return spec.hub(c.env, channelId).fetch(forwarded);
+  const response = await (room?.stub ?? spec.hub(c.env, channelId)).fetch(forwarded);
+  if (room?.root) noteAdvertisement(channelId, response.headers.get(ROUTE_HEADER), Date.now());
+  return response;
 }
 
 function parseResume(url: URL): { since?: number; epoch?: string } {

@@ -2,7 +2,7 @@
 // in docs/streams.md). Producers may do everything; a client only reads.
 import type { Identity } from "../auth/jwt";
 import { HubError } from "../errors";
-import { claimGrants } from "../hubs/room-hub";
+import { claimGrants } from "../hubs/room-access";
 import type { ReadAccess } from "./operation";
 import type { StreamScope } from "./paths";
 

@@ -19,6 +19,7 @@ function client(options: Partial<ClientOptions> = {}) {
     WebSocket: FakeSocket,
     timers,
     random: () => 0.5,
+    now: () => timers.now,
     pingIntervalMs: 20_000,
     pongTimeoutMs: 10_000,
     lifecycle: false,
@@ -250,6 +251,36 @@ describe("liveness", () => {
     expect(first.closedByClient).toBeDefined();
     timers.advance(timers.pending()[0] ?? 0);
     await socketNumber(2);
+    c.close();
+  });
+
+  it("measures the round-trip time of its pings: client.rtt, channel.rtt and the next status event carry it", async () => {
+    const c = client();
+    const job = c.job("j1");
+    const seen = statuses(job);
+    const socket = await socketNumber(1);
+    socket.accept();
+    expect(c.rtt).toBeUndefined();
+    // A ping goes out at once on open, the exact text the hub answers without waking.
+    expect(socket.sent).toEqual(['{"type":"ping"}']);
+    timers.advance(42);
+    socket.push("pong", undefined);
+    expect(c.rtt).toBe(42);
+    expect(job.rtt).toBe(42);
+    // A measurement is not a status change: no event, and the next change carries it.
+    expect(seen.filter((s) => s.status === "open")).toHaveLength(1);
+
+    timers.advance(20_000 - 42); // the interval's ping
+    expect(socket.sent.filter((f) => f === '{"type":"ping"}')).toHaveLength(2);
+    job.wake("tab visible"); // another ping while one is out: the first pong still answers the first
+    timers.advance(7);
+    socket.push("pong", undefined);
+    expect(c.rtt).toBe(7);
+    socket.push("pong", undefined); // the woken ping's pong: no timestamp left to match, ignored
+    expect(c.rtt).toBe(7);
+
+    socket.serverClose(1006);
+    expect(seen.at(-1)).toMatchObject({ status: "reconnecting", rttMs: 7 });
     c.close();
   });
 

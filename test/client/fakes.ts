@@ -72,8 +72,9 @@ export class FakeSocket implements SocketLike {
     return new URL(this.url).searchParams;
   }
 
+  /** What the client sent, pings aside (it pings on open and on an interval). */
   sentFrames(): Record<string, any>[] {
-    return this.sent.map((s) => JSON.parse(s));
+    return this.sent.map((s) => JSON.parse(s)).filter((f) => f.type !== "ping");
   }
 
   send(data: string): void {

@@ -41,7 +41,7 @@ describe("notification ids", () => {
 
 type Report = { channel: string; openSockets: number; delta: { published: number } };
 
-/** The reports a hub sent to the StatsHub that went through. */
+/** The reports a hub sent to its stats shard that went through. */
 const delivered = (fault: Fault) => fault.log.filter((c) => !c.failed).map((c) => c.args[0] as Report);
 const published = (fault: Fault) => delivered(fault).reduce((n, r) => n + r.delta.published, 0);
 
@@ -50,7 +50,7 @@ describe("stats deltas", () => {
     const job = uniqueId("job");
     const stub = env.JOB_HUB.getByName(job);
     const clock = await installClock([stub]);
-    const reports = await failRpc(stub, "STATS_HUB", "report", { times: 1 });
+    const reports = await failRpc(stub, "STATS_SHARD", "report", { times: 1 });
     await createJob("alice", { id: job }); // job:created, reported at once: that report fails
     for (let i = 1; i <= 3; i++) await produceOk(`/v1/jobs/${job}/events`, { progress: i * 10 });
     clock.advance(6_000);
@@ -62,13 +62,13 @@ describe("stats deltas", () => {
     const job = uniqueId("job");
     const stub = env.JOB_HUB.getByName(job);
     let clock = await installClock([stub]);
-    const before = await failRpc(stub, "STATS_HUB", "report", { times: 0 });
+    const before = await failRpc(stub, "STATS_SHARD", "report", { times: 0 });
     await createJob("alice", { id: job });
     for (let i = 1; i <= 3; i++) await produceOk(`/v1/jobs/${job}/events`, { progress: i * 10 });
     await until("the first report", () => published(before) === 1);
     await evictDurableObject(stub);
     clock = await installClock([stub], clock.now + 6_000);
-    const afterEviction = await failRpc(stub, "STATS_HUB", "report", { times: 0 });
+    const afterEviction = await failRpc(stub, "STATS_SHARD", "report", { times: 0 });
     await runDurableObjectAlarm(stub);
     await until("the held-back deltas", () => published(afterEviction) === 3);
   });
@@ -92,7 +92,7 @@ describe("sockets dropped by a restart", () => {
     for (const socket of sockets) await socket.closed();
     const stub = env.JOB_HUB.getByName(job);
     clock = await installClock([stub], clock.now);
-    const reports = await failRpc(stub, "STATS_HUB", "report", { times: 0 });
+    const reports = await failRpc(stub, "STATS_SHARD", "report", { times: 0 });
     clock.advance(60_000);
     await runDurableObjectAlarm(stub);
     await until("a report of no open socket", () => delivered(reports).find((r) => r.channel === `job:${job}` && r.openSockets === 0));

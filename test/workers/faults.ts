@@ -4,7 +4,7 @@
 // so production code carries no test hooks; an eviction drops the faults with the instance.
 import { runInDurableObject } from "cloudflare:test";
 
-export type HubBinding = "JOB_HUB" | "BATCH_HUB" | "USER_HUB" | "ROOM_HUB" | "STATS_HUB";
+export type HubBinding = "JOB_HUB" | "BATCH_HUB" | "USER_HUB" | "ROOM_HUB" | "STATS_SHARD";
 
 export interface FaultPlan {
   /** How many calls fail before calls go through again (default 1; 0 = none, to watch calls; Infinity = all). */

@@ -1,8 +1,9 @@
 import type { ConnectedData, ServerFrame, UserRef } from "../../../src/protocol/index.js";
 import { Connection } from "./connection.js";
+import type { ConnectionContext } from "./context.js";
 import { Emitter } from "./emitter.js";
 import type { AckPayload } from "./requests.js";
-import type { ConnectionContext, Status, StatusChange } from "./types.js";
+import type { Status, StatusChange } from "./types.js";
 
 /** Events every channel emits besides its server events. */
 export interface BaseEvents<State> {
@@ -53,6 +54,11 @@ export abstract class Channel<State, Server extends object = Record<never, never
 
   get status(): Status {
     return this.connection.status;
+  }
+
+  /** This channel's latest ping round-trip time in ms (status events carry it too). */
+  get rtt(): number | undefined {
+    return this.connection.roundTrip.rttMs;
   }
 
   /** Sends `{type, ...body, ref}`; resolves with the ack's data, rejects with the error's code. */

@@ -1,7 +1,6 @@
 import {
   BEARER_PREFIX,
   type ConnectedData,
-  PING_FRAME,
   type ServerFrame,
   SKIP_FRAME,
   type SkipData,
@@ -9,9 +8,11 @@ import {
 } from "../../../src/protocol/index.js";
 import { backoffDelay } from "./backoff.js";
 import { CloseCode, closeAction, DovetailError } from "./codes.js";
+import type { ConnectionContext, ConnectionHooks } from "./context.js";
 import { type AckPayload, Requests } from "./requests.js";
+import { RoundTrip } from "./round-trip.js";
 import { TokenRefresher } from "./tokens.js";
-import type { ConnectionContext, ConnectionHooks, SocketLike, Status, StatusChange } from "./types.js";
+import type { SocketLike, Status, StatusChange } from "./types.js";
 
 const OPEN = 1;
 
@@ -37,6 +38,7 @@ export class Connection {
   private readonly requests: Requests;
   /** Replaces the token on the open socket (an `auth` frame) before it expires. */
   private readonly refresher: TokenRefresher;
+  readonly roundTrip: RoundTrip;
 
   constructor(
     private readonly path: string,
@@ -44,6 +46,7 @@ export class Connection {
     private readonly hooks: ConnectionHooks,
   ) {
     this.requests = new Requests(ctx.timers);
+    this.roundTrip = new RoundTrip(ctx.now, ctx.roundTrips);
     this.refresher = new TokenRefresher(
       ctx,
       (token) => this.request("auth", { token }),
@@ -83,7 +86,7 @@ export class Connection {
       this.setStatus({ status: "reconnecting", reason, delayMs: 0, attempt: this.attempt });
       void this.connect();
     } else if (this.isOpen()) {
-      this.ws!.send(PING_FRAME);
+      this.roundTrip.ping(this.ws!);
     }
   }
 
@@ -155,6 +158,8 @@ export class Connection {
     }
     switch (frame.type) {
       case "pong":
+        this.roundTrip.pong();
+        return;
       case "heartbeat":
         return;
       case "connected":
@@ -191,6 +196,7 @@ export class Connection {
     this.hooks.connected(data);
     this.setStatus({ status: "open", reason: data.resumed ? "resumed" : "connected" });
     this.requests.flush((text) => this.ws?.send(text));
+    this.roundTrip.ping(this.ws!); // a round trip now, not one ping interval from now
     this.schedulePing();
     if (this.usedToken !== undefined) this.refresher.schedule(this.usedToken);
   }
@@ -200,7 +206,7 @@ export class Connection {
     this.pingTimer = this.ctx.timers.setTimeout(() => {
       this.pingTimer = undefined;
       if (!this.isOpen()) return;
-      this.ws!.send(PING_FRAME);
+      this.roundTrip.ping(this.ws!);
       this.schedulePing();
     }, this.ctx.pingIntervalMs);
   }
@@ -274,6 +280,7 @@ export class Connection {
   private detach(): SocketLike | undefined {
     const ws = this.ws;
     this.ws = undefined;
+    this.roundTrip.forget();
     this.refresher.stop();
     this.clearTimer("pingTimer");
     this.clearTimer("watchdog");
@@ -294,6 +301,6 @@ export class Connection {
 
   private setStatus(change: StatusChange): void {
     this.status = change.status;
-    this.hooks.status(change);
+    this.hooks.status(this.roundTrip.stamp(change));
   }
 }

@@ -4,8 +4,9 @@
 import { DEFAULT_BACKOFF } from "./backoff.js";
 import type { Channel } from "./channel.js";
 import { BatchChannel, JobChannel, type ProductEvents, RoomChannel, UserChannel } from "./channels.js";
+import type { ConnectionContext } from "./context.js";
 import { TokenCache } from "./tokens.js";
-import type { ClientOptions, ConnectionContext, SocketFactory, Timers } from "./types.js";
+import type { ClientOptions, SocketFactory, Timers } from "./types.js";
 
 export type {
   BatchEvents,
@@ -56,8 +57,14 @@ export class DovetailClient {
       timers: options.timers ?? realTimers,
       random: options.random ?? Math.random,
       now: options.now ?? (() => Date.now()),
+      roundTrips: {},
     };
     if (options.lifecycle !== false) this.watchLifecycle();
+  }
+
+  /** The latest ping round-trip time in ms, from whichever channel measured it last; undefined before the first. */
+  get rtt(): number | undefined {
+    return this.ctx.roundTrips.rttMs;
   }
 
   /** The signed-in user's channel: notifications, and the product events `Product` names. */

@@ -2,8 +2,8 @@
 // open sockets before it expires, so a long-lived tab never has to reconnect for it.
 
 import { DovetailError } from "./codes.js";
+import type { ConnectionContext } from "./context.js";
 import type { AckPayload } from "./requests.js";
-import type { ConnectionContext } from "./types.js";
 
 /** The hub closes a socket at its token's exp (plus a grace): refresh this long ahead, at most. */
 const MAX_LEAD_MS = 60_000;

@@ -1,6 +1,4 @@
-import type { ConnectedData, ServerFrame } from "../../../src/protocol/index.js";
 import type { BackoffOptions } from "./backoff.js";
-import type { TokenCache } from "./tokens.js";
 
 /** setTimeout/clearTimeout, injectable so tests move time without sleeping. */
 export interface Timers {
@@ -45,7 +43,7 @@ export interface ClientOptions {
   lifecycle?: boolean;
   timers?: Timers;
   random?: () => number;
-  /** The clock a token's exp is compared with. Default Date.now. */
+  /** The clock (ms since the epoch) for a token's exp and for round-trip times. Default Date.now. */
   now?: () => number;
 }
 
@@ -60,31 +58,9 @@ export interface StatusChange {
   /** For "reconnecting": the delay before the next try and the try's number. */
   delayMs?: number;
   attempt?: number;
+  /** The latest round-trip time of a ping, in ms, once one was measured. */
+  rttMs?: number;
 }
 
 // Channel payloads are the wire types themselves: one definition, in src/protocol/.
 export type { BatchView, Notification, RoomMessage, RoomSnapshot, UserSnapshot } from "../../../src/protocol/index.js";
-
-/** Everything a connection needs from its client, resolved from the options. */
-export interface ConnectionContext {
-  baseUrl: string;
-  tokens: TokenCache;
-  WebSocket: SocketFactory;
-  backoff: BackoffOptions;
-  rateLimitedMinMs: number;
-  pingIntervalMs: number;
-  pongTimeoutMs: number;
-  sendTimeoutMs: number;
-  timers: Timers;
-  random: () => number;
-  /** Milliseconds since the epoch: when a token's exp comes. */
-  now: () => number;
-}
-
-export interface ConnectionHooks {
-  /** The `connected` frame; `data.resumed` false means rebuild from `data.snapshot`. */
-  connected(data: ConnectedData): void;
-  /** Every other frame, each logged seq exactly once and in order. */
-  frame(frame: ServerFrame): void;
-  status(change: StatusChange): void;
-}

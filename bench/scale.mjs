@@ -1,0 +1,329 @@
+// The scale scenario (`--scenarios scale`): one room sharded at CHANNEL_SHARD_SOCKETS, job
+// channels, a broadcast to user sockets, and a reconnect of every socket, checked for
+// loss, duplicates and gaps. `scale-flat` is the same room unsharded, for the CPU
+// comparison. Runs inside the load generator (load.mjs), hub only.
+import http from "node:http";
+import { SignJWT } from "jose";
+import WebSocket from "ws";
+import { nowMs, payload } from "./clients.mjs";
+import { JWT_SECRET, PRODUCER_KEY } from "./config.mjs";
+import { cpuDelta } from "./proc.mjs";
+import { summarize } from "./stats.mjs";
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const WS_OPTIONS = { perMessageDeflate: false, skipUTF8Validation: true, handshakeTimeout: 30_000 };
+
+function numberAfter(text, key) {
+  const at = text.indexOf(key);
+  return at < 0 ? Number.NaN : Number.parseFloat(text.slice(at + key.length, at + key.length + 32));
+}
+
+/** Every delivery of one part of the load (the room, the jobs, the broadcast). */
+class Tally {
+  constructor(name, indices) {
+    Object.assign(this, { name, indices, deliveries: 0, duplicates: 0, gaps: 0, latencies: [], next: 0 });
+  }
+  /** A new event index of this part, and every socket of `channel` now expects it. */
+  expect(channel) {
+    for (const sub of channel) sub.expected++;
+    return this.next++;
+  }
+  expected(subs) {
+    return subs.reduce((n, s) => n + (s.tally === this ? s.expected : 0), 0);
+  }
+  summary(subs) {
+    const expected = this.expected(subs);
+    const latency = summarize(this.latencies);
+    return {
+      expected,
+      deliveries: this.deliveries,
+      loss: expected - this.deliveries,
+      duplicates: this.duplicates,
+      gaps: this.gaps,
+      latency,
+    };
+  }
+}
+
+/** One socket that resumes like a real client: `since` = the last seq it saw, in its epoch. */
+class Sub {
+  constructor(ctx, path, user, tally) {
+    Object.assign(this, { ctx, path, user, tally, epoch: null, lastSeq: 0, expected: 0, seen: new Uint8Array(tally.indices), ws: null });
+  }
+  connect() {
+    const query = this.epoch ? `?since=${this.lastSeq}&epoch=${this.epoch}` : "";
+    const ws = new WebSocket(
+      `${this.ctx.wsBase}${this.path}${query}`,
+      ["dovetail.v1", `bearer.${this.ctx.tokens.get(this.user)}`],
+      WS_OPTIONS,
+    );
+    this.ws = ws;
+    return new Promise((resolve, reject) => {
+      let ready = false;
+      ws.on("message", (data) => {
+        if (ws !== this.ws) return; // a dropped socket's buffered frames: a real client has let go of it
+        const text = data.toString();
+        if (!ready) {
+          if (!text.startsWith('{"type":"connected"')) return;
+          const frame = JSON.parse(text);
+          this.epoch = frame.data.epoch;
+          if (!frame.data.resumed) this.lastSeq = frame.data.seq;
+          ready = true;
+          resolve();
+          return;
+        }
+        const seq = numberAfter(text, '"seq":');
+        if (Number.isNaN(seq)) return; // ephemeral: presence, heartbeat, pong
+        if (seq !== this.lastSeq + 1) this.tally.gaps++;
+        this.lastSeq = seq;
+        const i = numberAfter(text, '"bench_i":');
+        if (!Number.isInteger(i) || i < 0 || i >= this.tally.indices) return;
+        if (this.seen[i]) {
+          this.tally.duplicates++;
+          return;
+        }
+        this.seen[i] = 1;
+        this.tally.deliveries++;
+        this.tally.latencies.push(nowMs() - numberAfter(text, '"bench_t":'));
+      });
+      ws.on("close", (code) => {
+        if (!ready) reject(new Error(`${this.path} closed before connected (${code})`));
+      });
+      ws.on("error", (err) => {
+        if (!ready) reject(err);
+      });
+    });
+  }
+  terminate() {
+    this.ws?.terminate();
+  }
+}
+
+function poster(base) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+  const url = new URL(base);
+  const request = (method, path, body) =>
+    new Promise((resolve) => {
+      const text = body === undefined ? "" : JSON.stringify(body);
+      const req = http.request(
+        {
+          host: url.hostname,
+          port: url.port,
+          path,
+          method,
+          agent,
+          headers: {
+            authorization: `Bearer ${PRODUCER_KEY}`,
+            "content-type": "application/json",
+            "content-length": Buffer.byteLength(text),
+          },
+        },
+        (res) => {
+          const chunks = [];
+          res.on("data", (c) => chunks.push(c));
+          res.on("end", () => {
+            const raw = Buffer.concat(chunks).toString();
+            let json = null;
+            try {
+              json = JSON.parse(raw);
+            } catch {}
+            resolve({ status: res.statusCode, json });
+          });
+        },
+      );
+      req.setTimeout(60_000, () => req.destroy(new Error("timeout")));
+      req.on("error", () => resolve({ status: 0, json: null }));
+      req.end(text);
+    });
+  return { request, close: () => agent.destroy() };
+}
+
+async function tokens(users) {
+  const map = new Map();
+  const key = new TextEncoder().encode(JWT_SECRET);
+  for (const user of users) {
+    map.set(
+      user,
+      await new SignJWT({ rooms: ["bench-*"] }).setProtectedHeader({ alg: "HS256" }).setSubject(user).setExpirationTime("2h").sign(key),
+    );
+  }
+  return map;
+}
+
+async function connectAll(subs, concurrency) {
+  let next = 0;
+  let failures = 0;
+  const worker = async () => {
+    while (next < subs.length) {
+      const sub = subs[next++];
+      try {
+        await sub.connect();
+      } catch {
+        failures++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, subs.length) }, worker));
+  return failures;
+}
+
+/** Fixed-rate publishing; `index` numbers this part's events 0..n-1 (the bench_i). */
+async function publishAtRate(count, rate, send, onTick = () => {}) {
+  const start = performance.now();
+  const inflight = [];
+  let errors = 0;
+  for (let i = 0; i < count; i++) {
+    const wait = start + (i * 1000) / rate - performance.now();
+    if (wait > 0) await sleep(wait);
+    onTick(i);
+    inflight.push(send(i).then((r) => (r.status >= 200 && r.status < 300 ? 0 : errors++)));
+  }
+  await Promise.all(inflight);
+  return errors;
+}
+
+/** Until every expected delivery arrived, or none did for idleMs, or maxMs in all. */
+async function drain(tallies, subs, { idleMs, maxMs = 120_000 }) {
+  const want = tallies.reduce((n, t) => n + t.expected(subs), 0);
+  const got = () => tallies.reduce((n, t) => n + t.deliveries, 0);
+  const start = performance.now();
+  let last = got();
+  let changed = start;
+  while (got() < want && performance.now() - start < maxMs) {
+    await sleep(20);
+    if (got() !== last) {
+      last = got();
+      changed = performance.now();
+    } else if (performance.now() - changed > idleMs) break;
+  }
+}
+
+/**
+ * `scale`: the whole mixed load; `scale-flat`: the room alone, unsharded. Returns one
+ * result with a part per load and the room's CPU per delivery.
+ */
+export async function scaleScenario({ url, params: p, flat, mark }) {
+  const base = url.replace(/\/$/, "");
+  const api = poster(base);
+  const stamp = Date.now().toString(36);
+  const room = `bench-room-${stamp}`;
+  const roomUsers = Array.from({ length: p.roomUsers }, (_, i) => `room-u${i}`);
+  const jobs = flat
+    ? []
+    : Array.from({ length: p.jobs }, (_, i) => ({ id: `bench-job-${stamp}-${i}`, owner: `job-u${Math.floor(i / 10)}` }));
+  const userUsers = flat ? [] : Array.from({ length: p.broadcastUsers }, (_, i) => `user-u${i}`);
+  const ctx = {
+    wsBase: base.replace(/^http/, "ws"),
+    tokens: await tokens([...roomUsers, ...new Set(jobs.map((j) => j.owner)), ...userUsers]),
+  };
+  const stormEvents = flat ? 0 : p.stormEvents;
+  const roomTally = new Tally("room", p.roomEvents + stormEvents);
+  const jobTally = new Tally("jobs", p.jobs * p.jobEvents + stormEvents);
+  const userTally = new Tally("broadcast", p.broadcasts);
+  const roomSubs = Array.from(
+    { length: p.roomSockets },
+    (_, i) => new Sub(ctx, `/v1/ws/room/${room}`, roomUsers[i % roomUsers.length], roomTally),
+  );
+  const jobSubs = new Map(
+    jobs.map((j) => [j.id, Array.from({ length: p.socketsPerJob }, () => new Sub(ctx, `/v1/ws/job/${j.id}`, j.owner, jobTally))]),
+  );
+  const userSubs = userUsers.map((u) => new Sub(ctx, "/v1/ws/user", u, userTally));
+  const subs = [...roomSubs, ...[...jobSubs.values()].flat(), ...userSubs];
+  const roomEvent = () =>
+    api.request("POST", `/v1/rooms/${room}/events`, { type: "bench:tick", data: payload(roomTally.expect(roomSubs)) });
+  const jobEvent = (job) => api.request("POST", `/v1/jobs/${job}/events`, { data: payload(jobTally.expect(jobSubs.get(job))) });
+  try {
+    const put = await api.request("PUT", `/v1/rooms/${room}`, { visibility: "public" });
+    if (put.status !== 200) throw new Error(`PUT room: HTTP ${put.status}`);
+    for (const job of jobs) {
+      const res = await api.request("POST", "/v1/jobs", { id: job.id, owner: job.owner });
+      if (res.status !== 201) throw new Error(`creating ${job.id}: HTTP ${res.status}`);
+    }
+    const t0 = performance.now();
+    const connectFailures = await connectAll(subs, p.connectConcurrency);
+    const connectMs = performance.now() - t0;
+    await sleep(p.settleMs);
+    const roomStats = async () => (await api.request("GET", `/v1/rooms/${room}/stats`)).json;
+
+    // 1. The room alone: its CPU per delivery and its latency, nothing else running.
+    const a = await mark("room-start");
+    const roomErrors = await publishAtRate(p.roomEvents, p.roomRate, roomEvent);
+    await drain([roomTally], subs, { idleMs: p.drainIdleMs });
+    const b = await mark("room-end");
+    const roomCpu = cpuDelta(a.server, b.server);
+    const roomPhase = {
+      sockets: p.roomSockets,
+      events: p.roomEvents,
+      ...roomTally.summary(subs),
+      serverUsPerDelivery: roomTally.deliveries ? roomCpu.cpuUs / roomTally.deliveries : null,
+      publishErrors: roomErrors,
+      stats: await roomStats(),
+    };
+    if (flat) return { flat: true, connectFailures, connectMs, room: roomPhase };
+
+    // 2. Jobs: each round posts one event to every job channel.
+    const c = await mark("jobs-start");
+    const jobErrors = await publishAtRate(p.jobEvents, p.jobRoundsPerS, async () => {
+      const answers = await Promise.all(jobs.map((job) => jobEvent(job.id)));
+      return answers.find((r) => r.status < 200 || r.status > 299) ?? answers[0];
+    });
+    await drain([jobTally], subs, { idleMs: p.drainIdleMs });
+    const d = await mark("jobs-end");
+    const jobsPhase = {
+      channels: jobs.length,
+      sockets: jobs.length * p.socketsPerJob,
+      ...jobTally.summary(subs),
+      serverUsPerPublish: cpuDelta(c.server, d.server).cpuUs / (jobs.length * p.jobEvents),
+    };
+
+    // 3. Broadcasts to every user socket: latency from the publish time in the data.
+    const answers = [];
+    for (let i = 0; i < p.broadcasts; i++) {
+      const index = userTally.expect(userSubs);
+      const res = await api.request("POST", "/v1/broadcast", {
+        type: "bench:broadcast",
+        data: payload(index),
+        event_id: `bench-${stamp}-${index}`,
+      });
+      answers.push({ status: res.status, ...res.json });
+      await drain([userTally], subs, { idleMs: p.drainIdleMs });
+    }
+    const broadcastPhase = { users: userUsers.length, answers, ...userTally.summary(subs) };
+
+    // 4. Every socket dropped at once while the room and the jobs keep publishing; all
+    //    resume from their last seq.
+    let dropped = false;
+    const stormErrors = await publishAtRate(
+      p.stormEvents,
+      p.stormRate,
+      async (i) => {
+        const [r] = await Promise.all([roomEvent(), jobEvent(jobs[i % jobs.length].id)]);
+        return r;
+      },
+      (i) => {
+        if (!dropped && i >= p.stormEvents / 3) {
+          dropped = true;
+          for (const s of subs) s.terminate();
+        }
+      },
+    );
+    const reconnectFailures = await connectAll(subs, p.connectConcurrency);
+    await drain([roomTally, jobTally, userTally], subs, { idleMs: p.drainIdleMs });
+    const stats = (await api.request("GET", "/v1/stats")).json;
+    const reports = stats?.stats_shards?.reports ?? [];
+    const mean = reports.reduce((x, y) => x + y, 0) / Math.max(1, reports.length);
+    return {
+      flat: false,
+      connectFailures,
+      connectMs,
+      reconnectFailures,
+      publishErrors: roomErrors + jobErrors + stormErrors,
+      room: { ...roomPhase, final: roomTally.summary(subs), stats: await roomStats() },
+      jobs: { ...jobsPhase, final: jobTally.summary(subs) },
+      broadcast: { ...broadcastPhase, final: userTally.summary(subs) },
+      statsShards: { reports, busiestOverMean: mean > 0 ? Math.max(...reports) / mean : null },
+    };
+  } finally {
+    api.close();
+  }
+}
