@@ -47,6 +47,24 @@ describe("the cost of a publish", () => {
     expect(await counted()).toEqual(["SELECT response FROM", ...PLAIN_UPDATE, "INSERT INTO event_ids"]);
   });
 
+  it("is the same per item of a bulk request, each job's object called once", async () => {
+    const jobs = [await createJob(uniqueId("alice")), await createJob(uniqueId("bob"))];
+    await produceOk(
+      "/v1/jobs/events",
+      jobs.map((job) => ({ job, status: "running" })),
+    );
+    const counters = await Promise.all(jobs.map((job) => countStatements(env.JOB_HUB.getByName(job))));
+    await produceOk("/v1/jobs/events", [
+      { job: jobs[0], progress: 10 },
+      { job: jobs[1], progress: 10 },
+      { job: jobs[0], progress: 20 },
+    ]);
+    // No watchdog on these jobs: the event row and the retention bound, per update.
+    const update = ["INSERT INTO events", "DELETE FROM events"];
+    expect(await counters[0]?.()).toEqual([...update, ...update]);
+    expect(await counters[1]?.()).toEqual(update);
+  });
+
   it("remembers an event_id for 7 days and forgets it after, though old ids are dropped only hourly", async () => {
     const job = uniqueId("job");
     const clock = await installClock([env.JOB_HUB.getByName(job)]);
