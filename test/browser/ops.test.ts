@@ -63,7 +63,7 @@ async function load(): Promise<{ busy: string; stop: () => void }> {
   // Refusals: a stranger on someone else's job; errors: frames no hub knows. Both go on
   // through the test, so their chart has something to show.
   const stranger = await hub.mintToken(uniqueId("stranger"));
-  expect((await open(`/v1/ws/job/${jobs[1]}`, stranger)).first).toEqual({ type: "closed", code: 4003 });
+  expect((await open(`/v1/ws/job/${jobs[1]}`, stranger)).first).toEqual({ type: "closed", code: 4004 });
   const { ws: clumsy } = await open(`/v1/ws/job/${jobs[2]}`, token);
 
   let progress = 0;

@@ -9,18 +9,20 @@ describe("edge rate limits", () => {
     // window boundary falls inside the burst, the budget refills once, so the burst runs on
     // (bounded) until the limit bites.
     const statuses: number[] = [];
-    while (!statuses.includes(429) && statuses.length < 5000) {
-      const batch = Array.from({ length: 200 }, () =>
-        produce("/v1/jobs", { owner: 1 }, { key: LIMITS_PRODUCER_KEY }).then((r) => r.status),
-      );
-      statuses.push(...(await Promise.all(batch)));
+    let over: Response | undefined;
+    while (!over && statuses.length < 5000) {
+      const batch = Array.from({ length: 200 }, () => produce("/v1/jobs", { owner: 1 }, { key: LIMITS_PRODUCER_KEY }));
+      for (const res of await Promise.all(batch)) {
+        statuses.push(res.status);
+        if (res.status === 429 && !over) over = res;
+        else await res.body?.cancel();
+      }
     }
     expect(statuses.indexOf(429)).toBeGreaterThanOrEqual(1000); // never before the budget is spent
     expect(statuses.filter((s) => s !== 400 && s !== 429)).toEqual([]);
-    const over = await produce("/v1/jobs", { owner: "alice" }, { key: LIMITS_PRODUCER_KEY });
-    expect(over.status).toBe(429);
-    expect(over.headers.get("Retry-After")).toBe("10");
-    expect((await over.json<any>()).error.code).toBe("rate_limited");
+    // The refusal itself (checked on the flood's own 429: a later request may fall in a new window).
+    expect(over?.headers.get("Retry-After")).toBe("10");
+    expect((await over?.json<any>())?.error.code).toBe("rate_limited");
     expect((await produce("/v1/jobs", { owner: "alice" })).status).toBe(201);
   });
 
