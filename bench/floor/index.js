@@ -52,7 +52,9 @@ export class JobHub extends DurableObject {
 export class UserHub extends DurableObject {}
 export class RoomHub extends DurableObject {}
 export class BatchHub extends DurableObject {}
-export class StatsHub extends DurableObject {}
+export class StatsShard extends DurableObject {}
+export class DirectoryShard extends DurableObject {}
+export class RoomShard extends DurableObject {}
 export class StreamHub extends DurableObject {}
 export class DeadLetters extends DurableObject {}
 
