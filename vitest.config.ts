@@ -14,6 +14,9 @@ export const TEST_BINDINGS = {
   MAX_SOCKETS_PER_USER: "12",
   MAX_SOCKETS_PER_CHANNEL: "4",
   ROOM_HISTORY: "30",
+  RETAINED_MAX: "3",
+  RETAINED_MAX_BYTES: "2048",
+  CONTACTS_MAX: "5",
   // Lifetimes past the 7-day log age, so the trimming tests see no lifetime run out.
   JOB_MAX_LIFETIME_S: "2592000",
   BATCH_MAX_LIFETIME_S: "2678400",
@@ -83,6 +86,15 @@ export default defineConfig({
           include: ["test/client/**/*.test.ts"],
           environment: "node",
           testTimeout: 10_000,
+        },
+      },
+      {
+        test: {
+          name: "react",
+          include: ["test/react/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
         },
       },
       {

@@ -26,10 +26,10 @@ async function mintToken(name) {
   return res.json();
 }
 
-async function authed(path, body) {
+async function authed(path, body, method = "POST") {
   const { token } = await mintToken(user.name);
   const res = await fetch(path, {
-    method: "POST",
+    method,
     headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
     body: JSON.stringify(body ?? {}),
   });
@@ -62,6 +62,7 @@ async function signIn(name) {
   document.title = `Dovetail demo - ${user.name}`;
   startInbox();
   startRoom();
+  startContacts();
 }
 
 // ---- notifications ----
@@ -145,6 +146,7 @@ $("cancel-job").onclick = () => {
 
 function startRoom() {
   const room = client.room(ROOM);
+  let loadingEarlier = false;
   room.on("status", (change) => showStatus("room-dot", "room-conn", change));
   showStatus("room-dot", "room-conn", room.lastStatus);
   room.on("state", (state) => {
@@ -166,7 +168,11 @@ function startRoom() {
         return li;
       }),
     );
-    if (atBottom) list.scrollTop = list.scrollHeight;
+    if (atBottom && !loadingEarlier) list.scrollTop = list.scrollHeight;
+    // The like count is the lobby's retained value: right from the snapshot, then from each like:updated.
+    $("likes").textContent = String(state.retained["likes:lobby"]?.data?.likes ?? 0);
+    $("earlier").hidden = !state.hasEarlier || state.messages.length === 0;
+    $("history-start").hidden = state.hasEarlier;
     const typing = state.typing.map((u) => u.name ?? u.id);
     $("typing").textContent = typing.length ? `${typing.join(", ")} ${typing.length > 1 ? "are" : "is"} typing...` : "";
   });
@@ -179,6 +185,20 @@ function startRoom() {
   room.on("reset", () => {
     if (roomConnects > 1) toast("Room reconnected", "Some messages may have been missed while away.");
   });
+
+  $("earlier").onclick = async () => {
+    loadingEarlier = true;
+    $("earlier").disabled = true;
+    try {
+      await room.history({ limit: 20 });
+    } catch (err) {
+      toast("Could not load earlier messages", err.message);
+    } finally {
+      loadingEarlier = false;
+      $("earlier").disabled = false;
+    }
+  };
+  $("like").onclick = () => authed("/dev/like").catch((err) => toast("Like failed", err.message));
 
   let typingSince = 0;
   $("chat-input").oninput = () => {
@@ -197,6 +217,62 @@ function startRoom() {
     room.typing(false);
     room.message(text).catch((err) => toast("Message not sent", err.message));
   };
+}
+
+// ---- contacts ----
+
+function startContacts() {
+  const names = JSON.parse(sessionStorage.getItem("dovetail-demo-contacts") ?? "[]");
+  let contacts = []; // [{id, name}]
+  const statuses = new Map();
+  const render = () => {
+    $("contacts").replaceChildren(
+      ...contacts.map(({ id, name }) => {
+        const status = statuses.get(id);
+        const li = document.createElement("li");
+        li.dataset.contact = id;
+        li.dataset.online = String(Boolean(status?.online));
+        const dot = document.createElement("span");
+        dot.className = "dot";
+        dot.dataset.online = String(Boolean(status?.online));
+        const label = document.createElement("span");
+        label.textContent = status?.user.name ?? name;
+        const seen = document.createElement("small");
+        seen.className = "muted";
+        seen.textContent = status?.online ? "online" : status?.last_seen ? `last seen ${new Date(status.last_seen).toLocaleTimeString()}` : "never seen";
+        li.append(dot, label, seen);
+        return li;
+      }),
+    );
+  };
+  const ask = async () => {
+    if (contacts.length === 0) return render();
+    for (const status of await client.presence(contacts.map((c) => c.id))) statuses.set(status.user.id, status);
+    render();
+  };
+  const save = async () => {
+    ({ contacts } = await authed("/dev/contacts", { names }, "PUT"));
+    sessionStorage.setItem("dovetail-demo-contacts", JSON.stringify(names));
+    await ask();
+  };
+  const inbox = client.user();
+  const heard = (status) => {
+    statuses.set(status.user.id, status);
+    render();
+  };
+  inbox.on("user:online", heard);
+  inbox.on("user:offline", heard);
+  // Asked again on every (re)connect: changes while the socket was away are not replayed.
+  inbox.on("connected", () => ask().catch(() => {}));
+  $("contact-form").onsubmit = (event) => {
+    event.preventDefault();
+    const name = $("contact-name").value.trim();
+    if (!name || names.includes(name)) return;
+    names.push(name);
+    $("contact-name").value = "";
+    save().catch((err) => toast("Could not add the contact", err.message));
+  };
+  save().catch((err) => toast("Could not load contacts", err.message));
 }
 
 // ---- sign in ----

@@ -25,7 +25,7 @@ export interface HubConfig {
   heartbeatMs: number;
   maxFrameBytes: number;
   maxBodyBytes: number;
-  /** Users and rooms: inbox bounds, tabs per user, room history. */
+  /** Users and rooms: inbox bounds, tabs per user, room history, retained values (count, bytes), contacts, offline delay. */
   inboxMax: number;
   inboxTtlMs: number;
   /** A user's sockets across every channel; the next is closed with 4009. */
@@ -34,6 +34,10 @@ export interface HubConfig {
   maxSocketsPerChannel: number;
   roomHistory: number;
   roomSnapshotMessages: number;
+  retainedMax: number;
+  retainedMaxBytes: number;
+  contactsMax: number;
+  offlineDelayMs: number;
   /** Per user and room, apart from the per-socket frame rate. Typing has its own, lower budget. */
   roomMessageRate: FrameRateLimit;
   roomTypingRate: FrameRateLimit;
@@ -187,6 +191,10 @@ function parseConfig(env: Env): HubConfig {
     maxSocketsPerChannel: intVar(env.MAX_SOCKETS_PER_CHANNEL, 5, 1, 32_768, "MAX_SOCKETS_PER_CHANNEL", problems),
     roomHistory: intVar(env.ROOM_HISTORY, 1_000, 10, 100_000, "ROOM_HISTORY", problems),
     roomSnapshotMessages: intVar(env.ROOM_SNAPSHOT_MESSAGES, 50, 0, 500, "ROOM_SNAPSHOT_MESSAGES", problems),
+    retainedMax: intVar(env.RETAINED_MAX, 100, 1, 10_000, "RETAINED_MAX", problems),
+    retainedMaxBytes: intVar(env.RETAINED_MAX_BYTES, 131_072, 1_024, 1_048_576, "RETAINED_MAX_BYTES", problems),
+    contactsMax: intVar(env.CONTACTS_MAX, 500, 1, 1_000, "CONTACTS_MAX", problems),
+    offlineDelayMs: intVar(env.OFFLINE_DELAY_S, 10, 0, 300, "OFFLINE_DELAY_S", problems) * 1000,
     // A refusal here is an error frame, never a close: a chatty user is slowed, not cut off.
     roomMessageRate: {
       perSecond: intVar(env.ROOM_MESSAGES_PER_S, 5, 1, 1_000, "ROOM_MESSAGES_PER_S", problems),

@@ -25,6 +25,10 @@ declare global {
     MAX_SOCKETS_PER_USER?: string;
     ROOM_HISTORY?: string;
     ROOM_SNAPSHOT_MESSAGES?: string;
+    RETAINED_MAX?: string;
+    RETAINED_MAX_BYTES?: string;
+    CONTACTS_MAX?: string;
+    OFFLINE_DELAY_S?: string;
     MAX_FRAME_BYTES?: string;
     MAX_BODY_BYTES?: string;
     LOG_RETENTION?: string;

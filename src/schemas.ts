@@ -139,16 +139,42 @@ export const NotificationInput = v.strictObject({
 });
 export type NotificationInput = v.InferOutput<typeof NotificationInput>;
 
-/** POST /v1/users/:id/events: any event type a product defines. */
-export const ProductEvent = v.strictObject({
-  type: ProductEventType,
-  data: v.optional(Json),
-  event_id: v.optional(EventId),
+/** `retain: true` keeps the latest value per type in the snapshot; `retain_key` one per key. */
+const Retain = {
+  retain: v.optional(v.boolean()),
+  retain_key: v.optional(Id),
+};
+function retainConsistent<T extends { retain?: boolean; retain_key?: string }>() {
+  return v.check<T, string>(
+    (e) => !(e.retain === false && e.retain_key !== undefined),
+    "retain_key retains the event: leave retain out or set it to true",
+  );
+}
+
+const productEventEntries = { type: ProductEventType, data: v.optional(Json), event_id: v.optional(EventId), ...Retain };
+
+/** POST /v1/users/:id/notifications/read: some ids, or every notification. */
+export const MarkRead = v.union([
+  v.strictObject({ ids: v.pipe(v.array(Id), v.minLength(1), v.maxLength(100)) }),
+  v.strictObject({ all: v.literal(true) }),
+]);
+export type MarkRead = v.InferOutput<typeof MarkRead>;
+
+/** PUT /v1/users/:id/contacts: whose online status the user sees (CONTACTS_MAX bounds it further). */
+export const ContactList = v.strictObject({
+  contacts: v.pipe(
+    v.array(Id),
+    v.maxLength(1_000),
+    v.check((ids) => new Set(ids).size === ids.length, "contacts must be unique"),
+  ),
 });
+
+/** POST /v1/users/:id/events: any event type a product defines. */
+export const ProductEvent = v.pipe(v.strictObject(productEventEntries), retainConsistent());
 export type ProductEvent = v.InferOutput<typeof ProductEvent>;
 
 /** POST /v1/rooms/:id/events: the same, and `exclude_user` (usually the actor) gets no live copy. */
-export const RoomProductEvent = v.strictObject({ ...ProductEvent.entries, exclude_user: v.optional(Id) });
+export const RoomProductEvent = v.pipe(v.strictObject({ ...productEventEntries, exclude_user: v.optional(Id) }), retainConsistent());
 export type RoomProductEvent = v.InferOutput<typeof RoomProductEvent>;
 
 /** POST /v1/broadcast: to every user with an open socket; `notify` also keeps it in their inboxes. */
@@ -175,12 +201,16 @@ export const RoomSettings = v.strictObject({
 export type RoomSettings = v.InferOutput<typeof RoomSettings>;
 
 /** One item of POST /v1/publish; `type: "notification"` on a user channel stores it in the inbox. */
-export const PublishItem = v.strictObject({
-  channel: v.pipe(v.string(), v.maxLength(140)),
-  type: v.pipe(v.string(), v.maxLength(64)),
-  data: v.optional(Json),
-  event_id: v.optional(EventId),
-});
+export const PublishItem = v.pipe(
+  v.strictObject({
+    channel: v.pipe(v.string(), v.maxLength(140)),
+    type: v.pipe(v.string(), v.maxLength(64)),
+    data: v.optional(Json),
+    event_id: v.optional(EventId),
+    ...Retain,
+  }),
+  retainConsistent(),
+);
 export type PublishItem = v.InferOutput<typeof PublishItem>;
 
 export const PublishBatch = v.pipe(
@@ -248,3 +278,10 @@ export const EmitFrame = v.strictObject({
   ref: Ref,
 });
 export type TypingFrame = v.InferOutput<typeof TypingFrame>;
+
+/** User channel: mark every notification read. */
+export const ReadAllFrame = v.strictObject({ type: v.literal("read_all"), ref: Ref });
+
+/** Room channel: the user has read up to this seq (a read receipt). */
+export const ReadFrame = v.strictObject({ type: v.literal("read"), up_to: v.pipe(v.number(), v.integer(), v.minValue(0)), ref: Ref });
+export type ReadFrame = v.InferOutput<typeof ReadFrame>;

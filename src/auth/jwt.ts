@@ -8,11 +8,16 @@ export interface Identity {
   id: string;
   name?: string;
   rooms: string[];
+  /** Users whose online status this user sees (the `watch` claim), besides the contacts a producer set. */
+  watch?: string[];
   /** When the token behind this identity expires (ms since the epoch): open sockets close then. */
   expiresAt?: number;
   /** The token's `jti`, when it has one: what a revocation by token id matches. */
   jti?: string;
 }
+
+/** User ids one token's `watch` claim may list (a token travels in every socket handshake). */
+export const WATCH_CLAIM_MAX = 100;
 
 /** Clock skew tolerated on exp, nbf and iat (seconds). */
 const CLOCK_TOLERANCE_S = 5;
@@ -98,9 +103,9 @@ function reasonFor(err: unknown): string {
 
 /**
  * The identity claims, checked the same way wherever they come from (a JWT or a socket
- * ticket): a valid id as `sub`, a short `name`, a bounded `rooms` list.
+ * ticket): a valid id as `sub`, a short `name`, bounded `rooms` and `watch` lists.
  */
-export function identityFrom(payload: { sub?: unknown; name?: unknown; rooms?: unknown }): Identity {
+export function identityFrom(payload: { sub?: unknown; name?: unknown; rooms?: unknown; watch?: unknown }): Identity {
   if (!isValidId(payload.sub)) throw new HubError("unauthorized", "token sub must be a valid id");
   const name = payload.name;
   const rooms = payload.rooms;
@@ -113,5 +118,14 @@ export function identityFrom(payload: { sub?: unknown; name?: unknown; rooms?: u
   ) {
     throw new HubError("unauthorized", "token rooms must be a list of room ids");
   }
-  return { id: payload.sub, ...(name ? { name } : {}), rooms: (rooms as string[] | undefined) ?? [] };
+  const watch = payload.watch;
+  if (watch !== undefined && !(Array.isArray(watch) && watch.length <= WATCH_CLAIM_MAX && watch.every(isValidId))) {
+    throw new HubError("unauthorized", `token watch must be a list of at most ${WATCH_CLAIM_MAX} user ids`);
+  }
+  return {
+    id: payload.sub,
+    ...(name ? { name } : {}),
+    rooms: (rooms as string[] | undefined) ?? [],
+    ...(watch ? { watch: watch as string[] } : {}),
+  };
 }

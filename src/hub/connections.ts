@@ -13,6 +13,8 @@ export interface ConnectRequest {
   identity: Identity;
   since?: number;
   epoch?: string;
+  /** The client's key for exactly-once sends across reconnects (see ClientRefs). */
+  client?: string;
   subprotocol: boolean;
   /** The connection id, when the Worker picked it (it placed a room socket by its hash). */
   cid?: string;
@@ -40,6 +42,7 @@ export interface Attachment extends Liveness {
   cid: string;
   user: UserRef;
   at: number;
+  client?: string;
   /** When the socket's token expires, on the hub's clock (ms); it closes with 4001 after a grace. */
   exp?: number;
   /** The token's `jti`, for revocation by token id. */

@@ -101,11 +101,15 @@ export class EventLog {
     return this.cachedEpoch;
   }
 
-  /** Logs an event that goes live to `delivered` sockets. */
-  append(type: string, data: unknown, now: number, delivered: number): LoggedEvent {
+  /**
+   * Logs an event that goes live to `delivered` sockets. `retainKey` marks an event whose
+   * value the channel also keeps (see RetainedValues).
+   */
+  append(type: string, data: unknown, now: number, delivered: number, retainKey?: string): LoggedEvent {
     const seq = this.seq + 1;
     this.epoch; // an event always belongs to an epoch
     const frame: ServerFrame = { type, channel: this.channel, seq, ts: new Date(now).toISOString(), data };
+    if (retainKey !== undefined) frame.retain_key = retainKey;
     const text = JSON.stringify(frame);
     const before = this.deliveryTotals();
     const totals = { published: before.published + 1, delivered: before.delivered + delivered };
@@ -187,16 +191,6 @@ export class EventLog {
   writeMeta(key: string, value: string): void {
     this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value);
   }
-}
-
-/** The `data` of the newest logged events of one type, oldest first (a room's recent messages). */
-export function recentData<T>(sql: SqlStorage, type: string, limit: number): T[] {
-  if (limit <= 0) return [];
-  return sql
-    .exec<{ frame: string }>("SELECT frame FROM events WHERE type = ? ORDER BY seq DESC LIMIT ?", type, limit)
-    .toArray()
-    .reverse()
-    .map((row) => (JSON.parse(row.frame) as { data: T }).data);
 }
 
 /** UTF-8 bytes of `text`; most frames are ASCII, which needs no encoding to count. */

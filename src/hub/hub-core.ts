@@ -4,6 +4,7 @@ import { fail, type Outcome, ok } from "../errors";
 import { log } from "../log";
 import { type HubFrames, type Json, PING_FRAME, PONG_FRAME } from "../protocol";
 import { ChannelWebhooks, type Requeue, WEBHOOK_TIMER } from "../webhooks/channel-webhooks";
+import { ClientRefs } from "./client-refs";
 import { type Attachment, Connections } from "./connections";
 import { ChannelCounters, type ChannelStats } from "./counters";
 import { EventIdMemory } from "./event-ids";
@@ -58,7 +59,7 @@ export abstract class HubCore<Events extends object = Record<never, never>> exte
     this.eventIds = new EventIdMemory(this.sql);
     this.heartbeats = new Heartbeats(ctx, this.sockets, this.timers, this.config.heartbeatMs, this.config.tokenGraceMs);
     this.trimmer = new LogTrimmer(this.events, this.timers, this.config.logMaxAgeMs);
-    this.publisher = new Publisher(this.events, this.sockets, this.counters, this.trimmer);
+    this.publisher = new Publisher(this.events, this.sockets, this.counters, this.trimmer, new ClientRefs(this.sql));
     this.stats = new StatsReporter(ctx, env, this.counters, this.timers);
     this.webhooks = new ChannelWebhooks(ctx, env, this.config, this.timers, {
       now: () => this.now(),
@@ -108,9 +109,9 @@ export abstract class HubCore<Events extends object = Record<never, never>> exte
     return this.publishProduct(type, data as Json, except);
   }
 
-  /** A producer's own event type (`like:updated`), already checked against the reserved names. */
-  protected publishProduct(type: string, data: Json | null, except?: (who: Attachment) => boolean): LoggedEvent {
-    const event = this.publisher.publish(type, data, this.now(), except);
+  /** A producer's own event type (`like:updated`), checked against the reserved names; `retainKey`: see RetainedValues. */
+  protected publishProduct(type: string, data: Json | null, except?: (who: Attachment) => boolean, retainKey?: string): LoggedEvent {
+    const event = this.publisher.publish(type, data, this.now(), except, retainKey);
     this.reportStats();
     return event;
   }
@@ -121,7 +122,7 @@ export abstract class HubCore<Events extends object = Record<never, never>> exte
   }
 
   protected ack(ws: WebSocket, ref: string | number | undefined, extra: Record<string, unknown> = {}): void {
-    ws.send(this.frame("ack", { ...extra, ref }));
+    this.publisher.ack(ws, this.sockets.attachmentOf(ws), ref, extra, this.now());
   }
 
   protected sendError(ws: WebSocket, ref: string | number | undefined, err: unknown): void {

@@ -81,7 +81,13 @@ export abstract class Hub<Snapshot = unknown, Events extends object = Record<nev
     const { 0: client, 1: server } = new WebSocketPair();
     this.bindChannel(req.channel);
     const user: UserRef = req.identity.name ? { id: req.identity.id, name: req.identity.name } : { id: req.identity.id };
-    const who: Attachment = { cid: req.cid ?? newId(), user, at: this.now(), ...this.session.attachmentFor(req.identity, req.channel) };
+    const who: Attachment = {
+      cid: req.cid ?? newId(),
+      user,
+      at: this.now(),
+      ...(req.client ? { client: req.client } : {}),
+      ...this.session.attachmentFor(req.identity, req.channel),
+    };
     this.sockets.accept(server, who);
 
     // No await from here to the return: missed events go out strictly before live ones.
@@ -116,6 +122,7 @@ export abstract class Hub<Snapshot = unknown, Events extends object = Record<nev
         return;
       case "handle":
         this.heartbeats.noteTraffic(ws, from, this.now());
+        if (this.publisher.answerAgain(ws, from, intake.frame.ref, this.now())) return;
         try {
           if (intake.frame.type === "auth")
             this.ack(ws, intake.frame.ref, await this.session.refresh(ws, from, intake.frame, this.channel));

@@ -1,4 +1,5 @@
 import { OUTBOX_SCHEMA } from "../webhooks/outbox";
+import { CLIENT_REFS_SCHEMA } from "./client-refs";
 import { COUNTER_SCHEMA } from "./counters";
 import { EVENT_ID_SCHEMA } from "./event-ids";
 import { EVENT_LOG_SCHEMA } from "./event-log";
@@ -38,6 +39,7 @@ const BASE_SCHEMAS: ComponentSchema[] = [
   { component: "counters", steps: COUNTER_SCHEMA },
   { component: "event_ids", steps: EVENT_ID_SCHEMA },
   { component: "webhooks", steps: OUTBOX_SCHEMA },
+  { component: "client_refs", steps: CLIENT_REFS_SCHEMA },
 ];
 
 /**

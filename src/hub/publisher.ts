@@ -3,6 +3,7 @@
 import { asHubError, HubError } from "../errors";
 import { log } from "../log";
 import { type ConnectedData, type ServerFrame, SKIP_FRAME, type SkipData } from "../protocol";
+import type { ClientRefs } from "./client-refs";
 import type { Attachment, Connections } from "./connections";
 import type { ChannelCounters } from "./counters";
 import type { EventLog, LoggedEvent } from "./event-log";
@@ -14,17 +15,19 @@ export class Publisher {
     private readonly sockets: Connections,
     private readonly counters: ChannelCounters,
     private readonly trimmer: LogTrimmer,
+    private readonly answers: ClientRefs,
   ) {}
 
   /**
    * Logs an event and sends it to every open socket but those `except` picks: they get a
    * `skip` frame for its seq instead (so they see no gap), and the event itself on replay.
+   * `retainKey` marks an event whose value the channel also keeps (see RetainedValues).
    */
-  publish(type: string, data: unknown, now: number, except?: (who: Attachment) => boolean): LoggedEvent {
+  publish(type: string, data: unknown, now: number, except?: (who: Attachment) => boolean, retainKey?: string): LoggedEvent {
     const { to, excepted } = this.sockets.split(except);
     // The row, with its delivery count, is the publish's one write: sends leave only once
     // it is durable (the output gate), and all of this is synchronous, so nothing comes between.
-    const event = this.events.append(type, data, now, to.length);
+    const event = this.events.append(type, data, now, to.length, retainKey);
     for (const ws of to) ws.send(event.frame);
     if (excepted.length > 0) {
       const skip = this.frame(SKIP_FRAME, { seq: event.seq } satisfies SkipData, now);
@@ -58,6 +61,20 @@ export class Publisher {
   frame(type: string, data: unknown, now: number): string {
     const frame: ServerFrame = { type, channel: this.events.channel, ts: new Date(now).toISOString(), data };
     return JSON.stringify(frame);
+  }
+
+  /** Acknowledges a client frame, remembering the answer in case the client sends the frame again. */
+  ack(ws: WebSocket, who: Attachment, ref: string | number | undefined, extra: Record<string, unknown>, now: number): void {
+    const answer = this.frame("ack", { ...extra, ref }, now);
+    this.answers.remember(who, ref, answer, now);
+    ws.send(answer);
+  }
+
+  /** A frame sent again after a reconnect gets its first answer again; false when it is new. */
+  answerAgain(ws: WebSocket, who: Attachment, ref: string | number | undefined, now: number): boolean {
+    const answer = this.answers.recall(who, ref, now);
+    if (answer !== undefined) ws.send(answer);
+    return answer !== undefined;
   }
 
   /** An `error` frame with the same code, message and issues an HTTP answer would carry. */

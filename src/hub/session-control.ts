@@ -12,9 +12,15 @@ import { parseWith } from "../validation";
 import type { Attachment, Connections, ConnectRequest, Refusal } from "./connections";
 import type { Heartbeats } from "./heartbeat";
 
+/** What the registry learns of the user from a joining socket's token: the name, and whom it watches. */
+export interface SessionUser {
+  name?: string;
+  watch?: string[];
+}
+
 /** The user's session registry, as a hub calls it (the user's hub; UserHub answers for itself). */
 export interface SessionRegistryStub {
-  openSession(userId: string, channel: string, socketsHere: number, jti: string | null): Promise<Refusal | null>;
+  openSession(userId: string, channel: string, socketsHere: number, jti: string | null, user?: SessionUser): Promise<Refusal | null>;
   closeSession(channel: string): Promise<void>;
   checkToken(jti: string | null): Promise<Refusal | null>;
 }
@@ -55,7 +61,9 @@ export class SessionControl {
     }
     this.joining.set(userId, (this.joining.get(userId) ?? 0) + 1);
     try {
-      return await this.hub.registry(userId).openSession(userId, req.channel, here, req.identity.jti ?? null);
+      const { name, watch } = req.identity;
+      const user: SessionUser = { ...(name !== undefined ? { name } : {}), ...(watch !== undefined ? { watch } : {}) };
+      return await this.hub.registry(userId).openSession(userId, req.channel, here, req.identity.jti ?? null, user);
     } catch (err) {
       // Fail closed: the deny-list is behind this call. The client retries with backoff.
       log("session.registry_failed", { channel: req.channel, user: userId, error: String(err) });

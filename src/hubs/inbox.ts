@@ -1,4 +1,4 @@
-import type { Notification } from "../protocol";
+import type { Notification, NotificationReadData } from "../protocol";
 
 /** The inbox table; steps of the "user" component (see UserHub.schema). */
 export const INBOX_SCHEMA = [
@@ -7,6 +7,9 @@ export const INBOX_SCHEMA = [
   "CREATE TABLE notifications (n INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, seq INTEGER NOT NULL, created_at INTEGER NOT NULL, read INTEGER NOT NULL DEFAULT 0, body TEXT NOT NULL)",
   "CREATE INDEX notifications_by_read ON notifications (read, n)",
 ];
+
+/** The snapshot carries at most this many unread notifications; `unread_count` counts all. */
+export const SNAPSHOT_UNREAD_MAX = 50;
 
 export interface InboxBounds {
   max: number;
@@ -61,6 +64,17 @@ export class Inbox {
     return changed;
   }
 
+  /** Marks every unread notification read; answers the ids that changed, oldest first. */
+  markAllRead(now: number): string[] {
+    this.expire(now);
+    const ids = this.sql
+      .exec<{ id: string }>("SELECT id FROM notifications WHERE read = 0 ORDER BY n")
+      .toArray()
+      .map((row) => row.id);
+    this.sql.exec("UPDATE notifications SET read = 1 WHERE read = 0");
+    return ids;
+  }
+
   /** Newest first. */
   list(options: { unreadOnly: boolean; limit: number }, now: number): Notification[] {
     this.expire(now);
@@ -85,4 +99,39 @@ type Row = { body: string; read: number; seq: number };
 
 function fromRow(row: Row): Notification {
   return { ...(JSON.parse(row.body) as Notification), read: row.read === 1 };
+}
+
+/** Which notifications to mark read: some ids, or every one. */
+export type ReadSelection = { ids: string[] } | "all";
+/** The ids that became read, the unread count after, and the seq of `notification:read` if one went out. */
+export interface ReadResult {
+  ids: string[];
+  unread_count: number;
+  seq?: number;
+}
+
+/**
+ * Marks `which` read. When anything changed, `announce` logs `notification:read` (so a
+ * device that was offline learns of it on resume) to every socket, the asking one
+ * included (so none sees a gap in seq), with the unread count after, so every badge agrees.
+ */
+export function readNotifications(
+  inbox: Inbox,
+  which: ReadSelection,
+  now: number,
+  announce: (data: NotificationReadData) => number,
+): ReadResult {
+  const ids = which === "all" ? inbox.markAllRead(now) : inbox.markRead(which.ids, now);
+  const unread_count = inbox.unreadCount(now);
+  if (ids.length === 0) return { ids, unread_count };
+  const data: NotificationReadData = { ids, ...(which === "all" ? { all: true as const } : {}), unread_count };
+  return { ids, unread_count, seq: announce(data) };
+}
+
+/**
+ * Notification ids share the event_id memory under a prefix of their own: "/" is not an
+ * id character, so no product event_id can collide with one.
+ */
+export function notificationKey(id: string): string {
+  return `notification/${id}`;
 }

@@ -2,8 +2,6 @@ import type { Identity } from "../auth/jwt";
 import { splitChannel } from "../channel-kinds";
 import { type Outcome, ok } from "../errors";
 import type { Attachment, Refusal } from "../hub/connections";
-import { moveIntoEventIds } from "../hub/event-ids";
-import { recentData } from "../hub/event-log";
 import type { ClientFrame } from "../hub/intake";
 import type { ComponentSchema } from "../hub/migrations";
 import { newId } from "../ids";
@@ -18,15 +16,16 @@ import {
   type UserRef,
   WebhookEvent,
 } from "../protocol";
-import { ROOM_SHARDS_SCHEMA } from "../rooms/room-shards";
-import { ShardedRoom } from "../rooms/sharded-room";
 import { MessageFrame, type RoomProductEvent, type RoomSettings, TypingFrame } from "../schemas";
 import { parseWith } from "../validation";
-import { HISTORY_ROWS_FACTOR, MESSAGE_SHARE_SCHEMA, MessageShares } from "./message-shares";
-import { type Delivered, PUBLISHED_EVENTS_TABLE, publishOnce } from "./product-events";
+import { HISTORY_ROWS_FACTOR, MessageShares } from "./message-shares";
+import { type Delivered, publishProductEvent } from "./product-events";
 import { claimGrants, type RoomAccess } from "./room-access";
+import { recentMessages } from "./room-history";
 import { RoomLimits } from "./room-limits";
 import { onlineUsers } from "./room-presence";
+import { RoomRecords } from "./room-records";
+import { ROOM_SCHEMA } from "./room-schema";
 
 /**
  * One room: who may join (visibility, members), its chat history in the event log, who
@@ -35,7 +34,7 @@ import { onlineUsers } from "./room-presence";
  * sockets, new ones land on the room's shard objects (src/rooms/): this object keeps the
  * one log and state and sends each event on to them.
  */
-export class RoomHub extends ShardedRoom {
+export class RoomHub extends RoomRecords {
   protected idleTtlMs(): number {
     return this.config.roomIdleTtlMs;
   }
@@ -71,25 +70,7 @@ export class RoomHub extends ShardedRoom {
   }
 
   protected schema(): ComponentSchema {
-    return {
-      component: "room",
-      steps: [
-        "CREATE TABLE room (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), visibility TEXT NOT NULL, updated_at INTEGER NOT NULL)",
-        "CREATE TABLE members (user_id TEXT PRIMARY KEY)",
-        // Who is typing until when: lets the last tab's close send typing:false without a timer.
-        "CREATE TABLE typing (user_id TEXT PRIMARY KEY, until INTEGER NOT NULL)",
-        // Users whose presence:join went out and whose presence:leave has not: when two
-        // tabs close at once each may see the other as already closing, and this keeps
-        // the leave to one.
-        "CREATE TABLE announced (user_id TEXT PRIMARY KEY)",
-        PUBLISHED_EVENTS_TABLE,
-        ...moveIntoEventIds("published_events", "json_object('seq', seq)"),
-        ...MESSAGE_SHARE_SCHEMA,
-        // The name too, so a member_left webhook sent after a restart still carries it.
-        "ALTER TABLE announced ADD COLUMN name TEXT",
-        ...ROOM_SHARDS_SCHEMA,
-      ],
-    };
+    return { component: "room", steps: ROOM_SCHEMA };
   }
 
   // The room's history is its event log: resume and the snapshot's messages both read it.
@@ -152,8 +133,8 @@ export class RoomHub extends ShardedRoom {
   /** POST /v1/rooms/:id/events. `exclude_user`'s sockets get no live copy (see docs). */
   publishEvent(roomId: string, event: RoomProductEvent): Outcome<Delivered> {
     this.bindChannel(`room:${roomId}`);
-    return ok(
-      publishOnce(this.eventIds, event.event_id, this.now(), () => this.publishToAll(event.type, event.data ?? null, event.exclude_user)),
+    return publishProductEvent(this.eventIds, this.retained, event, this.now(), (key) =>
+      this.publishToAll(event.type, event.data ?? null, event.exclude_user, key),
     );
   }
 
@@ -195,7 +176,7 @@ export class RoomHub extends ShardedRoom {
   }
 
   protected snapshot(): RoomSnapshot {
-    const recent = recentData<RoomMessage>(this.sql, RoomEvent.Message, this.config.roomSnapshotMessages);
+    const recent = recentMessages(this.sql, this.config.roomSnapshotMessages);
     const { messages, trimmed } = this.limits.fitSnapshot(recent);
     return {
       id: this.roomIdOf(this.channel),
@@ -203,6 +184,7 @@ export class RoomHub extends ShardedRoom {
       online: this.onlineRefs(),
       messages,
       ...(trimmed > 0 ? { messages_trimmed: trimmed } : {}),
+      ...this.records(),
     };
   }
 

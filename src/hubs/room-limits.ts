@@ -40,7 +40,7 @@ export function jsonBytes(value: unknown): number {
  * The newest messages (oldest first) whose JSON fits `maxBytes`, and how many older ones
  * were left out to fit: a snapshot never grows past its budget, and says so when trimmed.
  */
-export function fitMessages(messages: RoomMessage[], maxBytes: number): { messages: RoomMessage[]; trimmed: number } {
+export function fitMessages<M extends RoomMessage>(messages: M[], maxBytes: number): { messages: M[]; trimmed: number } {
   let bytes = 2; // the brackets
   let kept = 0;
   for (let i = messages.length - 1; i >= 0; i--) {
@@ -94,7 +94,7 @@ export class RoomLimits {
     }
   }
 
-  fitSnapshot(messages: RoomMessage[]): { messages: RoomMessage[]; trimmed: number } {
+  fitSnapshot<M extends RoomMessage>(messages: M[]): { messages: M[]; trimmed: number } {
     return fitMessages(messages, this.config.roomSnapshotBytes);
   }
 }

@@ -3,55 +3,61 @@ import { listInDirectory } from "../broadcast/directory";
 import { fail, type Outcome, ok } from "../errors";
 import type { Attachment, Refusal } from "../hub/connections";
 import { moveIntoEventIds } from "../hub/event-ids";
-import { IdleExpiringHub } from "../hub/idle-hub";
 import type { ClientFrame } from "../hub/intake";
 import type { ComponentSchema } from "../hub/migrations";
-import type { SessionRegistryStub } from "../hub/session-control";
+import { RETAINED_SCHEMA, RetainedValues } from "../hub/retained";
+import type { SessionRegistryStub, SessionUser } from "../hub/session-control";
 import { newId } from "../ids";
-import { CloseCode, type Notification, UserEvent, type UserEvents, type UserPresence, type UserSnapshot, WebhookEvent } from "../protocol";
+import { CloseCode, type Notification, UserEvent, type UserPresence, type UserSnapshot, WebhookEvent } from "../protocol";
 import {
   AckFrame,
   type BroadcastInput,
   type NotificationInput,
   type ProductEvent,
   REVOCATION_MAX_TTL_S,
+  ReadAllFrame,
   type RevocationBody,
 } from "../schemas";
 import { parseWith } from "../validation";
-import { INBOX_SCHEMA, Inbox } from "./inbox";
-import { type Delivered, PUBLISHED_EVENTS_TABLE, publishOnce } from "./product-events";
+import { CONTACTS_SCHEMA } from "./contacts";
+import { INBOX_SCHEMA, Inbox, notificationKey, type ReadResult, type ReadSelection, readNotifications, SNAPSHOT_UNREAD_MAX } from "./inbox";
+import { type Delivered, PUBLISHED_EVENTS_TABLE, publishProductEvent } from "./product-events";
 import { REVOCATION_SCHEMA, REVOKED_TOKEN, REVOKED_USER, Revocations } from "./revocations";
 import { SESSION_SCHEMA, SessionRegistry } from "./session-registry";
+import { UserContactsHub } from "./user-contacts-hub";
 import { type Closed, closeEverywhere, recount } from "./user-sessions";
-
-/** The snapshot carries at most this many unread notifications; `unread_count` counts all. */
-const SNAPSHOT_UNREAD_MAX = 50;
 
 /**
  * One user: every socket the user has open, on every device, and the user's notification
  * inbox. It also keeps what must hold across all of the user's channels: the session
- * registry (where the user has sockets, and the caps), the deny-list, and the one-time
- * socket tickets already used.
+ * registry (where the user has sockets, and the caps), the deny-list, the one-time
+ * socket tickets already used, and who is online among the user's contacts (who-is-online.ts).
  */
-export class UserHub extends IdleExpiringHub<UserSnapshot, UserEvents> {
+export class UserHub extends UserContactsHub {
   protected idleTtlMs(): number {
     return this.config.userIdleTtlMs;
   }
 
-  /** Kept while the user has sockets on other channels, and while a revocation holds. */
+  protected socketsAnywhere(): number {
+    return this.registry.total();
+  }
+
+  /** Kept while the user has sockets on other channels, and while a revocation holds (and see UserContactsHub). */
   protected override idleHold(now: number): number {
-    return Math.max(this.registry.total() > 0 ? now + this.idleTtlMs() : 0, this.revocations.lastUntil());
+    return Math.max(super.idleHold(now), this.registry.total() > 0 ? now + this.idleTtlMs() : 0, this.revocations.lastUntil());
   }
 
   private readonly inbox: Inbox;
   private readonly registry: SessionRegistry;
   private readonly revocations: Revocations;
+  private readonly retained: RetainedValues;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.inbox = new Inbox(this.sql, { max: this.config.inboxMax, ttlMs: this.config.inboxTtlMs });
     this.registry = new SessionRegistry(this.sql, { perUser: this.config.maxSocketsPerUser, perChannel: this.config.maxSocketsPerChannel });
     this.revocations = new Revocations(this.sql);
+    this.retained = new RetainedValues(this.sql, { maxValues: this.config.retainedMax, maxBytes: this.config.retainedMaxBytes });
   }
 
   protected schema(): ComponentSchema {
@@ -64,6 +70,8 @@ export class UserHub extends IdleExpiringHub<UserSnapshot, UserEvents> {
         ...moveIntoEventIds("published_events", "json_object('seq', seq)"),
         ...SESSION_SCHEMA,
         ...REVOCATION_SCHEMA,
+        ...RETAINED_SCHEMA,
+        ...CONTACTS_SCHEMA,
       ],
     };
   }
@@ -114,7 +122,9 @@ export class UserHub extends IdleExpiringHub<UserSnapshot, UserEvents> {
   /** POST /v1/users/:id/events: a product event to every socket of the user. */
   publishEvent(userId: string, event: ProductEvent): Outcome<Delivered> {
     this.bindChannel(`user:${userId}`);
-    return ok(publishOnce(this.eventIds, event.event_id, this.now(), () => this.publishProduct(event.type, event.data ?? null)));
+    return publishProductEvent(this.eventIds, this.retained, event, this.now(), (key) =>
+      this.publishProduct(event.type, event.data ?? null, undefined, key),
+    );
   }
 
   /**
@@ -151,6 +161,7 @@ export class UserHub extends IdleExpiringHub<UserSnapshot, UserEvents> {
         () => this.now(),
         (channel) => this.ownCount(userId, channel),
       );
+    if (this.stored && this.registry.total() === 0) this.online.left();
     const channels = this.stored ? this.registry.entries() : [];
     const connections = channels.reduce((n, c) => n + c.sockets, 0);
     const lastSeen = connections > 0 ? new Date(this.now()).toISOString() : (this.events.readMeta("last_seen") ?? null);
@@ -160,12 +171,19 @@ export class UserHub extends IdleExpiringHub<UserSnapshot, UserEvents> {
   // ---- the session registry (every hub asks here; see session-registry.ts) ----
 
   /** A socket asks to join `channel`: the deny-list, then the caps (re-counted before refusing). */
-  async openSession(userId: string, channel: string, socketsHere: number, jti: string | null): Promise<Refusal | null> {
+  async openSession(
+    userId: string,
+    channel: string,
+    socketsHere: number,
+    jti: string | null,
+    user: SessionUser = {},
+  ): Promise<Refusal | null> {
     const refusal = await this.admitSession(userId, channel, socketsHere, jti);
-    // user.online: the user's first socket anywhere (any channel, any device).
+    // user.online and the contacts' user:online: the user's first socket anywhere (any channel, any device).
     if (refusal === null) {
       this.bindChannel(`user:${userId}`);
       this.webhooks.firstSocket(WebhookEvent.UserOnline, { user: { id: userId } });
+      this.online.joined({ id: userId, ...(user.name !== undefined ? { name: user.name } : {}) }, user.watch ?? []);
     }
     return refusal;
   }
@@ -193,6 +211,7 @@ export class UserHub extends IdleExpiringHub<UserSnapshot, UserEvents> {
     if (this.registry.total() > 0) return;
     this.events.writeMeta("last_seen", new Date(this.now()).toISOString());
     this.webhooks.lastSocket(WebhookEvent.UserOffline);
+    this.online.left();
   }
 
   /** The user's sockets on their own channel, counted here; null for any other channel. */
@@ -240,20 +259,26 @@ export class UserHub extends IdleExpiringHub<UserSnapshot, UserEvents> {
     return {
       unread: this.inbox.list({ unreadOnly: true, limit: SNAPSHOT_UNREAD_MAX }, now),
       unread_count: this.inbox.unreadCount(now),
+      retained: this.retained.all(),
     };
   }
 
-  /**
-   * `ack {ids}` marks notifications read. `notification:read` is logged, so a device that
-   * was offline learns of it on resume, and goes to every socket, the acking one included,
-   * so no socket sees a gap in seq.
-   */
+  /** POST /v1/users/:id/notifications/read: the same as a socket's `ack` or `read_all`. */
+  readNotifications(which: ReadSelection): Outcome<ReadResult> {
+    if (!this.stored) return ok({ ids: [], unread_count: 0 });
+    return ok(this.markRead(which));
+  }
+
+  /** `ack {ids}` and `read_all` mark notifications read; the ack carries what changed. */
   protected override onClientFrame(ws: WebSocket, from: Attachment, frame: ClientFrame): void | Promise<void> {
+    if (frame.type === "read_all") return this.ack(ws, parseWith(ReadAllFrame, frame).ref, { ...this.markRead("all") });
     if (frame.type !== "ack") return super.onClientFrame(ws, from, frame);
     const { ids, ref } = parseWith(AckFrame, frame);
-    const changed = this.inbox.markRead(ids, this.now());
-    const seq = changed.length > 0 ? this.publish(UserEvent.NotificationRead, { ids: changed }).seq : undefined;
-    this.ack(ws, ref, { ids: changed, ...(seq !== undefined ? { seq } : {}) });
+    this.ack(ws, ref, { ...this.markRead({ ids }) });
+  }
+
+  private markRead(which: ReadSelection): ReadResult {
+    return readNotifications(this.inbox, which, this.now(), (data) => this.publish(UserEvent.NotificationRead, data).seq);
   }
 
   // The broadcast directory lists users with a socket on their own channel (broadcasts are
@@ -267,12 +292,4 @@ export class UserHub extends IdleExpiringHub<UserSnapshot, UserEvents> {
     if (this.sockets.attachments().every((other) => other.cid === who.cid))
       listInDirectory(this.ctx, this.env, this.config.directoryShards, who.user.id, false);
   }
-}
-
-/**
- * Notification ids share the event_id memory under a prefix of their own: "/" is not an
- * id character, so no product event_id can collide with one.
- */
-function notificationKey(id: string): string {
-  return `notification/${id}`;
 }

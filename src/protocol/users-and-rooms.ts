@@ -22,6 +22,10 @@ export const RESERVED_EVENT_TYPES = [
   "message:*",
   "typing",
   "presence:*",
+  "read",
+  "read_all",
+  "user:online",
+  "user:offline",
   "notification*",
   "job:*",
   "batch:*",
@@ -34,6 +38,8 @@ export function isReservedEventType(type: string): boolean {
 export const UserEvent = {
   Notification: "notification",
   NotificationRead: "notification:read",
+  ContactOnline: "user:online",
+  ContactOffline: "user:offline",
 } as const satisfies Record<string, keyof UserEvents>;
 export const RoomEvent = {
   Message: "message",
@@ -41,7 +47,16 @@ export const RoomEvent = {
   Typing: "typing",
   PresenceJoin: "presence:join",
   PresenceLeave: "presence:leave",
+  Read: "read",
 } as const satisfies Record<string, keyof RoomEvents>;
+
+/** The latest value of a retained event, in a snapshot's `retained` under its key. */
+export interface RetainedValue {
+  type: string;
+  data: Json | null;
+  seq: number;
+  ts: string;
+}
 
 /** `data` of a `notification` event, and an entry of the inbox. */
 export interface Notification {
@@ -58,11 +73,29 @@ export interface Notification {
 export interface UserSnapshot {
   unread: Notification[];
   unread_count: number;
+  /** Retained product events, by key. */
+  retained: Record<string, RetainedValue>;
 }
 
-/** `data` of a logged `notification:read` event: the ids that just became read. */
+/**
+ * `data` of a logged `notification:read` event: the ids that just became read, `all`
+ * when every notification was marked read, and the unread count after the change.
+ */
 export interface NotificationReadData {
   ids: string[];
+  all?: true;
+  unread_count: number;
+}
+
+/**
+ * A contact's online state: the `data` of the ephemeral `user:online` / `user:offline`
+ * frames on a watcher's user channel, and an entry of `GET /v1/presence`.
+ */
+export interface ContactStatus {
+  user: UserRef;
+  online: boolean;
+  /** Now when online; when the last socket closed otherwise; null if never seen. */
+  last_seen: string | null;
 }
 
 export interface UserPresence {
@@ -99,15 +132,41 @@ export interface PresenceChange {
   user: UserRef;
 }
 
+/** A message as history gives it: with the seq it was logged at, to page back from. */
+export type HistoryMessage = RoomMessage & { seq: number };
+
+/** How far a user has read a room: the ephemeral `read` frame, and an entry of the snapshot's `reads`. */
+export interface ReadReceipt {
+  user: UserRef;
+  up_to: number;
+}
+
 /** The `connected` snapshot on `/v1/ws/room/:id`. */
 export interface RoomSnapshot {
   id: string;
   visibility: RoomVisibility;
   online: UserRef[];
   /** The most recent messages still in the room's history, oldest first, within ROOM_SNAPSHOT_BYTES. */
-  messages: RoomMessage[];
+  messages: HistoryMessage[];
   /** How many older recent messages were left out to fit the byte budget (absent when none). */
   messages_trimmed?: number;
+  /** Retained product events, by key. */
+  retained: Record<string, RetainedValue>;
+  /** The latest read receipts, one per user, most recent first. */
+  reads: ReadReceipt[];
+}
+
+/** `GET /v1/rooms/:id/messages`: newest first. */
+export interface HistoryPage {
+  room: string;
+  messages: HistoryMessage[];
+  /** Pass as `before` for the next (older) page; null when this page reached the end. */
+  next_before: number | null;
+  /**
+   * Why there is nothing older: "start" (the room's first event is in the log) or
+   * "retention" (older events were trimmed, or messages evicted). Null while there may be more.
+   */
+  end: "start" | "retention" | null;
 }
 
 /**
@@ -130,6 +189,8 @@ export type PublishResult = { index: number; ok: true; seq: number; duplicate?: 
 export interface UserEvents {
   notification: Notification;
   "notification:read": NotificationReadData;
+  "user:online": ContactStatus;
+  "user:offline": ContactStatus;
 }
 
 /** Room events: `message` is logged; `typing` and `presence:*` are ephemeral. */
@@ -139,4 +200,5 @@ export interface RoomEvents {
   typing: TypingData;
   "presence:join": PresenceChange;
   "presence:leave": PresenceChange;
+  read: ReadReceipt;
 }

@@ -35,6 +35,8 @@ export interface ServerFrame<T extends string = string, D = unknown> {
   seq?: number;
   ts: string;
   data: D;
+  /** On a logged event a producer asked to retain: the key it is kept under in the snapshot's `retained`. */
+  retain_key?: string;
 }
 
 export interface UserRef {

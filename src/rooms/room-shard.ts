@@ -1,21 +1,22 @@
 import type { Identity } from "../auth/jwt";
 import { type Outcome, ok, unwrap } from "../errors";
 import type { Attachment, Refusal } from "../hub/connections";
-import { recentData } from "../hub/event-log";
 import { Hub } from "../hub/hub";
 import type { ClientFrame } from "../hub/intake";
 import type { ComponentSchema } from "../hub/migrations";
 import type { Timer } from "../hub/timers";
 import { HISTORY_ROWS_FACTOR } from "../hubs/message-shares";
 import { claimGrants } from "../hubs/room-access";
+import { recentMessages } from "../hubs/room-history";
 import { RoomLimits } from "../hubs/room-limits";
 import { log } from "../log";
-import { CloseCode, RoomEvent, type RoomEvents, type RoomMessage, type RoomSnapshot, type UserRef } from "../protocol";
-import { MessageFrame, TypingFrame } from "../schemas";
+import { CloseCode, type RoomEvents, type RoomSnapshot, type UserRef } from "../protocol";
+import { MessageFrame, ReadFrame, TypingFrame } from "../schemas";
 import { parseWith } from "../validation";
 import { ShardMirror } from "./shard-mirror";
 import { SHARD_REPORT_MS } from "./shard-plan";
 import type { RoomAccessRule, ShardCall, ShardItem, ShardSync } from "./shard-protocol";
+import { ShardRecords } from "./shard-records";
 
 const REPORT_TIMER = "shard-report";
 /** While it has sockets a shard reports at least this often: fresh counts, and any missed rows. */
@@ -32,6 +33,7 @@ const ACK_WAIT_MS = 5_000;
 export class RoomShard extends Hub<RoomSnapshot, RoomEvents> {
   private readonly mirror = new ShardMirror(this.sql, this.retention());
   private readonly limits = new RoomLimits(this.config);
+  private readonly records = new ShardRecords(this.config.retainedMax);
   private access: RoomAccessRule = { visibility: null, members: [] };
   private online = new Map<string, UserRef>();
   private presenceVersion = -1;
@@ -121,6 +123,7 @@ export class RoomShard extends Hub<RoomSnapshot, RoomEvents> {
       this.access = answer.access;
       this.online = new Map(answer.online.map((u) => [u.id, u]));
       this.presenceVersion = answer.presenceVersion;
+      this.records.sync(answer.retained, answer.reads);
       this.synced = true;
       for (const change of this.earlyPresence.splice(0)) this.notePresence(change);
     }
@@ -139,6 +142,7 @@ export class RoomShard extends Hub<RoomSnapshot, RoomEvents> {
       }
       if (item.access) this.applyAccess(item.access);
       if (!item.frame) continue;
+      this.records.note(item.frame);
       const except = item.except;
       // An excluded socket gets a `skip` for a logged event's seq, as on the room's own object.
       const skip = except && item.seq !== undefined ? this.frame("skip", { seq: item.seq }) : undefined;
@@ -183,15 +187,14 @@ export class RoomShard extends Hub<RoomSnapshot, RoomEvents> {
   }
 
   protected snapshot(): RoomSnapshot {
-    const { messages, trimmed } = this.limits.fitSnapshot(
-      recentData<RoomMessage>(this.sql, RoomEvent.Message, this.config.roomSnapshotMessages),
-    );
+    const { messages, trimmed } = this.limits.fitSnapshot(recentMessages(this.sql, this.config.roomSnapshotMessages));
     return {
       id: this.room,
       visibility: this.access.visibility ?? "private",
       online: [...this.online.values()],
       messages,
       ...(trimmed > 0 ? { messages_trimmed: trimmed } : {}),
+      ...this.records.snapshot(),
     };
   }
 
@@ -205,6 +208,11 @@ export class RoomShard extends Hub<RoomSnapshot, RoomEvents> {
       // The sender sees its message before the ack, as on the room's own object.
       await this.seqReached(posted.seq);
       if (ws.readyState === WebSocket.OPEN) this.ack(ws, ref, posted);
+      return;
+    }
+    if (frame.type === "read") {
+      const { up_to, ref } = parseWith(ReadFrame, frame);
+      this.ack(ws, ref, unwrap(await this.rootCall({ op: "read", shard: this.shard, user: from.user, up_to })) as { up_to: number });
       return;
     }
     if (frame.type === "typing") {

@@ -1,5 +1,5 @@
 // What a big room's own object (the root) and its shard objects say to each other.
-import type { UserRef } from "../protocol";
+import type { ReadReceipt, RetainedValue, UserRef } from "../protocol";
 
 /** A frame the root sends on to its shards, in order. Logged events carry their log row. */
 export interface ShardItem {
@@ -40,6 +40,9 @@ export interface ShardSync {
   access: RoomAccessRule;
   online: UserRef[];
   presenceVersion: number;
+  /** The room's retained values and latest read receipts, for the shard's snapshots. */
+  retained: Record<string, RetainedValue>;
+  reads: ReadReceipt[];
 }
 
 /** A shard's calls to the root, one RPC method on the root for all of them. */
@@ -47,4 +50,5 @@ export type ShardCall =
   | { op: "sync" | "report"; shard: number; seq: number; epoch: string | null; sockets: number }
   | { op: "presence"; shard: number; user: UserRef; online: boolean }
   | { op: "message"; shard: number; user: UserRef; text: string; data?: unknown }
-  | { op: "typing"; shard: number; user: UserRef; typing: boolean };
+  | { op: "typing"; shard: number; user: UserRef; typing: boolean }
+  | { op: "read"; shard: number; user: UserRef; up_to: number };

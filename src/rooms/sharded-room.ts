@@ -2,7 +2,7 @@ import { asHubError, fail, type Outcome, ok } from "../errors";
 import type { Attachment } from "../hub/connections";
 import type { ChannelStats } from "../hub/counters";
 import { IdleExpiringHub } from "../hub/idle-hub";
-import type { Json, RoomEvents, RoomSnapshot, RoomVisibility, UserRef } from "../protocol";
+import type { Json, ReadReceipt, RetainedValue, RoomEvents, RoomSnapshot, RoomVisibility, UserRef } from "../protocol";
 import { ROUTE_HEADER } from "./room-router";
 import { RoomShards } from "./room-shards";
 import type { RoomRoute } from "./shard-plan";
@@ -30,11 +30,13 @@ export abstract class ShardedRoom extends IdleExpiringHub<RoomSnapshot, RoomEven
   protected abstract typingChanged(user: UserRef, typing: boolean): void;
   protected abstract userJoined(user: UserRef): void;
   protected abstract userLeft(user: UserRef, leaving?: Attachment): void;
+  protected abstract records(): { retained: Record<string, RetainedValue>; reads: ReadReceipt[] };
+  protected abstract readUpTo(user: UserRef, upTo: number): number;
   protected abstract roomIdOf(channel: string): string;
 
-  /** Logs an event, sends it to this object's sockets and on to every shard with sockets. */
-  protected publishToAll(type: string, data: Json | null, exceptUser?: string): { seq: number; frame: string } {
-    const event = this.publishProduct(type, data, exceptUser ? (who) => who.user.id === exceptUser : undefined);
+  /** Logs an event, sends it to this object's sockets and on to every shard with sockets; `retainKey`: see RetainedValues. */
+  protected publishToAll(type: string, data: Json | null, exceptUser?: string, retainKey?: string): { seq: number; frame: string } {
+    const event = this.publishProduct(type, data, exceptUser ? (who) => who.user.id === exceptUser : undefined, retainKey);
     this.shards.forward({ frame: event.frame, seq: event.seq, type, at: this.now(), ...(exceptUser ? { except: exceptUser } : {}) });
     return event;
   }
@@ -68,7 +70,7 @@ export abstract class ShardedRoom extends IdleExpiringHub<RoomSnapshot, RoomEven
     return ok(this.shards.route(this.sockets.count()));
   }
 
-  /** A shard's call: catch-up, its socket count, a user's presence there, a message or typing. */
+  /** A shard's call: catch-up, its socket count, a user's presence there, a message, typing or a read receipt. */
   fromShard(roomId: string, call: ShardCall): Outcome<unknown> {
     if (!this.stored || this.channel !== `room:${roomId}`) return fail("not_found", "no such room");
     switch (call.op) {
@@ -79,7 +81,13 @@ export abstract class ShardedRoom extends IdleExpiringHub<RoomSnapshot, RoomEven
         if (call.sockets === 0) for (const user of this.shards.emptied(call.shard)) this.userLeft(user);
         if (call.op === "report") return ok(catchUp);
         const access: RoomAccessRule = { visibility: this.visibility, members: this.members() };
-        return ok({ ...catchUp, access, online: this.onlineRefs(), presenceVersion: this.presenceVersion() } satisfies ShardSync);
+        return ok({
+          ...catchUp,
+          access,
+          online: this.onlineRefs(),
+          presenceVersion: this.presenceVersion(),
+          ...this.records(),
+        } satisfies ShardSync);
       }
       case "presence":
         if (call.online && this.shards.joined(call.shard, call.user)) this.userJoined(call.user);
@@ -87,9 +95,11 @@ export abstract class ShardedRoom extends IdleExpiringHub<RoomSnapshot, RoomEven
         return ok(null);
       case "message":
       case "typing":
+      case "read":
         // A refusal (a rate limit) goes back to the shard as data: classes do not cross RPC.
         try {
           if (call.op === "message") return ok(this.postMessage(call.user, call.text, call.data as Json | undefined));
+          if (call.op === "read") return ok({ up_to: this.readUpTo(call.user, call.up_to) });
           this.typingChanged(call.user, call.typing);
           return ok(null);
         } catch (err) {

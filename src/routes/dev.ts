@@ -9,11 +9,12 @@ import { HubError } from "../errors";
 import { type AppContext, type AppEnv, readJson, userOnly } from "../http";
 import { newId } from "../ids";
 import { log } from "../log";
+import { DEMO_ROOM, devUserId, likeTheLobby, setMyContacts } from "./dev-people";
 
 /** How the dev routes reach the public API: the app's own fetch, handed in by the app. */
 export type AppFetch = (request: Request, env: Env, ctx: AppContext["executionCtx"]) => Response | Promise<Response>;
-/** A producer's POST through the public API. */
-type Produce = (path: string, body: unknown) => Promise<Response>;
+/** A producer's request through the public API (POST unless `method` says otherwise). */
+export type Produce = (path: string, body?: unknown, method?: string) => Promise<Response>;
 
 const devOnly = createMiddleware<AppEnv>(async (c, next) => {
   if (!c.get("config").devMode) throw new HubError("not_found", "no such route");
@@ -26,11 +27,11 @@ export function devRoutes(appFetch: AppFetch): Hono<AppEnv> {
   routes.post("/token", mintDevToken);
   routes.post("/jobs", userOnly, (c) => startDemoJob(c, producer(c, appFetch)));
   routes.post("/notify", userOnly, (c) => notifyMe(c, producer(c, appFetch)));
+  routes.post("/like", userOnly, (c) => likeTheLobby(c, producer(c, appFetch)));
+  routes.put("/contacts", userOnly, (c) => setMyContacts(c, producer(c, appFetch)));
   return routes;
 }
 
-/** The demo room every dev token may join (the `rooms` claim), before any producer PUT. */
-export const DEMO_ROOM = "lobby";
 const TOKEN_TTL_S = 3600;
 
 const TokenBody = v.strictObject({ name: v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(40)) });
@@ -40,10 +41,7 @@ async function mintDevToken(c: AppContext): Promise<Response> {
   const { jwt } = c.get("config");
   if (!jwt.secret) throw new HubError("misconfigured", "dev tokens need JWT_SECRET");
   // The same name is the same user, so two tabs signed in as "Ada" share one inbox.
-  const id = `dev-${name
-    .toLowerCase()
-    .replace(/[^a-z0-9_.-]+/g, "-")
-    .slice(0, 40)}`;
+  const id = devUserId(name);
   const token = new SignJWT({ name, rooms: [DEMO_ROOM, "demo-*"] }).setProtectedHeader({ alg: "HS256" }).setSubject(id).setIssuedAt();
   if (jwt.audience) token.setAudience(jwt.audience);
   if (jwt.issuer) token.setIssuer(jwt.issuer);
@@ -128,11 +126,11 @@ async function drive(produce: Produce, id: string, owner: string, title: string,
 /** Producer requests through the public API, with the first configured producer key. */
 function producer(c: AppContext, appFetch: AppFetch): Produce {
   const key = c.get("config").producerKeys[0] ?? "";
-  return async (path, body) => {
+  return async (path, body, method = "POST") => {
     const request = new Request(new URL(path, c.req.url), {
-      method: "POST",
+      method,
       headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
-      body: JSON.stringify(body),
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     return appFetch(request, c.env, c.executionCtx);
   };

@@ -6,7 +6,7 @@ import { type AppEnv, producerOnly, readJson } from "../http";
 import { parseId } from "../ids";
 import { log } from "../log";
 import type { PublishResult } from "../protocol";
-import { NotificationInput, ProductEventType, PublishBatch, PublishItem } from "../schemas";
+import { NotificationInput, type ProductEvent, ProductEventType, PublishBatch, PublishItem } from "../schemas";
 import { parseWith } from "../validation";
 import { invalidKey, runGrouped } from "./bulk";
 
@@ -53,15 +53,25 @@ async function dispatch(env: Env, raw: unknown): Promise<Outcome<{ seq: number; 
     throw new HubError("validation_failed", 'channel must be "user:<id>" or "room:<id>"');
   }
   const id = parseId(channel.rawId, "channel id");
-  if (kind === "room") {
-    const type = parseWith(ProductEventType, item.type, "type");
-    return env.ROOM_HUB.getByName(id).publishEvent(id, { type, data: item.data, event_id: item.event_id });
-  }
+  if (kind === "room") return env.ROOM_HUB.getByName(id).publishEvent(id, productEvent(item));
   const hub = env.USER_HUB.getByName(id);
   if (item.type === "notification") {
     // A notification dedupes by its own `data.id`; a second key would be ambiguous.
     if (item.event_id !== undefined) throw new HubError("validation_failed", "a notification item dedupes by data.id, not event_id");
+    if (item.retain !== undefined || item.retain_key !== undefined) {
+      throw new HubError("validation_failed", "a notification is kept in the inbox, not retained");
+    }
     return hub.notify(id, parseWith(NotificationInput, item.data, "data"));
   }
-  return hub.publishEvent(id, { type: parseWith(ProductEventType, item.type, "type"), data: item.data, event_id: item.event_id });
+  return hub.publishEvent(id, productEvent(item));
+}
+
+function productEvent(item: PublishItem): ProductEvent {
+  return {
+    type: parseWith(ProductEventType, item.type, "type"),
+    data: item.data,
+    event_id: item.event_id,
+    ...(item.retain !== undefined ? { retain: item.retain } : {}),
+    ...(item.retain_key !== undefined ? { retain_key: item.retain_key } : {}),
+  };
 }

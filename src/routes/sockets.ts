@@ -6,6 +6,7 @@ import { redeemTicketIn, socketIdentity } from "../auth/socket-auth";
 import { channelName, kindNamed } from "../channel-kinds";
 import { HubError } from "../errors";
 import type { AppContext, AppEnv } from "../http";
+import { CLIENT_KEY } from "../hub/client-refs";
 import { CONNECT_HEADER, type ConnectRequest } from "../hub/connections";
 import { newId, parseId } from "../ids";
 import { log } from "../log";
@@ -69,10 +70,15 @@ async function connect(c: AppContext, kind: string, rawId?: string): Promise<Res
   return response;
 }
 
-function parseResume(url: URL): { since?: number; epoch?: string } {
+function parseResume(url: URL): { since?: number; epoch?: string; client?: string } {
   const since = url.searchParams.get("since");
   const epoch = url.searchParams.get("epoch");
-  const resume: { since?: number; epoch?: string } = {};
+  const client = url.searchParams.get("client");
+  const resume: { since?: number; epoch?: string; client?: string } = {};
+  if (client !== null) {
+    if (!CLIENT_KEY.test(client)) throw new HubError("validation_failed", "client must be 8-64 characters of A-Z a-z 0-9 _ -");
+    resume.client = client;
+  }
   if (since !== null) {
     if (!/^\d{1,15}$/.test(since)) throw new HubError("validation_failed", "since must be a non-negative integer");
     resume.since = Number(since);

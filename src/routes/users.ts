@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { HubError, unwrap } from "../errors";
 import { type AppEnv, producerOnly, readJson, userOnly } from "../http";
 import { parseId } from "../ids";
-import { NotificationInput, ProductEvent } from "../schemas";
+import { ContactList, MarkRead, NotificationInput, ProductEvent } from "../schemas";
 
 export const userRoutes = new Hono<AppEnv>();
 
@@ -38,4 +38,21 @@ userRoutes.get("/me/notifications", userOnly, async (c) => {
   }
   const hub = c.env.USER_HUB.getByName(c.get("identity").id);
   return c.json(unwrap(await hub.notifications({ unreadOnly: unread === "true", limit: Number(rawLimit) })));
+});
+
+/** Marks a user's notifications read, from a backend or a second app: `{ids}` or `{all: true}`. */
+userRoutes.post("/users/:id/notifications/read", producerOnly, async (c) => {
+  const id = parseId(c.req.param("id"), "user id");
+  const body = await readJson(c, MarkRead);
+  return c.json(unwrap(await c.env.USER_HUB.getByName(id).readNotifications("all" in body ? "all" : { ids: body.ids })));
+});
+
+/** Whose online status the user sees: replaces the list; each gets user:online / user:offline for them. */
+userRoutes.put("/users/:id/contacts", producerOnly, async (c) => {
+  const id = parseId(c.req.param("id"), "user id");
+  const { contacts } = await readJson(c, ContactList);
+  const max = c.get("config").contactsMax;
+  if (contacts.length > max) throw new HubError("validation_failed", `at most ${max} contacts (CONTACTS_MAX)`);
+  if (contacts.includes(id)) throw new HubError("validation_failed", "a user is not their own contact");
+  return c.json(unwrap(await c.env.USER_HUB.getByName(id).setContacts(id, contacts)));
 });

@@ -85,7 +85,7 @@ describe("resume", () => {
     const seqs: number[] = [];
     job.on("*", (frame) => seqs.push(frame.seq ?? -1));
     const first = await socketNumber(1);
-    expect(first.url).toBe("wss://hub.test/v1/ws/job/j1");
+    expect(first.url).toMatch(/^wss:\/\/hub\.test\/v1\/ws\/job\/j1\?client=[0-9a-f]{32}$/);
     expect(first.protocols).toEqual(["dovetail.v1", "bearer.t0"]);
     first.accept({ epoch: "E1", seq: 4, snapshot: { id: "j1", progress: 40 } });
     expect(job.state).toMatchObject({ progress: 40 });
@@ -96,6 +96,7 @@ describe("resume", () => {
 
     const second = await socketNumber(2);
     expect(second.query.get("since")).toBe("5");
+    expect(second.query.get("client")).toBe(first.query.get("client")); // the same client across reconnects
     expect(second.query.get("epoch")).toBe("E1");
     const resets = vi.fn();
     job.on("reset", resets);
@@ -316,7 +317,7 @@ describe("send", () => {
     c.close();
   });
 
-  it("rejects on timeout and on a drop", async () => {
+  it("rejects on timeout while connected", async () => {
     const c = client({ sendTimeoutMs: 1_000 });
     const job = c.job("j1");
     const socket = await socketNumber(1);
@@ -324,10 +325,67 @@ describe("send", () => {
     const late = job.cancel();
     timers.advance(1_000);
     await expect(late).rejects.toMatchObject({ code: "timeout" });
-    const dropped = job.cancel();
-    socket.serverClose(1006);
-    await expect(dropped).rejects.toMatchObject({ code: "disconnected" });
     c.close();
+  });
+});
+
+describe("the outbound queue", () => {
+  it("keeps sends made while away in order, and re-sends an unanswered one after a drop with its ref", async () => {
+    const c = client({ backoff: { baseMs: 1_000, maxMs: 1_000 } });
+    const room = c.room("r1");
+    const counts: number[] = [];
+    room.on("queue", ({ queued }) => counts.push(queued));
+    const first = await socketNumber(1);
+    first.accept();
+    const inFlight = room.message("one");
+    const [sent] = first.sentFrames();
+    first.serverClose(1006); // dropped before the ack
+    const whileAway = [room.message("two"), room.message("three")];
+    expect(room.queued).toBe(3);
+    expect(counts.at(-1)).toBe(3);
+
+    timers.advance(1_000);
+    const second = await socketNumber(2);
+    expect(second.sentFrames()).toEqual([]); // nothing goes out before the resume
+    second.accept({ resumed: true });
+    const resent = second.sentFrames();
+    expect(resent.map((f) => f.text)).toEqual(["one", "two", "three"]);
+    expect(resent[0]?.ref).toBe(sent?.ref);
+    expect(room.queued).toBe(0);
+    for (const [i, f] of resent.entries()) second.push("ack", { ref: f.ref, id: `m${i}`, seq: i + 1 });
+    await expect(Promise.all([inFlight, ...whileAway])).resolves.toHaveLength(3);
+    c.close();
+  });
+
+  it("refuses a send past the count bound, and drops one older than the age bound", async () => {
+    const c = client({ queue: { max: 2, maxAgeMs: 5_000 } });
+    const room = c.room("r1");
+    await socketNumber(1); // still connecting
+    const kept = room.message("a");
+    const aged = room.message("b");
+    await expect(room.message("c")).rejects.toMatchObject({ name: "DovetailError", code: "queue_full" });
+    timers.advance(5_000);
+    await expect(kept).rejects.toMatchObject({ code: "queue_expired" });
+    await expect(aged).rejects.toMatchObject({ code: "queue_expired" });
+    expect(room.queued).toBe(0);
+    c.close();
+  });
+
+  it("rejects what waits with the reason when the hub closes the channel for good", async () => {
+    for (const [code, error] of [
+      [4003, "forbidden"],
+      [4004, "not_found"],
+    ] as const) {
+      FakeSocket.reset();
+      const c = client();
+      const room = c.room("r1");
+      const socket = await socketNumber(1);
+      const waiting = room.message("hello");
+      socket.serverClose(code, "no");
+      await expect(waiting).rejects.toMatchObject({ code: error });
+      await expect(room.message("after")).rejects.toMatchObject({ code: "closed" });
+      c.close();
+    }
   });
 });
 
@@ -347,7 +405,7 @@ describe("channel state", () => {
     expect(room.state.typing).toEqual([]);
     const message = { id: "m1", from: "bob", text: "hi", ts: "t" };
     socket.push("message", message, 1);
-    expect(room.state.messages).toEqual([message]);
+    expect(room.state.messages).toEqual([{ ...message, seq: 1 }]);
     socket.push("presence:leave", { user: { id: "bob" } });
     expect(room.presence.map((u) => u.id)).toEqual(["alice"]);
     c.close();
@@ -357,7 +415,7 @@ describe("channel state", () => {
     const c = client();
     const user = c.user();
     const socket = await socketNumber(1);
-    expect(socket.url).toBe("wss://hub.test/v1/ws/user");
+    expect(socket.url).toMatch(/^wss:\/\/hub\.test\/v1\/ws\/user\?client=/);
     const n1 = { id: "n1", kind: "k", created_at: "t", read: false };
     socket.accept({ snapshot: { unread: [n1], unread_count: 1 } });
     socket.push("notification", { ...n1, id: "n2" }, 1);
@@ -368,7 +426,78 @@ describe("channel state", () => {
     socket.push("ack", { ref: frame?.ref });
     await acking;
     socket.push("notification:read", { ids: ["n1", "n2"] }, 2);
-    expect(user.state).toEqual({ unread: [], unread_count: 0 });
+    expect(user.state).toEqual({ unread: [], unread_count: 0, retained: {} });
+    c.close();
+  });
+
+  it("user: read_all and the hub's unread_count, retained values from the snapshot and events", async () => {
+    const c = client();
+    const user = c.user();
+    const socket = await socketNumber(1);
+    const n = (id: string) => ({ id, kind: "k", created_at: "t", read: false });
+    const plan = { type: "plan:changed", data: { plan: "free" }, seq: 1, ts: "t1" };
+    socket.accept({ seq: 1, snapshot: { unread: [n("n1"), n("n2")], unread_count: 60, retained: { "plan:changed": plan } } });
+    expect(user.state.retained).toEqual({ "plan:changed": plan });
+    const reading = user.readAll();
+    expect(socket.sentFrames()[0]).toMatchObject({ type: "read_all" });
+    socket.push("notification:read", { ids: ["n1", "n2"], all: true, unread_count: 0 }, 2);
+    expect(user.state).toMatchObject({ unread: [], unread_count: 0 });
+    socket.push("ack", { ref: socket.sentFrames()[0]?.ref, ids: ["n1", "n2"], unread_count: 0 });
+    await reading;
+    socket.onmessage?.({
+      data: JSON.stringify({
+        type: "plan:changed",
+        channel: "user:alice",
+        seq: 3,
+        ts: "t3",
+        data: { plan: "pro" },
+        retain_key: "plan:changed",
+      }),
+    });
+    expect(user.state.retained["plan:changed"]).toEqual({ type: "plan:changed", data: { plan: "pro" }, seq: 3, ts: "t3" });
+    c.close();
+  });
+
+  it("room: read receipts, retained values, and presence refreshed from the snapshot on resume", async () => {
+    const c = client({ backoff: { baseMs: 1, maxMs: 1 } });
+    const room = c.room("r1");
+    const first = await socketNumber(1);
+    const likes = { type: "like:updated", data: { likes: 3 }, seq: 4, ts: "t4" };
+    first.accept({
+      epoch: "E1",
+      seq: 4,
+      snapshot: {
+        id: "r1",
+        online: [{ id: "alice" }, { id: "bob" }],
+        messages: [],
+        retained: { likes },
+        reads: [{ user: { id: "bob" }, up_to: 2 }],
+      },
+    });
+    expect(room.state.retained.likes?.data).toEqual({ likes: 3 });
+    expect(room.state.reads).toEqual({ bob: { user: { id: "bob" }, up_to: 2 } });
+    first.push("read", { user: { id: "bob" }, up_to: 4 });
+    expect(room.state.reads.bob?.up_to).toBe(4);
+    first.serverClose(1006);
+    timers.advance(1);
+    const second = await socketNumber(2);
+    // Bob left and Carol read while we were away: neither is replayed, the snapshot says so.
+    second.accept({
+      epoch: "E1",
+      seq: 4,
+      resumed: true,
+      snapshot: { online: [{ id: "alice" }], reads: [{ user: { id: "carol" }, up_to: 4 }] },
+    });
+    expect(room.presence.map((u) => u.id)).toEqual(["alice"]);
+    expect(Object.keys(room.state.reads)).toEqual(["carol"]);
+    second.onmessage?.({
+      data: JSON.stringify({ type: "like:updated", channel: "room:r1", seq: 5, ts: "t5", data: { likes: 4 }, retain_key: "likes" }),
+    });
+    expect(room.state.retained.likes).toEqual({ type: "like:updated", data: { likes: 4 }, seq: 5, ts: "t5" });
+    const reading = room.read(5);
+    expect(second.sentFrames()[0]).toMatchObject({ type: "read", up_to: 5 });
+    second.push("ack", { ref: second.sentFrames()[0]?.ref, up_to: 5 });
+    await expect(reading).resolves.toMatchObject({ up_to: 5 });
     c.close();
   });
 });

@@ -1,8 +1,8 @@
 // The client SDK against the real Worker on a real port, over Node's global WebSocket.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ClientOptions, createClient, type JobChannel, type SocketFactory, type StatusChange } from "../../packages/client/src/index";
+import { type ClientOptions, createClient, type JobChannel, type StatusChange } from "../../packages/client/src/index";
 import { E2E_PRODUCER_KEY } from "./harness";
-import { type Hub, startHub, uniqueId, until } from "./hub";
+import { type Hub, recordingSockets, startHub, uniqueId, until } from "./hub";
 
 let hub: Hub;
 
@@ -13,18 +13,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await hub?.dispose();
 });
-
-/** Node's WebSocket, counting what the client opens so a test can drop one or count tries. */
-function recordingSockets() {
-  const opened: WebSocket[] = [];
-  class Recording extends WebSocket {
-    constructor(url: string, protocols: string[]) {
-      super(url, protocols);
-      opened.push(this);
-    }
-  }
-  return { opened, WebSocket: Recording as unknown as SocketFactory };
-}
 
 function client(options: Partial<ClientOptions> & Pick<ClientOptions, "token">) {
   return createClient({ url: hub.url, lifecycle: false, ...options });

@@ -65,6 +65,23 @@ describe("no object for nothing", () => {
     expect(await tablesOf(env.JOB_HUB.getByName(real))).toBeGreaterThan(0);
   });
 
+  it("reads of never-used rooms and users (history, retained values, read state, contacts' presence) store nothing", async () => {
+    const room = uniqueId("ghost-room");
+    const user = uniqueId("ghost-user");
+    const asker = uniqueId("alice");
+    const token = await mintToken(asker, { claims: { watch: [user] } });
+    expect((await produce(`/v1/rooms/${room}/messages`, undefined, { method: "GET" })).status).toBe(404);
+    expect(await produceOk(`/v1/rooms/${room}/retained`, undefined, { method: "GET" })).toEqual({ room, retained: {} });
+    expect(await produceOk(`/v1/users/${user}/notifications/read`, { all: true })).toEqual({ ids: [], unread_count: 0 });
+    const watched = await call(`/v1/presence?users=${user}`, { headers: { Authorization: `Bearer ${token}` } });
+    expect(await watched.json()).toEqual({ users: [{ user: { id: user }, online: false, last_seen: null }] });
+    const stranger = await call(`/v1/presence?users=${uniqueId("bob")}`, { headers: { Authorization: `Bearer ${token}` } });
+    expect(stranger.status).toBe(403);
+    for (const stub of [env.ROOM_HUB.getByName(room), env.USER_HUB.getByName(user), env.USER_HUB.getByName(asker)]) {
+      expect(await tablesOf(stub)).toBe(0);
+    }
+  });
+
   it("answers a stranger 404 and 4004 for a job or batch that exists, exactly as for one that does not", async () => {
     const owner = uniqueId("alice");
     const job = await createJob(owner);

@@ -77,3 +77,10 @@ export async function hangUpAll(sockets: TestSocket[]): Promise<void> {
   for (const socket of sockets) socket.hangUp();
   await Promise.all(sockets.map((socket) => socket.closed()));
 }
+
+/** A public room with a fresh id (`prefix-...`), set up by the producer. */
+export async function publicRoom(prefix = "room"): Promise<string> {
+  const id = uniqueId(prefix);
+  await produceOk(`/v1/rooms/${id}`, { visibility: "public" }, { method: "PUT" });
+  return id;
+}

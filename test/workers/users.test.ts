@@ -75,7 +75,7 @@ describe("the notification inbox", () => {
     expect(reply.type).toBe("ack");
     expect(reply.data.ids).toEqual([ids[0], ids[1]]);
     const read = await laptop.next("notification:read");
-    expect(read.data).toEqual({ ids: [ids[0], ids[1]] });
+    expect(read.data).toEqual({ ids: [ids[0], ids[1]], unread_count: 1 });
     expect(read.seq).toBe(reply.data.seq);
 
     const listed = await inbox(user.token, "?unread=true");
@@ -129,7 +129,7 @@ describe("the notification inbox", () => {
     });
     expect(await inbox(user.token)).toEqual({ notifications: [], unread_count: 0 });
     const { connected, socket } = await join("/v1/ws/user", user);
-    expect(connected.data.snapshot).toEqual({ unread: [], unread_count: 0 });
+    expect(connected.data.snapshot).toEqual({ unread: [], unread_count: 0, retained: {} });
     await hangUpAll([socket]);
   });
 

@@ -14,6 +14,8 @@ export interface BaseEvents<State> {
   connected: ConnectedData;
   /** A reconnect could not resume: state was rebuilt from the snapshot; events in between were not seen. */
   reset: ConnectedData;
+  /** How many sends wait for the connection changed (see `queued`). */
+  queue: { queued: number };
   /** An `error` frame that answers no pending send(). */
   error: { code: string; message: string; ref?: string | number };
   /** Every server event (logged or ephemeral), after the state is updated. */
@@ -32,6 +34,9 @@ export abstract class Channel<State, Server extends object = Record<never, never
   me: UserRef | undefined;
   lastStatus: StatusChange = { status: "connecting", reason: "starting" };
   protected readonly connection: Connection;
+  private holders = 0;
+  private queuedCount = 0;
+  private closed = false;
 
   constructor(
     readonly name: string,
@@ -48,6 +53,10 @@ export abstract class Channel<State, Server extends object = Record<never, never
         this.lastStatus = change;
         this.emit("status", change as any);
       },
+      queued: (queued) => {
+        this.queuedCount = queued;
+        this.emit("queue", { queued } as any);
+      },
     });
     this.connection.start();
   }
@@ -56,12 +65,25 @@ export abstract class Channel<State, Server extends object = Record<never, never
     return this.connection.status;
   }
 
+  /**
+   * Sends made while not connected that wait to go out, in order, once the channel is
+   * back (including those a drop left unanswered). Bounded by the client's `queue` option.
+   */
+  get queued(): number {
+    return this.queuedCount;
+  }
+
   /** This channel's latest ping round-trip time in ms (status events carry it too). */
   get rtt(): number | undefined {
     return this.connection.roundTrip.rttMs;
   }
 
-  /** Sends `{type, ...body, ref}`; resolves with the ack's data, rejects with the error's code. */
+  /**
+   * Sends `{type, ...body, ref}`; resolves with the ack's data, rejects with the error's
+   * code. Made while disconnected, it waits in the queue and goes out after the resume,
+   * acted on once by the hub; it rejects with `queue_full`, `queue_expired`, or the code
+   * of a close for good (`forbidden`, `not_found`).
+   */
   send(type: string, body: Record<string, unknown> = {}, options: { timeoutMs?: number } = {}): Promise<AckPayload> {
     return this.connection.request(type, body, options.timeoutMs);
   }
@@ -76,8 +98,27 @@ export abstract class Channel<State, Server extends object = Record<never, never
 
   /** Stops this channel for good: no more reconnects; pending sends reject with "closed". */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.connection.close();
     this.onClose();
+  }
+
+  /**
+   * Shares the channel (what the React hooks do): each holder calls the function this
+   * returns when done, and when the last one has, the channel closes. The close waits a
+   * tick, so a holder that lets go and takes hold again at once (React's strict mode, a
+   * re-render with the same channel) keeps the socket.
+   */
+  hold(): () => void {
+    this.holders += 1;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.holders -= 1;
+      if (this.holders === 0) this.ctx.timers.setTimeout(() => this.holders === 0 && this.close(), 0);
+    };
   }
 
   /** Internal: see DovetailClient's online/visibility handling. */
@@ -87,6 +128,10 @@ export abstract class Channel<State, Server extends object = Record<never, never
 
   protected abstract initial(): State;
   protected abstract fromSnapshot(snapshot: unknown, previous: State): State;
+  /** Resumed: replayed events will bring the state up to date; this takes what is not replayed from the snapshot. */
+  protected onResumed(_snapshot: unknown, state: State): State {
+    return state;
+  }
   /** Returns the next state, or the same object when the event does not change it. */
   protected abstract reduce(state: State, frame: ServerFrame<string, any>): State;
 
@@ -107,6 +152,8 @@ export abstract class Channel<State, Server extends object = Record<never, never
       this.state = this.fromSnapshot(data.snapshot, this.state);
       this.emit("reset", data as any);
       this.emit("state", this.state as any);
+    } else {
+      this.setState(this.onResumed(data.snapshot, this.state));
     }
   }
 

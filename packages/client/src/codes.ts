@@ -25,6 +25,22 @@ export function closeAction(code: number): CloseAction {
   }
 }
 
+/** The error code a channel's waiting sends fail with when the hub closes it for good. */
+export function stopErrorCode(code: number): string {
+  switch (code) {
+    case CloseCode.Forbidden:
+      return "forbidden";
+    case CloseCode.NotFound:
+      return "not_found";
+    case CloseCode.Policy:
+      return "policy";
+    case CloseCode.Unauthorized:
+      return "unauthorized";
+    default:
+      return "closed";
+  }
+}
+
 /** A stable, switchable error: `code` is a server error code or one of the client's own. */
 export class DovetailError extends Error {
   override readonly name = "DovetailError";

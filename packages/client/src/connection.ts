@@ -7,8 +7,9 @@ import {
   SUBPROTOCOL,
 } from "../../../src/protocol/index.js";
 import { backoffDelay } from "./backoff.js";
-import { CloseCode, closeAction, DovetailError } from "./codes.js";
+import { CloseCode, closeAction, DovetailError, stopErrorCode } from "./codes.js";
 import type { ConnectionContext, ConnectionHooks } from "./context.js";
+import { Liveness } from "./liveness.js";
 import { type AckPayload, Requests } from "./requests.js";
 import { RoundTrip } from "./round-trip.js";
 import { TokenRefresher } from "./tokens.js";
@@ -33,19 +34,22 @@ export class Connection {
   /** Bumped on every attempt so a late token or socket event from an old attempt is ignored. */
   private generation = 0;
   private retryTimer: unknown;
-  private pingTimer: unknown;
-  private watchdog: unknown;
+  private readonly liveness: Liveness;
   private readonly requests: Requests;
+  /** Names this connection to the hub across reconnects, so a send repeated after a drop is acted on once. */
+  private readonly clientKey = globalThis.crypto.randomUUID().replaceAll("-", "");
   /** Replaces the token on the open socket (an `auth` frame) before it expires. */
   private readonly refresher: TokenRefresher;
   readonly roundTrip: RoundTrip;
+  private readonly silent = (reason: string) => this.abandon(reason);
 
   constructor(
     private readonly path: string,
     private readonly ctx: ConnectionContext,
     private readonly hooks: ConnectionHooks,
   ) {
-    this.requests = new Requests(ctx.timers);
+    this.requests = new Requests(ctx.timers, ctx.queue, (count) => hooks.queued(count));
+    this.liveness = new Liveness(ctx.timers, ctx.pingIntervalMs, ctx.pongTimeoutMs);
     this.roundTrip = new RoundTrip(ctx.now, ctx.roundTrips);
     this.refresher = new TokenRefresher(
       ctx,
@@ -82,7 +86,7 @@ export class Connection {
   wake(reason: string): void {
     if (this.stopped) return;
     if (this.status === "reconnecting" && this.retryTimer !== undefined) {
-      this.clearTimer("retryTimer");
+      this.clearRetry();
       this.setStatus({ status: "reconnecting", reason, delayMs: 0, attempt: this.attempt });
       void this.connect();
     } else if (this.isOpen()) {
@@ -94,7 +98,7 @@ export class Connection {
     if (this.stopped) return;
     this.stopped = true;
     this.generation++;
-    this.clearTimer("retryTimer");
+    this.clearRetry();
     const ws = this.detach();
     try {
       ws?.close(CloseCode.Normal, "client closed");
@@ -111,8 +115,9 @@ export class Connection {
   private url(): string {
     const base = this.ctx.baseUrl.replace(/^http/i, "ws").replace(/\/+$/, "");
     const { epoch, lastSeq } = this;
-    const query = epoch !== undefined && lastSeq !== undefined ? `?${new URLSearchParams({ since: String(lastSeq), epoch })}` : "";
-    return `${base}${this.path}${query}`;
+    const params = new URLSearchParams(epoch !== undefined && lastSeq !== undefined ? { since: String(lastSeq), epoch } : {});
+    params.set("client", this.clientKey);
+    return `${base}${this.path}?${params}`;
   }
 
   private async connect(): Promise<void> {
@@ -145,11 +150,11 @@ export class Connection {
     };
     ws.onerror = () => {}; // a close event always follows
     // Also bounds the handshake: no `connected` frame in time counts as a dead connection.
-    this.feedWatchdog();
+    this.liveness.feed(this.silent); // any frame (pong, heartbeat, event) proves it alive
   }
 
   private receive(text: string): void {
-    this.feedWatchdog();
+    this.liveness.feed(this.silent);
     let frame: ServerFrame<string, any>;
     try {
       frame = JSON.parse(text);
@@ -197,28 +202,11 @@ export class Connection {
     this.setStatus({ status: "open", reason: data.resumed ? "resumed" : "connected" });
     this.requests.flush((text) => this.ws?.send(text));
     this.roundTrip.ping(this.ws!); // a round trip now, not one ping interval from now
-    this.schedulePing();
+    this.liveness.startPinging(() => {
+      if (this.isOpen()) this.roundTrip.ping(this.ws!);
+      return this.isOpen();
+    });
     if (this.usedToken !== undefined) this.refresher.schedule(this.usedToken);
-  }
-
-  private schedulePing(): void {
-    this.clearTimer("pingTimer");
-    this.pingTimer = this.ctx.timers.setTimeout(() => {
-      this.pingTimer = undefined;
-      if (!this.isOpen()) return;
-      this.roundTrip.ping(this.ws!);
-      this.schedulePing();
-    }, this.ctx.pingIntervalMs);
-  }
-
-  /** Any frame (pong, heartbeat, event) proves the connection alive; silence beyond this kills it. */
-  private feedWatchdog(): void {
-    this.clearTimer("watchdog");
-    const limit = this.ctx.pingIntervalMs + this.ctx.pongTimeoutMs;
-    this.watchdog = this.ctx.timers.setTimeout(() => {
-      this.watchdog = undefined;
-      this.abandon(`no pong or heartbeat for ${limit} ms`);
-    }, limit);
   }
 
   /** Gives up on the current socket without waiting for its close (it may never come). */
@@ -227,24 +215,22 @@ export class Connection {
     try {
       ws?.close(CloseCode.Normal, "reconnecting");
     } catch {}
-    this.requests.failAll("disconnected", `connection lost (${reason})`);
+    this.requests.requeue();
     this.scheduleRetry(reason);
   }
 
   private dropped(code: number, reason: string): void {
     this.detach();
-    this.requests.failAll("disconnected", `connection closed (${code}${reason ? `: ${reason}` : ""})`);
+    this.requests.requeue();
     if (this.stopped) return;
     const why = `closed ${code}${reason ? `: ${reason}` : ""}`;
     switch (closeAction(code)) {
       case "stop":
-        this.stopped = true;
-        this.setStatus({ status: "closed", reason: why, code });
+        this.stop(code, why);
         return;
       case "refresh_token":
         if (!this.ctx.tokens.refreshable) {
-          this.stopped = true;
-          this.setStatus({ status: "closed", reason: `${why} (a fixed token cannot be refreshed)`, code });
+          this.stop(code, `${why} (a fixed token cannot be refreshed)`);
           return;
         }
         this.refreshToken = true;
@@ -264,12 +250,19 @@ export class Connection {
     }
   }
 
+  /** Closed for good by the hub: no retry, and every waiting send fails with a code saying why. */
+  private stop(code: number, why: string): void {
+    this.stopped = true;
+    this.requests.failAll(stopErrorCode(code), `the channel is closed for good (${why})`);
+    this.setStatus({ status: "closed", reason: why, code });
+  }
+
   private scheduleRetry(reason: string, code?: number, minMs = 0): void {
     if (this.stopped) return;
     this.generation++;
     const delay = Math.max(minMs, backoffDelay(this.attempt, this.ctx.backoff, this.ctx.random));
     const attempt = ++this.attempt;
-    this.clearTimer("retryTimer");
+    this.clearRetry();
     this.setStatus({ status: "reconnecting", reason, ...(code !== undefined ? { code } : {}), delayMs: delay, attempt });
     this.retryTimer = this.ctx.timers.setTimeout(() => {
       this.retryTimer = undefined;
@@ -280,10 +273,9 @@ export class Connection {
   private detach(): SocketLike | undefined {
     const ws = this.ws;
     this.ws = undefined;
+    this.liveness.stop();
     this.roundTrip.forget();
     this.refresher.stop();
-    this.clearTimer("pingTimer");
-    this.clearTimer("watchdog");
     if (ws) {
       ws.onmessage = null;
       ws.onclose = null;
@@ -292,11 +284,9 @@ export class Connection {
     return ws;
   }
 
-  private clearTimer(name: "retryTimer" | "pingTimer" | "watchdog"): void {
-    if (this[name] !== undefined) {
-      this.ctx.timers.clearTimeout(this[name]);
-      this[name] = undefined;
-    }
+  private clearRetry(): void {
+    if (this.retryTimer !== undefined) this.ctx.timers.clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
   }
 
   private setStatus(change: StatusChange): void {

@@ -1,20 +1,26 @@
 // Dovetail client: one small, dependency-free SDK for browsers and Node >= 22.
 // Wire types come from ../protocol by `import type`; only the close-code table and
 // frame constants are shared at runtime (that module has no imports of its own).
-import { DEFAULT_BACKOFF } from "./backoff.js";
+
+import type { ContactStatus } from "../../../src/protocol/index.js";
 import type { Channel } from "./channel.js";
-import { BatchChannel, JobChannel, type ProductEvents, RoomChannel, UserChannel } from "./channels.js";
-import type { ConnectionContext } from "./context.js";
-import { TokenCache } from "./tokens.js";
-import type { ClientOptions, SocketFactory, Timers } from "./types.js";
+import { BatchChannel, JobChannel, type ProductEvents, UserChannel } from "./channels.js";
+import { type ConnectionContext, getJson, resolveContext } from "./context.js";
+import { RoomChannel } from "./room-channel.js";
+import type { ClientOptions } from "./types.js";
 
 export type {
   BatchEvents,
   ConnectedData,
+  ContactStatus,
+  HistoryMessage,
+  HistoryPage,
   JobEventData,
   JobEvents,
   JobStatus,
   JobView,
+  ReadReceipt,
+  RetainedValue,
   RoomEvents,
   ServerFrame,
   TypingData,
@@ -25,16 +31,14 @@ export type { BackoffOptions } from "./backoff.js";
 export { backoffCeiling, backoffDelay, DEFAULT_BACKOFF } from "./backoff.js";
 export type { BaseEvents, ChannelEvents } from "./channel.js";
 export { Channel } from "./channel.js";
-export type { ProductEvents, RoomState, UserState } from "./channels.js";
-export { BatchChannel, JobChannel, RoomChannel, UserChannel } from "./channels.js";
+export type { ProductEvents, UserState } from "./channels.js";
+export { BatchChannel, JobChannel, UserChannel } from "./channels.js";
 export { CloseCode, closeAction, DovetailError } from "./codes.js";
-export type { AckPayload } from "./requests.js";
+export type { AckPayload, QueueOptions } from "./requests.js";
+export { DEFAULT_QUEUE } from "./requests.js";
+export type { KeptMessage, RoomState } from "./room-channel.js";
+export { RoomChannel } from "./room-channel.js";
 export type * from "./types.js";
-
-const realTimers: Timers = {
-  setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
-  clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
 
 export class DovetailClient {
   private readonly ctx: ConnectionContext;
@@ -43,22 +47,7 @@ export class DovetailClient {
   private closed = false;
 
   constructor(options: ClientOptions) {
-    const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: SocketFactory }).WebSocket;
-    if (!WebSocketImpl) throw new TypeError("no WebSocket: pass options.WebSocket (Node < 22)");
-    this.ctx = {
-      baseUrl: options.url,
-      tokens: new TokenCache(options.token),
-      WebSocket: WebSocketImpl,
-      backoff: { ...DEFAULT_BACKOFF, ...options.backoff },
-      rateLimitedMinMs: options.rateLimitedMinMs ?? 5_000,
-      pingIntervalMs: options.pingIntervalMs ?? 20_000,
-      pongTimeoutMs: options.pongTimeoutMs ?? 10_000,
-      sendTimeoutMs: options.sendTimeoutMs ?? 10_000,
-      timers: options.timers ?? realTimers,
-      random: options.random ?? Math.random,
-      now: options.now ?? (() => Date.now()),
-      roundTrips: {},
-    };
+    this.ctx = resolveContext(options);
     if (options.lifecycle !== false) this.watchLifecycle();
   }
 
@@ -83,6 +72,17 @@ export class DovetailClient {
 
   batch(id: string): BatchChannel {
     return this.channel(`batch:${id}`, path("batch", id), (n, p) => new BatchChannel(n, p, this.ctx, () => this.channels.delete(n)));
+  }
+
+  /**
+   * Online state and last-seen time of some of the signed-in user's contacts (GET
+   * /v1/presence, at most 100): the contacts a producer set, or the token's `watch` claim.
+   * Changes then arrive on `user()` as `user:online` / `user:offline`.
+   */
+  async presence(userIds: string[]): Promise<ContactStatus[]> {
+    if (userIds.length === 0) return [];
+    const query = new URLSearchParams({ users: userIds.join(",") });
+    return (await getJson<{ users: ContactStatus[] }>(this.ctx, `/v1/presence?${query}`)).users;
   }
 
   /** Closes every channel and stops listening for online/visibility changes. */

@@ -1,8 +1,10 @@
 // React binding, a separate entry so the core client stays dependency-free.
 // `react` is an optional peer dependency: only this file imports it.
 import { useEffect, useState } from "react";
-import type { ServerFrame } from "../../../src/protocol/index.js";
+import type { ContactStatus, ServerFrame } from "../../../src/protocol/index.js";
 import type { Channel } from "./channel.js";
+import type { DovetailError } from "./codes.js";
+import type { DovetailClient } from "./index.js";
 import type { Status, StatusChange } from "./types.js";
 
 export interface ChannelView<State> {
@@ -13,24 +15,30 @@ export interface ChannelView<State> {
   lastEvent: ServerFrame | undefined;
   /** The last `keep` server events, oldest first. */
   events: ServerFrame[];
+  /** Sends waiting for the connection (see Channel.queued). */
+  queued: number;
 }
 
 type StateOf<C> = C extends Channel<infer S, any> ? S : never;
 
 /**
- * Follows a channel: re-renders on every state, status or event change. Create the channel
- * with useMemo (client.job(id)) and close it in an effect cleanup when you own it.
+ * Follows a channel and re-renders on every state, status, queue or event change. Pass
+ * `client.room(id)` straight from render: the same id gives the same channel, so two
+ * components share one socket. The hook holds the channel while mounted and the last
+ * holder to unmount closes it; `keepOpen` leaves it open for code outside React.
  */
 export function useChannel<C extends Channel<any, any>>(
   channel: C | null | undefined,
-  options: { keep?: number } = {},
+  options: { keep?: number; keepOpen?: boolean } = {},
 ): ChannelView<StateOf<C>> {
   const keep = options.keep ?? 20;
+  const keepOpen = options.keepOpen ?? false;
   const [view, setView] = useState<ChannelView<StateOf<C>>>(() => viewOf(channel, []));
   useEffect(() => {
     let events: ServerFrame[] = [];
     setView(viewOf(channel, events));
     if (!channel) return;
+    const release = keepOpen ? undefined : channel.hold();
     const update = () => setView(viewOf(channel, events));
     const offs = [
       channel.on("*", (frame: ServerFrame) => {
@@ -39,11 +47,13 @@ export function useChannel<C extends Channel<any, any>>(
       }),
       channel.on("state", update),
       channel.on("status", update),
+      channel.on("queue", update),
     ];
     return () => {
       for (const off of offs) off();
+      release?.();
     };
-  }, [channel, keep]);
+  }, [channel, keep, keepOpen]);
   return view;
 }
 
@@ -54,5 +64,69 @@ function viewOf<C extends Channel<any, any>>(channel: C | null | undefined, even
     statusChange: channel?.lastStatus,
     lastEvent: events.at(-1),
     events,
+    queued: channel?.queued ?? 0,
   };
+}
+
+export interface PresenceView {
+  /** Each asked user's status, by id, once known. */
+  users: Record<string, ContactStatus>;
+  /** The asked users who are online, in the order asked. */
+  online: string[];
+  /** Why the last GET /v1/presence failed (`forbidden`: not a contact), if it did. */
+  error: DovetailError | undefined;
+}
+
+/**
+ * Who of `userIds` (the signed-in user's contacts) is online, with last-seen times: asked
+ * of GET /v1/presence each time the user channel (re)connects, then kept current by its
+ * `user:online` / `user:offline` events. Shares the user channel with useChannel(client.user()).
+ */
+export function usePresence(client: DovetailClient | null | undefined, userIds: readonly string[]): PresenceView {
+  const key = userIds.join(",");
+  const [view, setView] = useState<PresenceView>({ users: {}, online: [], error: undefined });
+  useEffect(() => {
+    if (!client) return;
+    const ids = key === "" ? [] : key.split(",");
+    const wanted = new Set(ids);
+    const channel = client.user();
+    const release = channel.hold();
+    let users: Record<string, ContactStatus> = {};
+    let error: DovetailError | undefined;
+    let asking = 0;
+    // Changes heard while a GET is in flight are newer than its answer.
+    let heardDuring = new Map<string, ContactStatus>();
+    const show = () => setView({ users, online: ids.filter((id) => users[id]?.online), error });
+    const ask = () => {
+      const mine = ++asking;
+      heardDuring = new Map();
+      client.presence(ids).then(
+        (list) => {
+          if (mine !== asking) return;
+          users = { ...Object.fromEntries(list.map((s) => [s.user.id, s])), ...Object.fromEntries(heardDuring) };
+          error = undefined;
+          show();
+        },
+        (err: DovetailError) => {
+          if (mine !== asking) return;
+          error = err;
+          show();
+        },
+      );
+    };
+    const heard = (status: ContactStatus) => {
+      if (!wanted.has(status.user.id)) return;
+      heardDuring.set(status.user.id, status);
+      users = { ...users, [status.user.id]: status };
+      show();
+    };
+    const offs = [channel.on("connected", ask), channel.on("user:online", heard), channel.on("user:offline", heard)];
+    if (channel.status === "open") ask();
+    return () => {
+      asking = -1;
+      for (const off of offs) off();
+      release();
+    };
+  }, [client, key]);
+  return view;
 }

@@ -1,4 +1,5 @@
 import type { BackoffOptions } from "./backoff.js";
+import type { QueueOptions } from "./requests.js";
 
 /** setTimeout/clearTimeout, injectable so tests move time without sleeping. */
 export interface Timers {
@@ -20,6 +21,12 @@ export type SocketFactory = new (url: string, protocols: string[]) => SocketLike
 
 export type TokenSource = string | (() => string | Promise<string>);
 
+/** The subset of fetch the client uses for HTTP reads (history, presence). */
+export type FetchLike = (
+  url: string,
+  init: { headers: Record<string, string> },
+) => Promise<{ ok: boolean; status: number; json(): Promise<unknown> }>;
+
 export interface ClientOptions {
   /** The hub's base URL: https://hub.example.com (ws/wss also accepted). */
   url: string;
@@ -39,6 +46,10 @@ export interface ClientOptions {
   pongTimeoutMs?: number;
   /** How long send() waits for its ack or error. Default 10 s. */
   sendTimeoutMs?: number;
+  /** Sends made while not connected wait in order, up to `max` (100) and `maxAgeMs` (60 s). */
+  queue?: Partial<QueueOptions>;
+  /** Defaults to the global fetch; used for room history and contacts' presence. */
+  fetch?: FetchLike;
   /** Reconnect at once on `online` / a tab becoming visible. Default true where available. */
   lifecycle?: boolean;
   timers?: Timers;
