@@ -24,6 +24,8 @@ export function hubVars() {
     MAX_SOCKETS_PER_CHANNEL: "10000",
     MAX_FRAMES_PER_S: "10000",
     FRAME_BURST: "10000",
+    // 50 streams of one bench user: the upgrade and socket limits must not be what is measured.
+    STREAM_MAX_LIVE_READERS: "1000",
   };
   const extra = process.env.BENCH_HUB_VARS ? JSON.parse(process.env.BENCH_HUB_VARS) : {};
   return { ...base, ...extra };
@@ -60,6 +62,7 @@ export const SCALES = {
     p0: { events: 500, concurrency: 1 },
     p1: { jobs: 100, updates: 20 },
     proxyS1: { subscribers: 1000, events: 200, concurrency: 1 },
+    stream: { streams: 50, rate: 50, seconds: 10, dropAtMs: 5000 },
     // 3,000 sockets on one room sharded at 500, 2,000 on 1,000 jobs, 1,000 user sockets.
     scale: {
       shardSockets: 500,
@@ -93,6 +96,7 @@ export const SCALES = {
     p0: { events: 20, concurrency: 1 },
     p1: { jobs: 10, updates: 3 },
     proxyS1: { subscribers: 50, events: 20, concurrency: 1 },
+    stream: { streams: 3, rate: 20, seconds: 2, dropAtMs: 1000 },
     scale: {
       shardSockets: 25,
       statsShards: 4,

@@ -6,6 +6,7 @@ import { makeAdapter, nowMs, payload } from "./clients.mjs";
 import { cpuDelta } from "./proc.mjs";
 import { scaleScenario } from "./scale.mjs";
 import { summarize } from "./stats.mjs";
+import { streamScenario } from "./stream.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let markSeq = 0;
@@ -349,6 +350,8 @@ async function bulkUpdates(adapter, p) {
 }
 
 async function run({ scenario, kind, url, params }) {
+  // Durable Streams, hub and reference server alike: plain HTTP and sockets, no adapter.
+  if (scenario === "stream") return streamScenario({ kind, url, params, mark });
   const adapter = await makeAdapter(kind, url, { maxSockets: 16 });
   try {
     const cc = params.connectConcurrency;

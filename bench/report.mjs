@@ -27,6 +27,14 @@ const METRICS = [
   "publishErrors",
   "connectFailures",
   "reconnectFailures",
+  "serverUsPerAppend",
+  "bytesLost",
+  "bytesDuplicated",
+  "wsLatency.p50",
+  "wsLatency.p99",
+  "sseLatency.p50",
+  "sseLatency.p99",
+  "sqlRowsPerStream",
 ];
 
 /** Median of each metric across runs; loss/duplicates also keep their worst run. */
@@ -36,7 +44,7 @@ export function medians(runs) {
     const v = median(runs.map((r) => get(r, m)));
     if (v !== null) out[m] = v;
   }
-  for (const m of ["loss", "duplicates", "orderErrors", "publishErrors", "connectFailures"]) {
+  for (const m of ["loss", "duplicates", "orderErrors", "publishErrors", "connectFailures", "bytesLost", "bytesDuplicated"]) {
     const xs = runs.map((r) => get(r, m)).filter((x) => typeof x === "number");
     if (xs.length) out[`${m}.worst`] = Math.max(...xs);
   }
@@ -57,6 +65,7 @@ export const SCENARIO_TITLES = {
   s5: "S5 reconnect storm",
   p0: "P0 publish, 0 subs",
   p1: "P1 bulk job updates",
+  stream: "Streams: 50 × 50 chunks/s, WS + SSE",
 };
 
 /** `results[server][scenario] = medians` -> markdown. */
@@ -66,13 +75,19 @@ export function table(results, labels) {
     "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
   ];
   const scenarios = [...new Set(Object.values(results).flatMap((r) => Object.keys(r)))];
-  const order = ["p0", "p1", "s1", "s2", "s3", "s4", "s5"];
+  const order = ["p0", "p1", "s1", "s2", "s3", "s4", "s5", "stream"];
   scenarios.sort((a, b) => order.indexOf(a) - order.indexOf(b));
   for (const sc of scenarios) {
     for (const [server, byScenario] of Object.entries(results)) {
       const m = byScenario[sc];
       if (!m) continue;
       const label = labels[server] ?? server;
+      if (sc === "stream") {
+        lines.push(
+          `| ${SCENARIO_TITLES[sc]} | ${label} | ${f(m.deliveriesPerSec)} chunks/s | ${ms(m["latency.p50"])} | ${ms(m["latency.p99"])} (WS ${ms(m["wsLatency.p99"])}, SSE ${ms(m["sseLatency.p99"])}) | ${ms(m["latency.max"])} | ${f(m["bytesLost.worst"])} B | ${f(m["bytesDuplicated.worst"])} B | ${f(m.serverUsPerDelivery, 2)} (${f(m.serverUsPerAppend, 1)} µs/append) | ${f(m.serverCpuPct)} | ${f(m.clientCpuPct)} | | ${f(m["memory.rssKbPerSocket"], 1)} KiB RSS/reader; ${f(m.sqlRowsPerStream)} appends (SQL rows)/stream |`,
+        );
+        continue;
+      }
       if (sc === "p0") {
         lines.push(
           `| ${SCENARIO_TITLES[sc]} | ${label} | ${f(m.publishPerSec)} publishes/s | | | | | | ${f(m.serverUsPerPublish)} µs/publish | | ${f(m.clientCpuPct)} | | |`,
@@ -128,6 +143,27 @@ export function targets(results) {
     detail: p1 == null ? "not measured" : `${p1.toFixed(1)} µs/update`,
   });
   out.push(cmp("S2 hub µs/delivery at or below python-socketio's (aim)", hub.s2?.serverUsPerDelivery, py.s2?.serverUsPerDelivery, 1));
+  const ref = results["ds-ref"] ?? {};
+  out.push(
+    cmp(
+      "Streams: hub µs/delivered chunk <= 1.5x the reference server's",
+      hub.stream?.serverUsPerDelivery,
+      ref.stream?.serverUsPerDelivery,
+      1.5,
+    ),
+  );
+  const p99 = hub.stream?.["wsLatency.p99"];
+  out.push({
+    target: "Streams: hub WebSocket p99 append-to-render <= 100 ms",
+    met: p99 == null ? null : p99 <= 100,
+    detail: p99 == null ? "not measured" : `${p99.toFixed(1)} ms`,
+  });
+  const bytes = hub.stream ? (hub.stream["bytesLost.worst"] ?? 0) + (hub.stream["bytesDuplicated.worst"] ?? 0) : null;
+  out.push({
+    target: "Streams: 0 bytes lost or duplicated through a reconnect of every reader",
+    met: bytes == null ? null : bytes === 0,
+    detail: bytes == null ? "not measured" : `${bytes} B`,
+  });
   return out;
 }
 

@@ -1,5 +1,5 @@
 // `npm run bench [-- --quick] [--runs N] [--servers hub,floor,ws,socketio,pysocketio]
-//                 [--scenarios p0,p1,s1,s2,...] [--no-proxy] [--out DIR]`
+//                 [--scenarios p0,p1,s1,s2,...,stream] [--no-proxy] [--out DIR]`
 // Starts each server pinned to core 0 and a load generator pinned to core 1, runs every
 // scenario on a fresh server, prints a markdown table of medians and writes
 // <out>/latest.json and <out>/latest.md (quick mode: quick.json / quick.md).
@@ -123,6 +123,8 @@ function serverArgv(server, bundleDir) {
       return [node, join(here, "servers/ws.mjs")];
     case "socketio":
       return [node, join(here, "servers/socketio.mjs")];
+    case "ds-ref":
+      return [node, join(here, "servers/ds-ref.mjs")];
     default:
       throw new Error(`unknown server ${server}`);
   }
@@ -137,6 +139,7 @@ const LABELS = {
   ws: "ws (Node)",
   socketio: "Socket.IO 4 (Node)",
   pysocketio: "python-socketio (Debian)",
+  "ds-ref": "@durable-streams/server (reference, in memory)",
 };
 /** The client side each server speaks: the floor speaks the hub's protocol, python-socketio Socket.IO's. */
 const CLIENT_KIND = {
@@ -148,6 +151,7 @@ const CLIENT_KIND = {
   ws: "ws",
   socketio: "socketio",
   pysocketio: "socketio",
+  "ds-ref": "ds-ref",
 };
 /**
  * Scenarios only some servers take (P1 is the hub's bulk route; the scale scenarios are the
@@ -198,10 +202,12 @@ async function main() {
   const load0 = machine.loadavg();
   const plan = [];
   const takes = (s, sc) => (!ONLY[sc] || ONLY[sc].includes(s)) && (!SUBSET[s] || SUBSET[s].includes(sc));
-  for (const s of servers) for (const sc of scenarios) if (takes(s, sc)) plan.push([s, sc]);
+  // The stream scenario runs on the hub and the reference Durable Streams server only.
+  for (const s of servers) for (const sc of scenarios) if (sc !== "stream" && takes(s, sc)) plan.push([s, sc]);
+  if (scenarios.includes("stream")) plan.push(["hub", "stream"], ["ds-ref", "stream"]);
   if (proxy) for (const sc of ["p0", "s1"].filter((x) => scenarios.includes(x))) plan.push(["hub-wrangler", sc]);
   // --hub-bundle DIR runs a prebuilt (e.g. patched) bundle instead: for profiling experiments.
-  const bundleDir = servers.some((s) => s.startsWith("hub")) ? (opt("hub-bundle") ?? bundleHub()) : null;
+  const bundleDir = plan.some(([s]) => s === "hub" || s === "hub-mfrl") ? (opt("hub-bundle") ?? bundleHub()) : null;
   log(
     `${quick ? "quick" : "full"} mode, ${runs} run(s), ${plan.length} server×scenario cells; pinning ${pinning ? `server core ${SERVER_CORE}, load core ${CLIENT_CORE}` : "unavailable"}`,
   );

@@ -63,6 +63,8 @@ async function signIn(name) {
   startInbox();
   startRoom();
   startContacts();
+  const writing = sessionStorage.getItem("dovetail-demo-output");
+  if (writing) followOutput(writing);
 }
 
 // ---- notifications ----
@@ -140,6 +142,56 @@ $("start-job").onclick = async () => {
 $("cancel-job").onclick = () => {
   $("cancel-job").disabled = true;
   jobChannel?.cancel().catch((err) => toast("Cancel failed", err.message));
+};
+
+// ---- live output: a job's output stream, typed as it arrives ----
+
+let outputJob;
+
+function followOutput(id) {
+  sessionStorage.setItem("dovetail-demo-output", id);
+  outputJob?.close();
+  outputJob = client.job(id);
+  const output = outputJob.output;
+  $("output-text").textContent = "";
+  delete $("output-text").dataset.closed;
+  // Once the stream is closed and read, the reader stops: that is the end, not a failure.
+  const showOutputStatus = (change) =>
+    output.closed ? showStatus("output-dot", "output-conn", { status: "done", reason: "" }) : showStatus("output-dot", "output-conn", change);
+  output.on("status", showOutputStatus);
+  // The reader keeps the whole text: after a reload it starts from the beginning of the
+  // stream, so the text so far arrives at once and the rest follows live.
+  output.on("data", () => {
+    $("output-text").textContent = output.text;
+  });
+  output.on("closed", () => {
+    $("output-text").dataset.closed = "true";
+    showOutputStatus(output.lastStatus);
+  });
+  outputJob.on("state", (job) => {
+    if (!job) return;
+    const final = ["completed", "failed", "cancelled"].includes(job.status);
+    $("output-status").textContent = `${job.status}${job.cancel_requested && !final ? " (cancel requested)" : ""}`;
+    $("output-status").dataset.status = job.status;
+    $("cancel-output").disabled = final || job.cancel_requested;
+    $("start-output").disabled = !final;
+  });
+}
+
+$("start-output").onclick = async () => {
+  $("start-output").disabled = true;
+  try {
+    const { id } = await authed("/dev/typing", {});
+    followOutput(id);
+  } catch (err) {
+    $("start-output").disabled = false;
+    toast("Could not start writing", err.message);
+  }
+};
+
+$("cancel-output").onclick = () => {
+  $("cancel-output").disabled = true;
+  outputJob?.cancel().catch((err) => toast("Cancel failed", err.message));
 };
 
 // ---- room ----

@@ -90,6 +90,10 @@ export interface StreamLimits {
   maxProducers: number;
   /** 0: a stream created without Stream-TTL or Stream-Expires-At never expires. */
   defaultTtlS: number;
+  /** Appends within this window go to each socket as one frame (live mode). */
+  socketCoalesceMs: number;
+  /** Sockets in live mode per stream (each user also counts against MAX_SOCKETS_PER_CHANNEL). */
+  maxSockets: number;
 }
 
 /** TICKET_SECRET as is, or a key derived from JWT_SECRET under a label (never a producer key). */
@@ -234,6 +238,8 @@ function parseConfig(env: Env): HubConfig {
       maxLiveReaders: intVar(env.STREAM_MAX_LIVE_READERS, 200, 1, 10_000, "STREAM_MAX_LIVE_READERS", problems),
       maxProducers: intVar(env.STREAM_MAX_PRODUCERS, 1_000, 1, 100_000, "STREAM_MAX_PRODUCERS", problems),
       defaultTtlS: intVar(env.STREAM_DEFAULT_TTL_S, 7 * 86_400, 0, 315_360_000, "STREAM_DEFAULT_TTL_S", problems),
+      socketCoalesceMs: intVar(env.STREAM_SOCKET_COALESCE_MS, 25, 0, 1_000, "STREAM_SOCKET_COALESCE_MS", problems),
+      maxSockets: intVar(env.STREAM_MAX_SOCKETS, 10_000, 1, 32_768, "STREAM_MAX_SOCKETS", problems),
     },
     // Lifetimes and idle expiry: docs/timers-and-batches.md#lifetimes.
     jobMaxLifetimeMs: intVar(env.JOB_MAX_LIFETIME_S, 7 * 86_400, 60, 365 * 86_400, "JOB_MAX_LIFETIME_S", problems) * 1000,

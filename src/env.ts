@@ -49,6 +49,8 @@ declare global {
     STREAM_MAX_LIVE_READERS?: string;
     STREAM_MAX_PRODUCERS?: string;
     STREAM_DEFAULT_TTL_S?: string;
+    STREAM_SOCKET_COALESCE_MS?: string;
+    STREAM_MAX_SOCKETS?: string;
     JOB_MAX_LIFETIME_S?: string;
     BATCH_MAX_LIFETIME_S?: string;
     ROOM_IDLE_TTL_S?: string;

@@ -12,6 +12,7 @@ import {
   PRODUCT_EVENT_TYPE,
   PUBLISH_MAX_ITEMS,
 } from "./protocol";
+import { MEDIA_TYPE } from "./streams/headers";
 import { WEBHOOK_URL_MAX_CHARS } from "./webhooks/url";
 
 export const Id = v.pipe(
@@ -44,6 +45,11 @@ const Metadata = v.pipe(
   v.check((m) => Object.keys(m).length <= 64, "at most 64 keys"),
 );
 
+/** A job's output stream (jobs/<id>/output), with the media type its producer appends. */
+const JobOutputSpec = v.strictObject({
+  content_type: v.optional(v.pipe(v.string(), v.maxLength(256), v.regex(MEDIA_TYPE, "must be a media type such as text/plain"))),
+});
+
 const Stage = v.strictObject({
   name: Text(200),
   progress: v.pipe(v.number(), v.minValue(0), v.maxValue(100)),
@@ -71,6 +77,7 @@ export const JobSpec = v.strictObject({
   metadata: v.optional(Metadata),
   /** This job's webhooks go here instead of WEBHOOK_URL (checked by checkWebhookUrl). */
   webhook_url: v.optional(WebhookUrl),
+  output: v.optional(JobOutputSpec),
 });
 export type JobSpec = v.InferOutput<typeof JobSpec>;
 

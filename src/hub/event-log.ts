@@ -153,13 +153,6 @@ export class EventLog {
     return frames;
   }
 
-  /** The `data` of the newest logged event, or undefined for an empty log. */
-  lastData<T>(): T | undefined {
-    if (!this.stored()) return undefined;
-    const row = this.sql.exec<{ frame: string }>("SELECT frame FROM events ORDER BY seq DESC LIMIT 1").toArray()[0];
-    return row ? (JSON.parse(row.frame) as { data: T }).data : undefined;
-  }
-
   /** Drops events older than `cutoff` (ms), always keeping the newest for its seq. */
   trimBefore(cutoff: number): void {
     this.sql.exec("DELETE FROM events WHERE at < ? AND seq < ?", cutoff, this.seq);

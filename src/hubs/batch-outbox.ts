@@ -5,7 +5,7 @@
 import type { EventLog } from "../hub/event-log";
 import type { Timers } from "../hub/timers";
 import { log } from "../log";
-import type { JobStatus } from "../protocol";
+import type { JobStatus, JobView } from "../protocol";
 import { JobTimer } from "./job-plan";
 
 /**
@@ -19,6 +19,11 @@ export interface MemberReport {
   status: JobStatus;
   progress: number;
   gen?: string;
+}
+
+/** What a job in state `view` as of its log's `seq` tells its batches. */
+export function memberReport(view: JobView, seq: number): MemberReport {
+  return { job_id: view.id, seq, status: view.status, progress: view.progress };
 }
 
 /** The batches a job reports to, and the last job seq each has been sent (a step of the job's schema). */

@@ -6,22 +6,14 @@ import type { ClientFrame } from "../hub/intake";
 import type { ComponentSchema } from "../hub/migrations";
 import type { Timer } from "../hub/timers";
 import { log } from "../log";
-import {
-  CloseCode,
-  JobEvent,
-  type JobEvents,
-  type JobEventType,
-  type JobView,
-  type Json,
-  type PlannedData,
-  WebhookEvent,
-} from "../protocol";
+import { CloseCode, JobEvent, type JobEvents, type JobView, type PlannedData, WebhookEvent } from "../protocol";
 import { CancelFrame, type JobSpec, type JobUpdate } from "../schemas";
 import { stableStringify } from "../stable-json";
 import { parseWith } from "../validation";
-import { BatchOutbox, type MemberReport } from "./batch-outbox";
+import { BatchOutbox, type MemberReport, memberReport } from "./batch-outbox";
+import { OutputLink } from "./job-output";
 import { EXPIRY_HOLD_MAX_MS, type ExpiryPlan, etaFrom, JobTimer, nextStageIndex, STAGE_GIVE_UP, type StageCursor } from "./job-plan";
-import { JOB_SCHEMA, type JobPlan, type JobRecord, JobRecords, type JobState, mayWatch, type ReportResult } from "./job-record";
+import { JOB_SCHEMA, type JobPlan, type JobRecord, JobRecords, type JobState, mayWatch, planOf, type ReportResult } from "./job-record";
 import {
   applyUpdate,
   eventTypeFor,
@@ -40,7 +32,8 @@ import {
  * machine is job-state.ts; reports to batches go through the BatchOutbox.
  */
 export class JobHub extends Hub<JobView | null, JobEvents> {
-  private readonly records = new JobRecords(this.sql, this.events);
+  private readonly records = new JobRecords(this.sql);
+  private readonly output = new OutputLink(this.env);
   private readonly outbox = new BatchOutbox({
     sql: this.sql,
     timers: this.timers,
@@ -48,7 +41,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     env: this.env,
     intervalMs: this.config.batchReportMs,
     now: () => this.now(),
-    current: () => (this.job ? this.memberReport(this.job) : null),
+    current: () => (this.job ? memberReport(this.job.view, this.events.lastSeq) : null),
   });
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -64,16 +57,6 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     return this.stored ? this.records.current() : null;
   }
 
-  /**
-   * The one way a job's view changes: it is published as an event (the producer's `data`
-   * riding along), and that logged event is where the view is stored (JobRecords).
-   */
-  private change(job: JobRecord, view: JobView, type: JobEventType, data?: Json): number {
-    const { seq } = this.publish(type, data === undefined ? view : { ...view, data });
-    this.records.changed({ ...job, view });
-    return seq;
-  }
-
   private stateOf(record: JobRecord): JobState {
     return { ...record.view, viewers: record.viewers, seq: this.events.lastSeq };
   }
@@ -82,21 +65,23 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     return new Date(this.now()).toISOString();
   }
 
-  /** POST /v1/jobs. Same id and body again answers the job as it is now. */
-  createJob(spec: JobSpec & { id: string }): Outcome<{ created: boolean; job: JobState }> {
+  /** POST /v1/jobs; the same body again answers the job as it is. An output stream comes first. */
+  async createJob(spec: JobSpec & { id: string }): Promise<Outcome<{ created: boolean; job: JobState }>> {
     const canonical = stableStringify(spec);
+    const view = newJobView(spec, this.nowIso());
+    // A retry after a failed creation finds the stream there already (an idempotent create).
+    if (view.output && !this.job) view.output = await this.output.open(view.output);
     const existing = this.job;
     if (existing) {
       if (existing.spec !== canonical) return fail("conflict", `job ${spec.id} exists with a different body`);
       return ok({ created: false, job: this.stateOf(existing) });
     }
-    const view = newJobView(spec, this.nowIso());
     const record: JobRecord = { view, viewers: spec.viewers ?? [], spec: canonical };
     this.bindChannel(`job:${spec.id}`);
-    this.records.create(record);
+    this.records.save(record);
     this.timers.set(JobTimer.Lifetime, this.now() + this.config.jobMaxLifetimeMs);
     if (spec.webhook_url !== undefined) this.webhooks.configure(spec.webhook_url);
-    this.change(record, view, JobEvent.Created);
+    this.publish(JobEvent.Created, view);
     return ok({ created: true, job: this.stateOf(record) });
   }
 
@@ -111,7 +96,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     if (isFinal(job.view.status)) return fail("job_finished", `job is ${job.view.status}; it takes no more updates`);
 
     const next = applyUpdate(job.view, update);
-    const plan = this.records.planOf(job);
+    const plan = planOf(job);
     // A producer event re-plans what is left of the stages from now (unless the owner asked
     // to cancel), and re-arms the watchdog (whether or not they did: the producer is alive).
     if (next.status === "running" && !next.cancel_requested) {
@@ -122,7 +107,8 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     let seq = this.events.lastSeq;
     if (update.data !== undefined || viewChanged(job.view, next)) {
       next.updated_at = this.nowIso();
-      seq = this.change(job, next, eventTypeFor(next.status), update.data);
+      this.records.save({ ...job, view: next });
+      seq = this.publish(eventTypeFor(next.status), update.data === undefined ? next : { ...next, data: update.data }).seq;
       this.afterChange(job.view, next);
     }
     const result: ReportResult = { seq, state: this.stateOf(this.job as JobRecord), cancel_requested: next.cancel_requested };
@@ -130,7 +116,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     return ok(result);
   }
 
-  /** POST /v1/jobs/events: this job's items of a bulk request, in order, each as report() would answer it. */
+  /** POST /v1/jobs/events: this job's items of a bulk request, in order, each as report() answers it. */
   reportMany(updates: JobUpdate[]): Outcome<Outcome<ReportResult>[]> {
     return ok(updates.map((update) => this.report(update)));
   }
@@ -145,6 +131,17 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     return ok(job.view);
   }
 
+  /** GET /v1/jobs/:id: read(), with the output's position and closure as they are now. */
+  async readNow(viewer: Identity | null): Promise<Outcome<JobState | JobView>> {
+    const outcome = this.read(viewer);
+    return outcome.ok ? ok(await this.output.current(outcome.value)) : outcome;
+  }
+
+  override async fetch(request: Request): Promise<Response> {
+    await this.output.refresh(this.job?.view.output);
+    return super.fetch(request);
+  }
+
   /**
    * Called by a batch when it is created: remember it, and answer the state to count.
    * Idempotent for one generation of the batch; a new generation replaces the membership.
@@ -153,18 +150,17 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     const job = this.job;
     if (!job) return fail("not_found", "job not found");
     this.outbox.join(batchId, gen, this.events.lastSeq);
-    return ok(this.memberReport(job));
+    return ok(memberReport(job.view, this.events.lastSeq));
   }
 
   protected admit(identity: Identity): Refusal | null {
     const job = this.job;
-    if (!job) return { code: CloseCode.NotFound, reason: "job not found" };
-    if (!mayWatch(job, identity.id)) return { code: CloseCode.NotFound, reason: "job not found" };
-    return null;
+    return job && mayWatch(job, identity.id) ? null : { code: CloseCode.NotFound, reason: "job not found" };
   }
 
   protected snapshot(): JobView | null {
-    return this.job?.view ?? null;
+    const view = this.job?.view;
+    return view ? this.output.withLive(view) : null;
   }
 
   protected override onClientFrame(ws: WebSocket, from: Attachment, frame: ClientFrame): void | Promise<void> {
@@ -176,13 +172,14 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     if (isFinal(job.view.status)) throw new HubError("job_finished", `job is ${job.view.status}`);
     if (!job.view.cancel_requested) {
       const view = requestCancel(job.view, this.nowIso());
-      this.change(job, view, JobEvent.Update);
+      this.records.save({ ...job, view });
+      this.publish(JobEvent.Update, view);
       // The backend hears of it now, not at its next POST (a stage may run for minutes).
       this.webhooks.queue(WebhookEvent.CancelRequested, { job: view, by: from.user });
       // The producer decides when the job ends; the plan stops pretending it progresses.
       this.timers.clear(JobTimer.Stage);
       // A queued job had no watchdog yet: a producer that died must not leave it waiting forever.
-      if (view.status === "queued") this.armWatchdog(this.records.planOf(job));
+      if (view.status === "queued") this.armWatchdog(planOf(job));
     }
     this.ack(ws, ref);
   }
@@ -199,6 +196,8 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
         return this.endLifetime();
       case JobTimer.BatchReport:
         return this.outbox.flush();
+      case JobTimer.OutputClose:
+        return this.closeOutput();
       default:
         return super.onTimer(timer);
     }
@@ -214,23 +213,21 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     if (!stages) return undefined;
     const index = nextStageIndex(stages, view);
     const stage = stages[index];
-    if (!stage) {
-      this.timers.clear(JobTimer.Stage);
-      return undefined;
-    }
-    this.timers.set(JobTimer.Stage, this.now() + stage.duration_ms, { index } satisfies StageCursor);
-    return etaFrom(stages, index);
+    if (stage) this.timers.set(JobTimer.Stage, this.now() + stage.duration_ms, { index } satisfies StageCursor);
+    else this.timers.clear(JobTimer.Stage);
+    return stage && etaFrom(stages, index);
   }
 
   /** Emits one planned stage and sets the next one, timed from this one's due time (no drift). */
   private playStage(timer: Timer<StageCursor>): void {
     const job = this.job;
     if (job?.view.status !== "running" || job.view.cancel_requested) return;
-    const stages = this.records.planOf(job).stages ?? [];
+    const stages = planOf(job).stages ?? [];
     const { index } = timer.payload;
     const view = playedStage(job.view, stages, index, this.nowIso());
     if (!view) return;
-    this.change(job, view, JobEvent.Update, { planned: true } satisfies PlannedData);
+    this.records.save({ ...job, view });
+    this.publish(JobEvent.Update, { ...view, data: { planned: true } satisfies PlannedData });
     const next = stages[index + 1];
     if (next) this.timers.set(JobTimer.Stage, timer.due + next.duration_ms, { index: index + 1 } satisfies StageCursor);
     this.afterChange(job.view, view);
@@ -244,10 +241,16 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
   private stall(): void {
     const job = this.job;
     if (!job || !watched(job.view)) return;
-    const view = stalled(job.view, this.records.planOf(job).stall_timeout_s ?? 0, this.nowIso());
-    this.change(job, view, JobEvent.Failed);
+    const view = this.failWith(job, stalled(job.view, planOf(job).stall_timeout_s ?? 0, this.nowIso()));
     this.webhooks.queue(WebhookEvent.Stalled, { job: view });
+  }
+
+  /** A job the hub itself fails (watchdog, lifetime). */
+  private failWith(job: JobRecord, view: JobView): JobView {
+    this.records.save({ ...job, view });
+    this.publish(JobEvent.Failed, view);
     this.afterChange(job.view, view);
+    return view;
   }
 
   /** Timers that follow from a change of state: the end of a job stops its plan and starts its expiry. */
@@ -257,7 +260,8 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
       this.timers.clear(JobTimer.Stage);
       this.timers.clear(JobTimer.Stall);
       this.timers.clear(JobTimer.Lifetime);
-      const planned = this.now() + (this.records.planOf(job).ttl_s ?? this.config.jobTtlMs / 1000) * 1000;
+      if (after.output && !after.output.closed) this.timers.set(JobTimer.OutputClose, this.now());
+      const planned = this.now() + (planOf(job).ttl_s ?? this.config.jobTtlMs / 1000) * 1000;
       this.timers.set(JobTimer.Expire, planned, { planned } satisfies ExpiryPlan);
     }
     if (before.status !== after.status || before.progress !== after.progress) this.outbox.schedule(isFinal(after.status));
@@ -275,19 +279,21 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
       if (this.outbox.unsent()) throw new Error("batch reports unsent: expiry held back");
     }
     if (this.outbox.unsent()) log("job.expired_unreported", { channel: this.channel, held_ms: this.now() - planned });
+    // Its output goes first: a failure throws, and the timer comes back for both.
+    await this.output.delete(this.job?.view.output);
     await this.wipe("job expired");
+  }
+
+  /** A final job's output takes no more appends; the job keeps its last position. */
+  private async closeOutput(): Promise<void> {
+    const closed = await this.output.close(this.job?.view.output);
+    const job = this.job;
+    if (job && closed) this.records.save({ ...job, view: { ...job.view, output: closed } });
   }
 
   /** JOB_MAX_LIFETIME_S after creation: a job still not final fails, and expires like any other. */
   private endLifetime(): void {
     const job = this.job;
-    if (!job || isFinal(job.view.status)) return;
-    const view = lifetimeExceeded(job.view, this.config.jobMaxLifetimeMs, this.nowIso());
-    this.change(job, view, JobEvent.Failed);
-    this.afterChange(job.view, view);
-  }
-
-  private memberReport(job: JobRecord): MemberReport {
-    return { job_id: job.view.id, seq: this.events.lastSeq, status: job.view.status, progress: job.view.progress };
+    if (job && !isFinal(job.view.status)) this.failWith(job, lifetimeExceeded(job.view, this.config.jobMaxLifetimeMs, this.nowIso()));
   }
 }

@@ -11,6 +11,8 @@ export const JobTimer = {
   Expire: "expire",
   /** Fails a job still not final JOB_MAX_LIFETIME_S after its creation. */
   Lifetime: "lifetime",
+  /** Closes the job's output stream once the job is final (a timer, so a failed call is retried). */
+  OutputClose: "output-close",
   /** Sends the job's state to its batches (coalesced). */
   BatchReport: "batch-report",
 } as const;

@@ -12,6 +12,7 @@ import {
 } from "../protocol";
 import type { JobSpec, JobUpdate } from "../schemas";
 import { stableStringify } from "../stable-json";
+import { newOutput } from "./job-output";
 import { etaFrom } from "./job-plan";
 
 export function isFinal(status: JobStatus): boolean {
@@ -27,6 +28,7 @@ export function newJobView(spec: JobSpec & { id: string }, at: string): JobView 
     status: "queued",
     progress: 0,
     ...(spec.metadata !== undefined ? { metadata: spec.metadata } : {}),
+    ...(spec.output !== undefined ? { output: newOutput(spec.id, spec.output.content_type) } : {}),
     cancel_requested: false,
     created_at: at,
     updated_at: at,

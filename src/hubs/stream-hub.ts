@@ -2,8 +2,10 @@ import { DurableObject } from "cloudflare:workers";
 import { readConfig, type StreamLimits } from "../config";
 import type { Outcome } from "../errors";
 import { discardBody } from "../http";
+import { HEARTBEAT_TIMER } from "../hub/heartbeat";
 import { type Timer, Timers } from "../hub/timers";
 import { log } from "../log";
+import { CloseCode } from "../protocol";
 import type { StreamContext } from "../streams/context";
 import { expiryOf, renewalDue } from "../streams/expiry";
 import { copyRows, createFork, describeFork, type ForkBasis, type ForkRequest, type StreamSource } from "../streams/forks";
@@ -14,7 +16,9 @@ import { catchUp, head, longPoll } from "../streams/reads";
 import { answer, fail, missing } from "../streams/responses";
 import { openSse } from "../streams/sse-session";
 import { type AppendRow, type StreamMeta, StreamStore } from "../streams/store";
+import { StreamSockets } from "../streams/stream-sockets";
 import { appendToStream, createStream } from "../streams/writes";
+import { refuseSocket } from "../websocket";
 
 const EXPIRE_TIMER = "expire";
 /** Retries telling a fork's source that the fork is gone, when the first try failed. */
@@ -35,10 +39,12 @@ interface PendingErase {
  */
 export class StreamHub extends DurableObject<Env> implements StreamContext {
   readonly store: StreamStore;
-  readonly live = new LiveReaders();
+  readonly live = new LiveReaders((wake) => (wake === "gone" ? this.sockets.gone() : this.sockets.changed()));
   readonly limits: StreamLimits;
   readonly queue = new KeyedQueue();
   private readonly timers: Timers;
+  /** Readers in live mode over hibernatable sockets (GET /v1/ws/stream/<path>). */
+  private readonly sockets: StreamSockets;
   private pendingErase: PendingErase | null = null;
   private erasing: Promise<void> = Promise.resolve();
   /** Milliseconds since the epoch. Replaced in tests to move time without sleeping. */
@@ -49,6 +55,7 @@ export class StreamHub extends DurableObject<Env> implements StreamContext {
     this.limits = readConfig(env).streams;
     this.store = new StreamStore(ctx.storage);
     this.timers = new Timers(ctx.storage, ctx.storage.sql);
+    this.sockets = new StreamSockets(ctx, env, this, readConfig(env), this.timers);
   }
 
   override async fetch(request: Request): Promise<Response> {
@@ -85,7 +92,27 @@ export class StreamHub extends DurableObject<Env> implements StreamContext {
         return this.refuseReader(op.access) ?? head(this);
       case "delete":
         return this.deleteStream();
+      case "watch": {
+        // Refused readers hear 4003 whether or not the stream exists, as over HTTP.
+        if (this.refuseReader(op.access))
+          return refuseSocket(CloseCode.Forbidden, "this stream is not readable with this token", op.spec.subprotocol);
+        const meta = this.current();
+        if (!meta || meta.gone) return refuseSocket(CloseCode.NotFound, "stream not found", op.spec.subprotocol);
+        return this.sockets.accept(meta, op.spec);
+      }
     }
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    await this.sockets.message(ws, message);
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    this.sockets.closed(ws, code, reason);
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    this.sockets.closed(ws, CloseCode.Internal, "socket error");
   }
 
   /** Streams outside jobs/, users/ and rooms/ admit a client only through Dovetail-Readers. */
@@ -204,7 +231,9 @@ export class StreamHub extends DurableObject<Env> implements StreamContext {
   }
 
   private async onTimer(timer: Timer): Promise<void> {
-    if (timer.name === EXPIRE_TIMER) {
+    if (timer.name === HEARTBEAT_TIMER) {
+      this.sockets.beat();
+    } else if (timer.name === EXPIRE_TIMER) {
       // Expires the stream if its time has come; a renewed TTL just moves the timer.
       if (this.current()) this.scheduleExpiry();
     } else if (timer.name === RELEASE_TIMER) {

@@ -5,6 +5,7 @@ import type { BatchEvents, JobEvents } from "./jobs.js";
 import type { RoomEvents, UserEvents } from "./users-and-rooms.js";
 
 export * from "./jobs.js";
+export * from "./streams.js";
 export * from "./users-and-rooms.js";
 export * from "./webhooks.js";
 export * from "./wire.js";

@@ -16,6 +16,19 @@ export interface JobStage {
   duration_ms: number;
 }
 
+/**
+ * A job's output stream (`jobs/<id>/output`), for jobs created with `output`. The snapshot
+ * and GET /v1/jobs/:id read `next_offset` and `closed` from the stream when asked; job
+ * events carry them as last known (appends send no job event), so read the output itself
+ * (`/v1/ws/stream/<path>` or `/v1/stream/<path>`) for its bytes.
+ */
+export interface JobOutput {
+  path: string;
+  content_type: string;
+  next_offset: string;
+  closed: boolean;
+}
+
 /** What subscribers see of a job: the snapshot, and the `data` of every job event. */
 export interface JobView {
   id: string;
@@ -29,6 +42,7 @@ export interface JobView {
   result?: Json;
   error?: JobError;
   metadata?: { [key: string]: Json };
+  output?: JobOutput;
   cancel_requested: boolean;
   created_at: string;
   updated_at: string;

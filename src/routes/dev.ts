@@ -10,6 +10,7 @@ import { type AppContext, type AppEnv, readJson, userOnly } from "../http";
 import { newId } from "../ids";
 import { log } from "../log";
 import { DEMO_ROOM, devUserId, likeTheLobby, setMyContacts } from "./dev-people";
+import { startTypingJob } from "./dev-typing";
 
 /** How the dev routes reach the public API: the app's own fetch, handed in by the app. */
 export type AppFetch = (request: Request, env: Env, ctx: AppContext["executionCtx"]) => Response | Promise<Response>;
@@ -29,6 +30,7 @@ export function devRoutes(appFetch: AppFetch): Hono<AppEnv> {
   routes.post("/notify", userOnly, (c) => notifyMe(c, producer(c, appFetch)));
   routes.post("/like", userOnly, (c) => likeTheLobby(c, producer(c, appFetch)));
   routes.put("/contacts", userOnly, (c) => setMyContacts(c, producer(c, appFetch)));
+  routes.post("/typing", userOnly, (c) => startTypingJob(c, appFetch));
   return routes;
 }
 
@@ -123,15 +125,20 @@ async function drive(produce: Produce, id: string, owner: string, title: string,
   }
 }
 
-/** Producer requests through the public API, with the first configured producer key. */
+/** A producer's JSON POST through the public API. */
 function producer(c: AppContext, appFetch: AppFetch): Produce {
+  const call = producerCall(c, appFetch);
+  return (path, body, method) => call(path, "application/json", body === undefined ? undefined : JSON.stringify(body), method);
+}
+
+/** A producer request through the public API, with the first configured producer key. */
+export type Call = (path: string, contentType: string, body?: string, method?: string) => Promise<Response>;
+
+export function producerCall(c: AppContext, appFetch: AppFetch): Call {
   const key = c.get("config").producerKeys[0] ?? "";
-  return async (path, body, method = "POST") => {
-    const request = new Request(new URL(path, c.req.url), {
-      method,
-      headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return appFetch(request, c.env, c.executionCtx);
+  return async (path, contentType, body, method = "POST") => {
+    const headers = { Authorization: `Bearer ${key}`, "Content-Type": contentType };
+    const init = { method, headers, ...(body === undefined ? {} : { body }) };
+    return appFetch(new Request(new URL(path, c.req.url), init), c.env, c.executionCtx);
   };
 }

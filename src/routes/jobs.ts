@@ -76,5 +76,5 @@ async function reportAll(env: Env, job: string, updates: JobUpdate[]): Promise<O
 jobRoutes.get("/jobs/:id", async (c) => {
   const viewer = await producerOrUser(c);
   const id = parseId(c.req.param("id"), "job id");
-  return c.json(unwrap(await c.env.JOB_HUB.getByName(id).read(viewer)));
+  return c.json(unwrap(await c.env.JOB_HUB.getByName(id).readNow(viewer)));
 });

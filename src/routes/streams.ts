@@ -9,7 +9,7 @@ import { HubError } from "../errors";
 import { type AppContext, type AppEnv, discardBody, producerOrUser } from "../http";
 import { readAccess } from "../streams/access";
 import { H, parseAppend, parseCreate, parseRead } from "../streams/headers";
-import { encodeOperation, OPERATION_HEADER, type StreamOperation } from "../streams/operation";
+import { operationRequest, type StreamOperation } from "../streams/operation";
 import { parseStreamPath, STREAM_ROUTE_PREFIX } from "../streams/paths";
 
 export const streamRoutes = new Hono<AppEnv>();
@@ -107,11 +107,7 @@ async function forward(c: AppContext): Promise<Response> {
     throw err;
   }
   const body = (op.op === "create" || op.op === "append") && c.req.raw.body ? relay(c.req.raw.body) : null;
-  const request = new Request(`https://stream.internal/${op.path}`, {
-    method: body ? "POST" : "GET",
-    headers: { [OPERATION_HEADER]: encodeOperation(op) },
-    body: body?.readable ?? null,
-  });
+  const request = operationRequest(op, body?.readable ?? null);
   const response = await c.env.STREAM_HUB.getByName(op.path).fetch(request);
   // An append the object refused without reading (404, 409, ...) must stop pulling the
   // client's body: the runtime may not read a request after its response has left.

@@ -31,7 +31,7 @@ const MAX_TTL_S = 315_360_000;
 const MAX_READERS = 100;
 const DECIMAL = /^(0|[1-9]\d*)$/;
 // type/subtype with RFC 9110 token characters, optionally followed by parameters.
-const MEDIA_TYPE = /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+\s*(;.*)?$/;
+export const MEDIA_TYPE = /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+\s*(;.*)?$/;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
 const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
 
@@ -151,18 +151,21 @@ function single(query: URLSearchParams, name: string): string | undefined {
 }
 
 /** GET: offset, live mode and cursor; If-None-Match for catch-up revalidation. */
+/** `offset`: -1 (also when absent), now, or an offset this hub gave out. Shared by HTTP reads and stream sockets. */
+export function readFromQuery(query: URLSearchParams): ReadFrom {
+  const offset = single(query, "offset");
+  if (offset === undefined || offset === "-1") return { kind: "start" };
+  if (offset === "now") return { kind: "now" };
+  const position = parseOffset(offset);
+  if (!position) throw invalid("offset", "offset is not -1, now, or an offset this hub gave out");
+  return { kind: "at", position };
+}
+
 export function parseRead(query: URLSearchParams, headers: Headers): ReadSpec {
   const offset = single(query, "offset");
   const liveRaw = single(query, "live");
   const cursor = single(query, "cursor");
-  let from: ReadFrom = { kind: "start" };
-  if (offset === "now") from = { kind: "now" };
-  else if (offset !== undefined && offset !== "-1") {
-    const position = parseOffset(offset);
-    if (!position) throw invalid("offset", "offset is not -1, now, or an offset this hub gave out");
-    from = { kind: "at", position };
-  }
-  const spec: ReadSpec = { from };
+  const spec: ReadSpec = { from: readFromQuery(query) };
   if (liveRaw !== undefined) {
     if (liveRaw !== "long-poll" && liveRaw !== "sse") throw invalid("live", "live is long-poll or sse");
     if (offset === undefined) throw invalid("offset", "live reads need an offset (-1 for the start)");

@@ -12,6 +12,9 @@ interface Waiter {
 
 export class LiveReaders {
   private readonly waiters = new Set<Waiter>();
+
+  /** `onNotify` hears every change too (the stream's sockets, which do not wait here). */
+  constructor(private readonly onNotify: (wake: "changed" | "gone") => void = () => {}) {}
   /** Open live requests, waiting or not: what STREAM_MAX_LIVE_READERS bounds. */
   private open = 0;
 
@@ -52,5 +55,6 @@ export class LiveReaders {
   /** New data or a close: every waiter reads again from its own offset. */
   notify(wake: "changed" | "gone" = "changed"): void {
     for (const waiter of [...this.waiters]) waiter.resolve(wake);
+    this.onNotify(wake);
   }
 }

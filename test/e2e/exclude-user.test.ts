@@ -1,9 +1,9 @@
 // `exclude_user` with the Dovetail client on a real hub: the excluded user's client gets
 // no copy of the event, sees no gap, and never reconnects for it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createClient, type SocketFactory, type StatusChange } from "../../packages/client/src/index";
+import { createClient, type StatusChange } from "../../packages/client/src/index";
 import { E2E_PRODUCER_KEY } from "./harness";
-import { type Hub, startHub, uniqueId, until } from "./hub";
+import { type Hub, recordingSockets, startHub, uniqueId, until } from "./hub";
 
 let hub: Hub;
 
@@ -14,17 +14,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await hub?.dispose();
 });
-
-function recordingSockets() {
-  const opened: WebSocket[] = [];
-  class Recording extends WebSocket {
-    constructor(url: string, protocols: string[]) {
-      super(url, protocols);
-      opened.push(this);
-    }
-  }
-  return { opened, WebSocket: Recording as unknown as SocketFactory };
-}
 
 describe("exclude_user with the Dovetail client", () => {
   it("the excluded user's client skips the events it was excluded from, with no gap and no reconnect", async () => {

@@ -134,6 +134,23 @@ describe("the TypeScript producer SDK on a real hub", () => {
     expect(await producer.streams.head(path)).toBeNull();
   });
 
+  it("creates a job with an output stream, appends to it, and the job's end closes it", async () => {
+    const owner = unique("alice");
+    const job = await producer.jobs.create({ owner, output: { content_type: "text/plain" } });
+    expect(job.output).toMatchObject({ path: `jobs/${job.id}/output`, content_type: "text/plain", closed: false });
+    const path = job.output?.path as string;
+    await producer.streams.append(path, "tokens ", { contentType: "text/plain" });
+    const tail = await producer.streams.append(path, "so far", { contentType: "text/plain" });
+    expect((await producer.streams.read(path)).data).toBe("tokens so far");
+    await producer.jobs.update(job.id, { status: "completed" });
+    const closed = async () =>
+      (await fetch(`${hub.url.origin}/v1/stream/${path}`, { method: "HEAD", headers: { Authorization: `Bearer ${E2E_PRODUCER_KEY}` } }))
+        .headers;
+    for (let i = 0; i < 100 && (await closed()).get("Stream-Closed") !== "true"; i++) await new Promise((r) => setTimeout(r, 50));
+    expect((await closed()).get("Stream-Closed")).toBe("true");
+    expect((await closed()).get("Stream-Next-Offset")).toBe(tail);
+  });
+
   it("verifies a real webhook from the hub with the SDK's verifier, and refuses a tampered one", async () => {
     const room = unique("hooks");
     await producer.rooms.configure(room, { visibility: "public" });

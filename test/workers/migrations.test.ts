@@ -5,48 +5,9 @@ import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { EVENT_LOG_SCHEMA } from "../../src/hub/event-log";
-import { JOB_SCHEMA } from "../../src/hubs/job-record";
 import { connect, createJob, mintToken, produceOk, uniqueId } from "./helpers";
 
 describe("upgrading stored objects", () => {
-  it("a job whose view was stored in its row keeps its view, its event_ids and its course", async () => {
-    const owner = uniqueId("alice");
-    const job = await createJob(owner, { stages: [{ name: "Encoding", progress: 50, duration_ms: 600_000 }] });
-    const first = await produceOk<any>(`/v1/jobs/${job}/events`, { status: "running", progress: 30, event_id: "old-1" });
-    const stub = env.JOB_HUB.getByName(job);
-    // The earlier layout: the view also in the job row, one schema step fewer.
-    await runInDurableObject(stub, (_instance, state) => {
-      const sql = state.storage.sql;
-      const view = JSON.parse(sql.exec<{ frame: string }>("SELECT frame FROM events ORDER BY seq DESC LIMIT 1").one().frame).data;
-      sql.exec("ALTER TABLE job ADD COLUMN view TEXT NOT NULL DEFAULT '{}'");
-      sql.exec("UPDATE job SET view = ?", JSON.stringify(view));
-      sql.exec("UPDATE schema_version SET version = ? WHERE component = 'job'", JOB_SCHEMA.steps.length - 1);
-    });
-    await evictDurableObject(stub);
-
-    const state = await produceOk<any>(`/v1/jobs/${job}`, undefined, { method: "GET" });
-    expect(state).toMatchObject({ status: "running", progress: 30, seq: 2, viewers: [] });
-    expect(await produceOk(`/v1/jobs/${job}/events`, { status: "running", progress: 30, event_id: "old-1" })).toMatchObject({
-      seq: first.seq,
-      duplicate: true,
-    });
-    const socket = await connect(`/v1/ws/job/${job}`, { token: await mintToken(owner) });
-    expect((await socket.next("connected")).data.snapshot).toMatchObject({ progress: 30, status: "running" });
-    await produceOk(`/v1/jobs/${job}/events`, { progress: 60, data: { frames: 600 } });
-    const update = await socket.next("job:update");
-    expect(update.data).toMatchObject({ progress: 60, data: { frames: 600 } });
-    await runInDurableObject(stub, (_instance, state) => {
-      const columns = state.storage.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('job')").toArray();
-      expect(columns.map((c) => c.name)).toEqual(["id", "spec", "viewers"]);
-    });
-    // A restart reads the view back from the newest event, without the producer's `data`.
-    await evictDurableObject(stub);
-    const after = await produceOk<any>(`/v1/jobs/${job}`, undefined, { method: "GET" });
-    expect(after).toMatchObject({ progress: 60, seq: 3 });
-    expect(after).not.toHaveProperty("data");
-    socket.hangUp();
-  });
-
   it("a channel whose publish counts were stored as counter rows keeps its totals, and counts on from the log", async () => {
     const owner = uniqueId("alice");
     const job = await createJob(owner);

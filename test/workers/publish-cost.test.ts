@@ -10,8 +10,8 @@ import { createJob, produceOk, uniqueId } from "./helpers";
 
 const DAY = 86_400_000;
 
-/** A running job's update: the watchdog moved, the event logged (its row carries the job's view and the delivery count), rows past the retention bound dropped. */
-const PLAIN_UPDATE = ["INSERT INTO timers", "INSERT INTO events", "DELETE FROM events"];
+/** A running job's update: the watchdog moved, the job's view saved, the event logged (its row carries the delivery counts), rows past the retention bound dropped. */
+const PLAIN_UPDATE = ["INSERT INTO timers", "INSERT INTO job", "INSERT INTO events", "DELETE FROM events"];
 
 /** Counts the SQL statements the object runs from now on (their first three words); read them with the answer. */
 async function countStatements(stub: DurableObjectStub<Rpc.DurableObjectBranded>): Promise<() => Promise<string[]>> {
@@ -59,8 +59,8 @@ describe("the cost of a publish", () => {
       { job: jobs[1], progress: 10 },
       { job: jobs[0], progress: 20 },
     ]);
-    // No watchdog on these jobs: the event row and the retention bound, per update.
-    const update = ["INSERT INTO events", "DELETE FROM events"];
+    // No watchdog on these jobs: the view, the event row and the retention bound, per update.
+    const update = ["INSERT INTO job", "INSERT INTO events", "DELETE FROM events"];
     expect(await counters[0]?.()).toEqual([...update, ...update]);
     expect(await counters[1]?.()).toEqual(update);
   });

@@ -11,6 +11,7 @@ import type {
 import { Channel } from "./channel.js";
 import type { AckPayload } from "./requests.js";
 import { applyRetained } from "./retained.js";
+import { StreamReader } from "./stream.js";
 import type { BatchView, Notification, UserSnapshot } from "./types.js";
 
 // The four kinds of channel: how each one's snapshot and events shape its state.
@@ -24,6 +25,29 @@ export type ProductEvents = Record<string, unknown>;
 // ---- job ----
 
 export class JobChannel extends Channel<JobView | null, JobEvents> {
+  private outputReader: StreamReader | undefined;
+
+  /**
+   * The job's output stream (`jobs/<id>/output`, for jobs created with `output`), followed
+   * on a socket of its own from the first use; closed with the channel.
+   */
+  get output(): StreamReader {
+    this.outputReader ??= new StreamReader(`jobs/${this.name.slice("job:".length)}/output`, this.ctx, () => {
+      this.outputReader = undefined;
+    });
+    return this.outputReader;
+  }
+
+  override close(): void {
+    this.outputReader?.close();
+    super.close();
+  }
+
+  override wake(reason: string): void {
+    this.outputReader?.wake(reason);
+    super.wake(reason);
+  }
+
   /** Asks the producer to stop (sets cancel_requested); resolves when the hub accepts it. */
   cancel(): Promise<AckPayload> {
     return this.send("cancel");

@@ -111,10 +111,13 @@ export class Connection {
     return this.status === "open" && this.ws !== undefined && this.ws.readyState === OPEN;
   }
 
-  /** The channel's URL, with since/epoch once there is something to resume from. */
+  /** The channel's URL, with since/epoch (or the hooks' own query) once there is something to resume from. */
   private url(): string {
     const base = this.ctx.baseUrl.replace(/^http/i, "ws").replace(/\/+$/, "");
     const { epoch, lastSeq } = this;
+    // A stream resumes by its offset; a channel by since/epoch, with its client key (queued sends).
+    const stream = this.hooks.resumeQuery?.();
+    if (stream) return `${base}${this.path}?${new URLSearchParams(stream)}`;
     const params = new URLSearchParams(epoch !== undefined && lastSeq !== undefined ? { since: String(lastSeq), epoch } : {});
     params.set("client", this.clientKey);
     return `${base}${this.path}?${params}`;

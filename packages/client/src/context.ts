@@ -36,6 +36,8 @@ export interface ConnectionHooks {
   status(change: StatusChange): void;
   /** How many sends wait for the connection changed. */
   queued(count: number): void;
+  /** The query to reconnect with, when the socket resumes by something other than since/epoch (a stream's offset). */
+  resumeQuery?(): Record<string, string>;
 }
 
 const realTimers: Timers = {

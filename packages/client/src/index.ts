@@ -7,6 +7,7 @@ import type { Channel } from "./channel.js";
 import { BatchChannel, JobChannel, type ProductEvents, UserChannel } from "./channels.js";
 import { type ConnectionContext, getJson, resolveContext } from "./context.js";
 import { RoomChannel } from "./room-channel.js";
+import { type StreamOptions, StreamReader } from "./stream.js";
 import type { ClientOptions } from "./types.js";
 
 export type {
@@ -23,6 +24,10 @@ export type {
   RetainedValue,
   RoomEvents,
   ServerFrame,
+  StreamClosedData,
+  StreamConnectedData,
+  StreamData,
+  StreamEncoding,
   TypingData,
   UserEvents,
   UserRef,
@@ -38,11 +43,14 @@ export type { AckPayload, QueueOptions } from "./requests.js";
 export { DEFAULT_QUEUE } from "./requests.js";
 export type { KeptMessage, RoomState } from "./room-channel.js";
 export { RoomChannel } from "./room-channel.js";
+export type { StreamChunk, StreamEvents, StreamOptions, StreamState } from "./stream.js";
+export { StreamReader } from "./stream.js";
 export type * from "./types.js";
 
 export class DovetailClient {
   private readonly ctx: ConnectionContext;
   private readonly channels = new Map<string, Channel<any, any>>();
+  private readonly streams = new Map<string, StreamReader>();
   private readonly unlisten: (() => void)[] = [];
   private closed = false;
 
@@ -85,9 +93,25 @@ export class DovetailClient {
     return (await getJson<{ users: ContactStatus[] }>(this.ctx, `/v1/presence?${query}`)).users;
   }
 
-  /** Closes every channel and stops listening for online/visibility changes. */
+  /**
+   * A Durable Stream (`/v1/stream/<path>`) followed live on a socket: its text or JSON
+   * messages so far, `data` events, and resume from the last offset after any drop. The
+   * same reader for the same path until it is closed.
+   */
+  stream(path: string, options: StreamOptions = {}): StreamReader {
+    if (this.closed) throw new Error("this client is closed");
+    let reader = this.streams.get(path);
+    if (!reader) {
+      reader = new StreamReader(path, this.ctx, () => this.streams.delete(path), options);
+      this.streams.set(path, reader);
+    }
+    return reader;
+  }
+
+  /** Closes every channel and stream and stops listening for online/visibility changes. */
   close(): void {
     this.closed = true;
+    for (const reader of [...this.streams.values()]) reader.close();
     for (const channel of [...this.channels.values()]) channel.close();
     for (const off of this.unlisten.splice(0)) off();
   }
@@ -105,6 +129,7 @@ export class DovetailClient {
 
   private wakeAll(reason: string): void {
     for (const channel of this.channels.values()) channel.wake(reason);
+    for (const reader of this.streams.values()) reader.wake(reason);
   }
 
   private watchLifecycle(): void {

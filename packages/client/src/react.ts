@@ -5,6 +5,7 @@ import type { ContactStatus, ServerFrame } from "../../../src/protocol/index.js"
 import type { Channel } from "./channel.js";
 import type { DovetailError } from "./codes.js";
 import type { DovetailClient } from "./index.js";
+import type { StreamReader } from "./stream.js";
 import type { Status, StatusChange } from "./types.js";
 
 export interface ChannelView<State> {
@@ -129,4 +130,50 @@ export function usePresence(client: DovetailClient | null | undefined, userIds: 
     };
   }, [client, key]);
   return view;
+}
+
+export interface StreamView {
+  /** The text so far (text streams). */
+  text: string;
+  /** The messages so far (JSON-mode streams). */
+  messages: unknown[];
+  /** Everything is read and the stream is closed. */
+  closed: boolean;
+  status: Status;
+  /** Where the stream stands: save it to resume elsewhere. */
+  offset: string | undefined;
+}
+
+/**
+ * Follows a Durable Stream on a socket: `client.stream(path)`, re-rendering on each
+ * `data`, the close and status changes. The hook owns the reader: it closes it when the
+ * path or client changes or the component unmounts. A null path follows nothing.
+ */
+export function useStream(client: DovetailClient | null | undefined, path: string | null | undefined): StreamView {
+  const [view, setView] = useState<StreamView>(() => streamViewOf(undefined));
+  useEffect(() => {
+    if (!client || !path) {
+      setView(streamViewOf(undefined));
+      return;
+    }
+    const reader = client.stream(path);
+    const update = () => setView(streamViewOf(reader));
+    update();
+    const offs = [reader.on("data", update), reader.on("closed", update), reader.on("status", update)];
+    return () => {
+      for (const off of offs) off();
+      reader.close();
+    };
+  }, [client, path]);
+  return view;
+}
+
+function streamViewOf(reader: StreamReader | undefined): StreamView {
+  return {
+    text: reader?.text ?? "",
+    messages: reader?.messages ?? [],
+    closed: reader?.closed ?? false,
+    status: reader?.status ?? "closed",
+    offset: reader?.state.offset,
+  };
 }

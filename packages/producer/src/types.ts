@@ -26,6 +26,8 @@ export interface JobSpec {
   ttl_s?: number;
   /** This job's webhooks (cancel requests, stalls, client events) go here instead of WEBHOOK_URL. */
   webhook_url?: string;
+  /** Gives the job an output stream, jobs/<id>/output (default text/plain): append with `streams.append`. */
+  output?: { content_type?: string };
 }
 
 export interface JobUpdate {

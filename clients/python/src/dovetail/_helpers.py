@@ -45,7 +45,9 @@ class Jobs:
             job = producer.jobs.create("alice", title="Render video", stall_timeout_s=120)
             job["id"], job["status"]  # ('4c1f...', 'queued')
 
-        ``spec`` takes viewers, title, metadata, stages, stall_timeout_s, ttl_s, webhook_url.
+        ``spec`` takes viewers, title, metadata, stages, stall_timeout_s, ttl_s, webhook_url, and
+        output ({"content_type": "text/plain"}: the job's output stream, ``jobs/<id>/output``,
+        which ``producer.streams.append`` writes to).
         """
         body = {"id": id or _new_id(), "owner": owner, **_drop_none(**spec)}
         return self._send(Call("POST", "/v1/jobs", json=body), _json)
