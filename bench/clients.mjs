@@ -23,6 +23,10 @@ export function payload(i) {
   return head;
 }
 
+const PING_FRAME = '{"type":"ping"}';
+/** The client SDK's default ping interval. */
+const PING_EVERY_MS = 20_000;
+
 const WS_OPTIONS = { perMessageDeflate: false, skipUTF8Validation: true, handshakeTimeout: 15_000 };
 
 /**
@@ -42,13 +46,18 @@ class HubSub {
       WS_OPTIONS,
     );
     this.ws = ws;
+    const onClose = () => {
+      this.adapter.live.delete(ws);
+      this.handlers.close(this);
+    };
     // Ready on the `connected` frame: by then the hub has registered the socket.
-    return watchSocket(ws, { onClose: () => this.handlers.close(this) }, (text, bytes, ready) => {
+    return watchSocket(ws, { onClose }, (text, bytes, ready) => {
       if (!ready.done) {
         if (text.startsWith('{"type":"connected"')) {
           const frame = JSON.parse(text);
           this.epoch = frame.data.epoch;
           if (!resume) this.lastSeq = frame.data.seq;
+          this.adapter.live.add(ws);
           ready.now();
         }
         return;
@@ -160,7 +169,8 @@ function makePoster(base, headers, maxSockets) {
   const agent = new http.Agent({ keepAlive: true, maxSockets });
   const url = new URL(base);
   return {
-    post(path, body) {
+    /** Resolves with the status code, and the body when `withBody` (status 0 on a transport error). */
+    post(path, body, withBody = false) {
       return new Promise((resolve) => {
         const req = http.request(
           {
@@ -172,13 +182,16 @@ function makePoster(base, headers, maxSockets) {
             headers: { ...headers, "content-length": Buffer.byteLength(body) },
           },
           (res) => {
-            res.resume();
-            res.on("end", () => resolve(res.statusCode));
-            res.on("error", () => resolve(0));
+            const chunks = [];
+            res.on("data", (c) => withBody && chunks.push(c));
+            res.on("end", () =>
+              resolve(withBody ? { status: res.statusCode, body: Buffer.concat(chunks).toString("utf8") } : res.statusCode),
+            );
+            res.on("error", () => resolve(withBody ? { status: 0, body: "" } : 0));
           },
         );
         req.setTimeout(30_000, () => req.destroy(new Error("timeout")));
-        req.on("error", () => resolve(0));
+        req.on("error", () => resolve(withBody ? { status: 0, body: "" } : 0));
         req.end(body);
       });
     },
@@ -197,10 +210,18 @@ export async function makeAdapter(kind, base, { maxSockets = 16 } = {}) {
       .setSubject(BENCH_USER)
       .setExpirationTime("2h")
       .sign(new TextEncoder().encode(JWT_SECRET));
+    // Like the client SDK, every socket pings (the runtime answers without waking the hub):
+    // a socket silent for two heartbeat intervals is reaped, which a slow run can reach.
+    const live = new Set();
+    const pinger = setInterval(() => {
+      for (const ws of live) if (ws.readyState === WebSocket.OPEN) ws.send(PING_FRAME);
+    }, PING_EVERY_MS);
+    pinger.unref();
     const adapter = {
       base: plainBase,
       wsBase,
       token,
+      live,
       async setup(channels) {
         for (const ch of channels) {
           const status = await poster.post("/v1/jobs", JSON.stringify({ id: ch, owner: BENCH_USER }));
@@ -208,9 +229,18 @@ export async function makeAdapter(kind, base, { maxSockets = 16 } = {}) {
         }
       },
       publish: (ch, i) => poster.post(`/v1/jobs/${ch}/events`, JSON.stringify({ data: payload(i) })),
+      /** One bulk request: `items` are `{job, ...update}`; resolves with how many items failed. */
+      async bulk(items) {
+        const { status, body } = await poster.post("/v1/jobs/events", JSON.stringify(items), true);
+        if (status !== 200) return items.length;
+        return JSON.parse(body).failed;
+      },
       subscriber: (ch, handlers) => new HubSub(adapter, ch, handlers),
       resumes: true,
-      close: () => poster.close(),
+      close: () => {
+        clearInterval(pinger);
+        poster.close();
+      },
     };
     return adapter;
   }

@@ -54,11 +54,13 @@ export const SCALES = {
   full: {
     runs: 3,
     s1: { subscribers: 1000, events: 200, concurrency: 1 },
-    s2: { channels: 100, perChannel: 10, events: 2000, concurrency: 1 },
+    // Many jobs, each watched by a few sockets, with several producers posting at once.
+    s2: { channels: 100, perChannel: 10, events: 2000, concurrency: 8 },
     s3: { channels: 50, perChannel: 100, waitMs: 20_000 },
     s4: { subscribers: 1000, rate: 10, seconds: 10 },
     s5: { subscribers: 500, rate: 20, seconds: 8, dropAtMs: 3000 },
-    p0: { events: 200, concurrency: 1 },
+    p0: { events: 500, concurrency: 1 },
+    p1: { jobs: 100, updates: 20 },
     proxyS1: { subscribers: 1000, events: 200, concurrency: 1 },
     stream: { streams: 50, rate: 50, seconds: 10, dropAtMs: 5000 },
     // 3,000 sockets on one room sharded at 500, 2,000 on 1,000 jobs, 1,000 user sockets.
@@ -87,11 +89,12 @@ export const SCALES = {
   quick: {
     runs: 1,
     s1: { subscribers: 50, events: 20, concurrency: 1 },
-    s2: { channels: 5, perChannel: 4, events: 40, concurrency: 1 },
+    s2: { channels: 5, perChannel: 4, events: 40, concurrency: 2 },
     s3: { channels: 5, perChannel: 20, waitMs: 1000 },
     s4: { subscribers: 50, rate: 10, seconds: 1 },
     s5: { subscribers: 30, rate: 20, seconds: 2, dropAtMs: 700 },
     p0: { events: 20, concurrency: 1 },
+    p1: { jobs: 10, updates: 3 },
     proxyS1: { subscribers: 50, events: 20, concurrency: 1 },
     stream: { streams: 3, rate: 20, seconds: 2, dropAtMs: 1000 },
     scale: {

@@ -2,7 +2,7 @@
 // for every server. It receives {scenario, kind, url, params} over IPC, asks the
 // orchestrator for server /proc snapshots at phase boundaries (mark), and sends back one
 // result. Every wait here is bounded in time.
-import { makeAdapter, nowMs } from "./clients.mjs";
+import { makeAdapter, nowMs, payload } from "./clients.mjs";
 import { cpuDelta } from "./proc.mjs";
 import { scaleScenario } from "./scale.mjs";
 import { summarize } from "./stats.mjs";
@@ -321,6 +321,34 @@ async function publishOnly(adapter, p) {
   };
 }
 
+/** P1: job updates through the bulk route, 100 jobs per request, with nobody listening. */
+async function bulkUpdates(adapter, p) {
+  if (!adapter.bulk) throw new Error("P1 needs the hub's bulk route");
+  const jobs = channelNames("p1", p.jobs);
+  await adapter.setup(jobs);
+  await sleep(200);
+  const a = await mark("start");
+  const t0 = nowMs();
+  let failedItems = 0;
+  for (let u = 0; u < p.updates; u++) {
+    const progress = Math.round(((u + 1) * 100) / (p.updates + 1));
+    failedItems += await adapter.bulk(jobs.map((job, k) => ({ job, status: "running", progress, data: payload(u * p.jobs + k) })));
+  }
+  const ms = nowMs() - t0;
+  const b = await mark("end");
+  const server = cpuDelta(a.server, b.server);
+  const updates = p.jobs * p.updates;
+  return {
+    events: updates,
+    requests: p.updates,
+    publishErrors: failedItems,
+    publishPerSec: (updates * 1000) / ms,
+    serverUsPerUpdate: server.cpuUs / updates,
+    serverCpuByProcess: server.byComm,
+    clientCpuPct: ((b.client.user + b.client.system - a.client.user - a.client.system) / 1000 / (b.at - a.at)) * 100,
+  };
+}
+
 async function run({ scenario, kind, url, params }) {
   // Durable Streams, hub and reference server alike: plain HTTP and sockets, no adapter.
   if (scenario === "stream") return streamScenario({ kind, url, params, mark });
@@ -361,6 +389,8 @@ async function run({ scenario, kind, url, params }) {
         return await storm(adapter, params);
       case "p0":
         return await publishOnly(adapter, params);
+      case "p1":
+        return await bulkUpdates(adapter, params);
       case "scale":
       case "scale-flat":
         return await scaleScenario({ url, params, flat: scenario === "scale-flat", mark });

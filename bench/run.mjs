@@ -1,5 +1,5 @@
-// `npm run bench [-- --quick] [--runs N] [--servers hub,ws,socketio] [--scenarios s1,s2,...,stream]
-//                 [--no-proxy] [--out DIR]`
+// `npm run bench [-- --quick] [--runs N] [--servers hub,floor,ws,socketio,pysocketio]
+//                 [--scenarios p0,p1,s1,s2,...,stream] [--no-proxy] [--out DIR]`
 // Starts each server pinned to core 0 and a load generator pinned to core 1, runs every
 // scenario on a fresh server, prints a markdown table of medians and writes
 // <out>/latest.json and <out>/latest.md (quick mode: quick.json / quick.md).
@@ -28,9 +28,9 @@ const opt = (name, fallback) => {
 const quick = flag("quick");
 const scale = quick ? SCALES.quick : SCALES.full;
 const runs = Number(opt("runs", scale.runs));
-const servers = opt("servers", "hub,ws,socketio").split(",");
+const servers = opt("servers", "hub,hub-mfrl,floor,floor-durable,ws,socketio,pysocketio").split(",");
 // `scale` brings its unsharded twin `scale-flat` along: the targets compare the two.
-const scenarios = opt("scenarios", "p0,s1,s2,s3,s4,s5")
+const scenarios = opt("scenarios", "p0,p1,s1,s2,s3,s4,s5")
   .split(",")
   .flatMap((sc) => (sc === "scale" ? ["scale", "scale-flat"] : [sc]));
 const SCALE_SCENARIOS = ["scale", "scale-flat"];
@@ -79,11 +79,44 @@ function bundleHub() {
   return dir;
 }
 
+/** Debian's python-socketio and aiohttp, installed with apt when missing. */
+const PYTHON = "/usr/bin/python3";
+let pythonPeerChecked = false;
+function ensurePythonPeer() {
+  if (pythonPeerChecked) return;
+  const importable = () => spawnSync(PYTHON, ["-c", "import socketio, aiohttp"], { encoding: "utf8" }).status === 0;
+  if (!importable()) {
+    log("python3-socketio / python3-aiohttp missing: installing them with apt-get");
+    const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+    const res = spawnSync("apt-get", ["install", "-y", "-qq", "python3-socketio", "python3-aiohttp"], {
+      encoding: "utf8",
+      env,
+      timeout: 600_000,
+    });
+    if (res.status !== 0 || !importable()) throw new Error(`could not install python3-socketio and python3-aiohttp:\n${res.stderr ?? ""}`);
+  }
+  pythonPeerChecked = true;
+}
+
+function pythonPeerVersions() {
+  const res = spawnSync("dpkg-query", ["-W", "-f", `$\{Version} `, "python3-socketio", "python3-aiohttp"], { encoding: "utf8" });
+  const [socketio, aiohttp] = (res.stdout ?? "").trim().split(" ");
+  return { "python3-socketio": socketio || null, "python3-aiohttp": aiohttp || null };
+}
+
 function serverArgv(server, bundleDir) {
   const node = process.execPath;
   switch (server) {
     case "hub":
       return [node, join(here, "servers/hub.mjs"), "--via", "direct", "--bundle", bundleDir];
+    case "hub-mfrl":
+      return [node, join(here, "servers/hub.mjs"), "--via", "direct", "--bundle", bundleDir, "--ratelimit", "miniflare"];
+    case "floor":
+    case "floor-durable":
+      return [node, join(here, "servers/hub.mjs"), "--via", "direct", "--bundle", join(here, "floor")];
+    case "pysocketio":
+      ensurePythonPeer();
+      return [PYTHON, join(here, "servers/python_socketio.py")];
     case "hub-wrangler":
       return [node, join(here, "servers/hub.mjs"), "--via", "wrangler"];
     case "ws":
@@ -99,11 +132,33 @@ function serverArgv(server, bundleDir) {
 
 const LABELS = {
   hub: "hub (workerd direct)",
+  "hub-mfrl": "hub, Miniflare's disk-backed rate limiter",
+  floor: "workerd floor (bench/floor)",
+  "floor-durable": "workerd floor + 1 SQLite write/publish",
   "hub-wrangler": "hub (wrangler dev proxy)",
-  ws: "ws floor",
-  socketio: "Socket.IO 4",
+  ws: "ws (Node)",
+  socketio: "Socket.IO 4 (Node)",
+  pysocketio: "python-socketio (Debian)",
   "ds-ref": "@durable-streams/server (reference, in memory)",
 };
+/** The client side each server speaks: the floor speaks the hub's protocol, python-socketio Socket.IO's. */
+const CLIENT_KIND = {
+  hub: "hub",
+  "hub-mfrl": "hub",
+  "hub-wrangler": "hub",
+  floor: "hub",
+  "floor-durable": "hub",
+  ws: "ws",
+  socketio: "socketio",
+  pysocketio: "socketio",
+  "ds-ref": "ds-ref",
+};
+/**
+ * Scenarios only some servers take (P1 is the hub's bulk route; the scale scenarios are the
+ * hub's own sharding and broadcast), and servers that take only some.
+ */
+const ONLY = { p1: ["hub", "hub-mfrl"], scale: ["hub"], "scale-flat": ["hub"] };
+const SUBSET = { "hub-mfrl": ["p0", "p1", "s2"], "floor-durable": ["p0", "s2"] };
 
 function paramsFor(server, scenario) {
   const p =
@@ -115,12 +170,11 @@ const profiler = opt("perf") ? perfProfiler(opt("perf")) : null;
 
 async function runOne(server, scenario, bundleDir) {
   const params = paramsFor(server, scenario);
-  const env = server.startsWith("hub")
-    ? { BENCH_HUB_VARS_RESOLVED: JSON.stringify({ ...hubVars(), ...scenarioVars(scenario, params) }) }
-    : {};
+  const vars = { ...hubVars(), ...scenarioVars(scenario, params), ...(server === "floor-durable" ? { FLOOR_DURABLE: "1" } : {}) };
+  const env = CLIENT_KIND[server] === "hub" ? { BENCH_HUB_VARS_RESOLVED: JSON.stringify(vars) } : {};
   const started = await startServer(SERVER_CORE, serverArgv(server, bundleDir), env);
   try {
-    const kind = server.startsWith("hub") ? "hub" : server;
+    const kind = CLIENT_KIND[server];
     const marks = [];
     const result = await runLoad(
       CLIENT_CORE,
@@ -147,14 +201,13 @@ async function main() {
   const t0 = Date.now();
   const load0 = machine.loadavg();
   const plan = [];
-  // The scale scenarios are the hub's own (sharding, broadcast): no peer runs them; the
-  // stream scenario runs on the hub and the reference Durable Streams server only.
-  for (const s of servers)
-    for (const sc of scenarios) if (sc !== "stream" && (s === "hub" || !SCALE_SCENARIOS.includes(sc))) plan.push([s, sc]);
+  const takes = (s, sc) => (!ONLY[sc] || ONLY[sc].includes(s)) && (!SUBSET[s] || SUBSET[s].includes(sc));
+  // The stream scenario runs on the hub and the reference Durable Streams server only.
+  for (const s of servers) for (const sc of scenarios) if (sc !== "stream" && takes(s, sc)) plan.push([s, sc]);
   if (scenarios.includes("stream")) plan.push(["hub", "stream"], ["ds-ref", "stream"]);
   if (proxy) for (const sc of ["p0", "s1"].filter((x) => scenarios.includes(x))) plan.push(["hub-wrangler", sc]);
   // --hub-bundle DIR runs a prebuilt (e.g. patched) bundle instead: for profiling experiments.
-  const bundleDir = plan.some(([s]) => s === "hub") ? (opt("hub-bundle") ?? bundleHub()) : null;
+  const bundleDir = plan.some(([s]) => s === "hub" || s === "hub-mfrl") ? (opt("hub-bundle") ?? bundleHub()) : null;
   log(
     `${quick ? "quick" : "full"} mode, ${runs} run(s), ${plan.length} server×scenario cells; pinning ${pinning ? `server core ${SERVER_CORE}, load core ${CLIENT_CORE}` : "unavailable"}`,
   );
@@ -189,6 +242,7 @@ async function main() {
             `${result.loss !== undefined ? `loss ${result.loss} ` : ""}` +
             `${result.serverUsPerDelivery != null ? `${result.serverUsPerDelivery.toFixed(2)} µs/delivery ` : ""}` +
             `${result.serverUsPerPublish != null ? `${result.serverUsPerPublish.toFixed(0)} µs/publish ` : ""}` +
+            `${result.serverUsPerUpdate != null ? `${result.serverUsPerUpdate.toFixed(0)} µs/update ` : ""}` +
             `${result.latency?.p99 != null ? `p99 ${result.latency.p99.toFixed(1)} ms ` : ""}` +
             `client ${result.clientCpuPct?.toFixed(0)}% (${((Date.now() - t) / 1000).toFixed(1)} s)`,
         );
@@ -219,7 +273,7 @@ async function main() {
       loadavgAfter: machine.loadavg(),
     },
     pinning: pinning ? { server: SERVER_CORE, load: CLIENT_CORE } : null,
-    versions: versions(),
+    versions: { ...versions(), ...(servers.includes("pysocketio") ? pythonPeerVersions() : {}) },
     hubVars: Object.fromEntries(Object.entries(hubVars()).filter(([k]) => !/KEY|SECRET/.test(k))),
     scale,
   };

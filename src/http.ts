@@ -105,7 +105,14 @@ export async function readBytes(request: Request, limit: number): Promise<Uint8A
     throw tooLarge();
   }
   if (!request.body) return new Uint8Array(0);
-  // Content-Length can be absent (chunked) or wrong: count what actually arrives.
+  // A declared length within the limit is what the runtime delivers (the body ends there),
+  // so one read does; the size is still checked on what arrived.
+  if (declared > 0) {
+    const bytes = new Uint8Array(await request.arrayBuffer());
+    if (bytes.byteLength > limit) throw tooLarge();
+    return bytes;
+  }
+  // Without a length (chunked), count what actually arrives.
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;

@@ -6,6 +6,7 @@ import { isValidId } from "./ids";
 import {
   isReservedEventType,
   JOB_STATUSES,
+  JOB_UPDATES_MAX_ITEMS,
   type Json as JsonValue,
   MESSAGE_MAX_CHARS,
   PRODUCT_EVENT_TYPE,
@@ -80,21 +81,39 @@ export const JobSpec = v.strictObject({
 });
 export type JobSpec = v.InferOutput<typeof JobSpec>;
 
+const JobUpdateFields = {
+  event_id: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(128))),
+  status: v.optional(v.picklist(JOB_STATUSES)),
+  progress: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(100))),
+  stage: v.optional(Text(200)),
+  message: v.optional(Text(2000)),
+  eta_ms: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  result: v.optional(Json),
+  error: v.optional(v.strictObject({ code: Text(64), message: Text(2000) })),
+  data: v.optional(Json),
+};
+/** An update says something: a field besides the ones that only name or dedupe it. */
+const saysSomething = (update: object) => Object.keys(update).some((k) => k !== "event_id" && k !== "job");
+const SAYS_NOTHING = "an update needs at least one field besides event_id";
+
 export const JobUpdate = v.pipe(
-  v.strictObject({
-    event_id: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(128))),
-    status: v.optional(v.picklist(JOB_STATUSES)),
-    progress: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(100))),
-    stage: v.optional(Text(200)),
-    message: v.optional(Text(2000)),
-    eta_ms: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
-    result: v.optional(Json),
-    error: v.optional(v.strictObject({ code: Text(64), message: Text(2000) })),
-    data: v.optional(Json),
-  }),
-  v.check((u) => Object.keys(u).some((k) => k !== "event_id"), "an update needs at least one field besides event_id"),
+  v.strictObject(JobUpdateFields),
+  v.check((u) => saysSomething(u), SAYS_NOTHING),
 );
 export type JobUpdate = v.InferOutput<typeof JobUpdate>;
+
+/** One item of POST /v1/jobs/events: the job it is for, and the same fields as a single update. */
+export const JobUpdateItem = v.pipe(
+  v.strictObject({ job: Id, ...JobUpdateFields }),
+  v.check((u) => saysSomething(u), SAYS_NOTHING),
+);
+export type JobUpdateItem = v.InferOutput<typeof JobUpdateItem>;
+
+export const JobUpdateBatch = v.pipe(
+  v.array(v.unknown()),
+  v.minLength(1, "send at least one item"),
+  v.maxLength(JOB_UPDATES_MAX_ITEMS, `at most ${JOB_UPDATES_MAX_ITEMS} items`),
+);
 
 export const BatchSpec = v.strictObject({
   id: v.optional(Id),

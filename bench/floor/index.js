@@ -2,11 +2,19 @@
 // bench protocol (POST /v1/jobs, POST /v1/jobs/:id/events, GET /v1/ws/job/:id with a
 // `connected` first frame) with hibernatable sockets, and nothing else: no auth, no
 // validation, no SQL, no logs. `npm run bench -- --servers hub --hub-bundle bench/floor`
-// runs it in the hub's place, to tell the hub's own costs from workerd's.
+// runs it in the hub's place; `--servers hub,floor` runs both in the same bench run, to
+// tell the hub's own costs from workerd's. With FLOOR_DURABLE=1 ("floor-durable" in the
+// bench) each publish also writes its frame to SQLite before answering, as the hub must:
+// the runtime's price of a durable publish.
 import { DurableObject } from "cloudflare:workers";
 
 export class JobHub extends DurableObject {
   seq = 0;
+  constructor(ctx, env) {
+    super(ctx, env);
+    // The bench's subscribers ping as real clients do; answered by the runtime, as in the hub.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
+  }
   async fetch(request) {
     const url = new URL(request.url);
     if (request.headers.get("Upgrade") === "websocket") {
@@ -24,6 +32,10 @@ export class JobHub extends DurableObject {
         ts: new Date().toISOString(),
         data: body.data,
       });
+      if (this.env.FLOOR_DURABLE === "1") {
+        this.ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, frame TEXT NOT NULL)");
+        this.ctx.storage.sql.exec("INSERT INTO events (seq, frame) VALUES (?, ?)", this.seq, frame);
+      }
       for (const ws of this.ctx.getWebSockets()) ws.send(frame);
       return Response.json({ seq: this.seq });
     }
@@ -36,7 +48,15 @@ export class JobHub extends DurableObject {
   }
 }
 
+// Every class wrangler.toml binds must exist; these are never called.
 export class UserHub extends DurableObject {}
+export class RoomHub extends DurableObject {}
+export class BatchHub extends DurableObject {}
+export class StatsShard extends DurableObject {}
+export class DirectoryShard extends DurableObject {}
+export class RoomShard extends DurableObject {}
+export class StreamHub extends DurableObject {}
+export class DeadLetters extends DurableObject {}
 
 export default {
   fetch(request, env) {

@@ -82,6 +82,14 @@ export class Connections {
     return this.open().map((ws) => this.attachmentOf(ws));
   }
 
+  /** The open sockets, split into those `except` picks and the rest. */
+  split(except?: (who: Attachment) => boolean): { to: WebSocket[]; excepted: WebSocket[] } {
+    const to: WebSocket[] = [];
+    const excepted: WebSocket[] = [];
+    for (const ws of this.open()) (except?.(this.attachmentOf(ws)) ? excepted : to).push(ws);
+    return { to, excepted };
+  }
+
   /**
    * Sends one string to every open socket but those `except` picks, which get `instead`
    * when given; returns how many got `frame`.

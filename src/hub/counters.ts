@@ -1,8 +1,11 @@
 // Per-channel counters, persisted next to the event log, and how much of each the channel's
 // stats shard has acknowledged: the deltas not yet reported are stored too, so an eviction
-// or a failed report loses none (see stats-reporter.ts for when they go).
+// or a failed report loses none (see stats-reporter.ts for when they go). `published` and
+// `delivered` are the event log's own totals (a publish writes no counter row); their rows
+// hold only what was acknowledged, plus any count from before the log kept them.
 import { splitChannel } from "../channel-kinds";
 import type { ChannelKind } from "../protocol";
+import type { DeliveryTotals } from "./event-log";
 
 export const COUNTER_SCHEMA = [
   "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
@@ -59,6 +62,7 @@ export class ChannelCounters {
   constructor(
     private readonly sql: SqlStorage,
     private readonly bound: () => boolean,
+    private readonly logged: () => DeliveryTotals,
   ) {}
 
   add(name: CounterName, amount = 1): void {
@@ -71,24 +75,39 @@ export class ChannelCounters {
     this.dirty = true;
   }
 
-  /** One event sent to `delivered` sockets: both counters in one statement (the hot path). */
-  addPublished(delivered: number): void {
-    if (!this.bound()) return;
-    this.sql.exec(
-      "INSERT INTO counters (name, value) VALUES ('published', 1), ('delivered', ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
-      delivered,
-    );
-    this.dirty = true;
+  /** An event was logged: the log counted it and its deliveries (the hot path writes nothing here). */
+  notePublished(): void {
+    if (this.bound()) this.dirty = true;
   }
 
   totals(): CounterValues {
+    return this.read().values;
+  }
+
+  /** Every counter's value and what the StatsHub acknowledged of it. */
+  private read(): { values: CounterValues; reported: CounterValues } {
     const values = zeroCounters();
-    for (const row of this.sql.exec<{ name: CounterName; value: number }>("SELECT name, value FROM counters")) values[row.name] = row.value;
-    return values;
+    const reported = zeroCounters();
+    for (const row of this.sql.exec<{ name: CounterName; value: number; reported: number }>("SELECT name, value, reported FROM counters")) {
+      values[row.name] = row.value;
+      reported[row.name] = row.reported;
+    }
+    const logged = this.logged();
+    values.published += logged.published;
+    values.delivered += logged.delivered;
+    return { values, reported };
+  }
+
+  /** What the StatsHub has not acknowledged yet. */
+  private unreported(): CounterValues {
+    const { values, reported } = this.read();
+    const delta = zeroCounters();
+    for (const name of COUNTER_NAMES) delta[name] = values[name] - reported[name];
+    return delta;
   }
 
   hasPending(): boolean {
-    this.dirty ??= this.sql.exec("SELECT 1 FROM counters WHERE value > reported LIMIT 1").toArray().length > 0;
+    this.dirty ??= Object.values(this.unreported()).some((n) => n > 0);
     return this.dirty;
   }
 
@@ -115,9 +134,7 @@ export class ChannelCounters {
   /** The deltas to report now, or null while the last report is recent (and `force` is off) or on its way. */
   takeReport(now: number, force: boolean): CounterValues | null {
     if (this.inFlight || (!force && now - this.lastReport < REPORT_EVERY_MS)) return null;
-    const delta = zeroCounters();
-    for (const row of this.sql.exec<{ name: CounterName; n: number }>("SELECT name, value - reported AS n FROM counters"))
-      delta[row.name] = row.n;
+    const delta = this.unreported();
     this.inFlight = true;
     this.lastReport = now;
     return delta;
@@ -128,7 +145,13 @@ export class ChannelCounters {
     this.inFlight = false;
     if (!this.bound()) return;
     for (const name of COUNTER_NAMES) {
-      if (delta[name] !== 0) this.sql.exec("UPDATE counters SET reported = reported + ? WHERE name = ?", delta[name], name);
+      if (delta[name] === 0) continue;
+      // `published` and `delivered` may have no row yet: their values live in the log.
+      this.sql.exec(
+        "INSERT INTO counters (name, value, reported) VALUES (?, 0, ?) ON CONFLICT(name) DO UPDATE SET reported = reported + excluded.reported",
+        name,
+        delta[name],
+      );
     }
     this.dirty = undefined;
   }

@@ -3,7 +3,7 @@
 
 export const EVENT_ID_SCHEMA = [
   "CREATE TABLE event_ids (event_id TEXT PRIMARY KEY, response TEXT NOT NULL, at INTEGER NOT NULL)",
-  // Forgetting old ids runs on every remember(); the index keeps that a range delete.
+  // Forgetting old ids deletes by age; the index keeps that a range delete.
   "CREATE INDEX event_ids_by_at ON event_ids (at)",
 ];
 
@@ -18,7 +18,13 @@ export function moveIntoEventIds(table: string, response: string): string[] {
   return [`INSERT OR IGNORE INTO event_ids (event_id, response, at) SELECT event_id, ${response}, at FROM ${table}`, `DROP TABLE ${table}`];
 }
 
+/** Forgetting old ids is a range delete; once an hour per instance is plenty. */
+const FORGET_EVERY_MS = 3600 * 1000;
+
 export class EventIdMemory {
+  /** When this instance last forgot old ids (0: not yet, so its first remember() does). */
+  private forgotAt = 0;
+
   constructor(private readonly sql: SqlStorage) {}
 
   /** The answer given the first time `eventId` was seen, if it was. */
@@ -27,8 +33,11 @@ export class EventIdMemory {
     return row ? (JSON.parse(row.response) as T) : undefined;
   }
 
+  /** Remembers the answer for at least EVENT_ID_MEMORY_MS (older ids go within the hour after). */
   remember(eventId: string, response: unknown, now: number): void {
     this.sql.exec("INSERT INTO event_ids (event_id, response, at) VALUES (?, ?, ?)", eventId, JSON.stringify(response), now);
+    if (now - this.forgotAt < FORGET_EVERY_MS) return;
     this.sql.exec("DELETE FROM event_ids WHERE at < ?", now - EVENT_ID_MEMORY_MS);
+    this.forgotAt = now;
   }
 }

@@ -5,7 +5,19 @@ export const EVENT_LOG_SCHEMA = [
   "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
   // The serialized frame is stored so a replay sends byte-for-byte what live sockets got.
   "CREATE TABLE events (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, at INTEGER NOT NULL, frame TEXT NOT NULL)",
+  // Events this object published and their deliveries to live sockets, running totals with
+  // this event included: the channel's counts ride on the row a publish writes anyway (the
+  // newest row, which is always kept, holds them) instead of a second write per publish.
+  // Rows stored before, and a room shard's copies of its room's rows, carry 0.
+  "ALTER TABLE events ADD COLUMN published_total INTEGER NOT NULL DEFAULT 0",
+  "ALTER TABLE events ADD COLUMN delivered_total INTEGER NOT NULL DEFAULT 0",
 ];
+
+/** What the log has counted (see the totals columns): events published here and deliveries to live sockets. */
+export interface DeliveryTotals {
+  published: number;
+  delivered: number;
+}
 
 export interface LoggedEvent {
   seq: number;
@@ -21,6 +33,7 @@ export class EventLog {
   private cachedEpoch: string | undefined;
   private cachedChannel: string | undefined;
   private cachedSeq: number | undefined;
+  private cachedTotals: DeliveryTotals | undefined;
 
   /**
    * `stored` says whether the hub's tables exist yet: a hub creates them on its first
@@ -36,8 +49,27 @@ export class EventLog {
   }
 
   private get seq(): number {
-    this.cachedSeq ??= this.stored() ? (this.sql.exec<{ seq: number | null }>("SELECT MAX(seq) AS seq FROM events").one().seq ?? 0) : 0;
-    return this.cachedSeq;
+    if (this.cachedSeq === undefined) this.readNewest();
+    return this.cachedSeq as number;
+  }
+
+  /** seq and the totals, from the newest row (all 0 for an empty or unstored log). */
+  private readNewest(): void {
+    const newest = this.stored()
+      ? this.sql
+          .exec<{ seq: number; published: number; delivered: number }>(
+            "SELECT seq, published_total AS published, delivered_total AS delivered FROM events ORDER BY seq DESC LIMIT 1",
+          )
+          .toArray()[0]
+      : undefined;
+    this.cachedSeq = newest?.seq ?? 0;
+    this.cachedTotals = { published: newest?.published ?? 0, delivered: newest?.delivered ?? 0 };
+  }
+
+  /** Events published and deliveries counted by this log (see DeliveryTotals). */
+  deliveryTotals(): DeliveryTotals {
+    if (this.cachedTotals === undefined) this.readNewest();
+    return this.cachedTotals as DeliveryTotals;
   }
 
   private set seq(value: number) {
@@ -69,14 +101,28 @@ export class EventLog {
     return this.cachedEpoch;
   }
 
-  /** `retainKey` marks an event whose value the channel also keeps (see RetainedValues). */
-  append(type: string, data: unknown, now: number, retainKey?: string): LoggedEvent {
+  /**
+   * Logs an event that goes live to `delivered` sockets. `retainKey` marks an event whose
+   * value the channel also keeps (see RetainedValues).
+   */
+  append(type: string, data: unknown, now: number, delivered: number, retainKey?: string): LoggedEvent {
     const seq = this.seq + 1;
     this.epoch; // an event always belongs to an epoch
     const frame: ServerFrame = { type, channel: this.channel, seq, ts: new Date(now).toISOString(), data };
     if (retainKey !== undefined) frame.retain_key = retainKey;
     const text = JSON.stringify(frame);
-    this.sql.exec("INSERT INTO events (seq, type, at, frame) VALUES (?, ?, ?, ?)", seq, type, now, text);
+    const before = this.deliveryTotals();
+    const totals = { published: before.published + 1, delivered: before.delivered + delivered };
+    this.sql.exec(
+      "INSERT INTO events (seq, type, at, frame, published_total, delivered_total) VALUES (?, ?, ?, ?, ?, ?)",
+      seq,
+      type,
+      now,
+      text,
+      totals.published,
+      totals.delivered,
+    );
+    this.cachedTotals = totals;
     // Trimming keeps MAX(seq) (the newest row always survives), so seq never resets.
     this.sql.exec("DELETE FROM events WHERE seq <= ?", seq - this.retention);
     this.seq = seq;
@@ -127,6 +173,7 @@ export class EventLog {
     this.cachedChannel = undefined;
     this.cachedEpoch = this.readMeta("epoch");
     this.cachedSeq = undefined;
+    this.cachedTotals = undefined;
   }
 
   readMeta(key: string): string | undefined {

@@ -61,8 +61,8 @@ export class Heartbeats {
 
   /** A socket's token deadline moved (or a new socket has one): beat no later than it. */
   bringForward(due: number): void {
-    const pending = this.timers.get(HEARTBEAT_TIMER);
-    if (pending === null || pending.due > due) this.timers.set(HEARTBEAT_TIMER, due);
+    const pending = this.timers.dueOf(HEARTBEAT_TIMER);
+    if (pending === null || pending > due) this.timers.set(HEARTBEAT_TIMER, due);
   }
 
   /** The last socket left. */

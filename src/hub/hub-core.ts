@@ -51,7 +51,11 @@ export abstract class HubCore<Events extends object = Record<never, never>> exte
     this.events = new EventLog(this.sql, this.retention(), () => this.tables.stored, this.config.replayMaxBytes);
     this.sockets = new Connections(ctx);
     this.timers = new Timers(ctx.storage, this.sql, () => this.tables.stored);
-    this.counters = new ChannelCounters(this.sql, () => this.channel !== "");
+    this.counters = new ChannelCounters(
+      this.sql,
+      () => this.channel !== "",
+      () => this.events.deliveryTotals(),
+    );
     this.eventIds = new EventIdMemory(this.sql);
     this.heartbeats = new Heartbeats(ctx, this.sockets, this.timers, this.config.heartbeatMs, this.config.tokenGraceMs);
     this.trimmer = new LogTrimmer(this.events, this.timers, this.config.logMaxAgeMs);

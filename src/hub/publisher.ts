@@ -24,10 +24,17 @@ export class Publisher {
    * `retainKey` marks an event whose value the channel also keeps (see RetainedValues).
    */
   publish(type: string, data: unknown, now: number, except?: (who: Attachment) => boolean, retainKey?: string): LoggedEvent {
-    const event = this.events.append(type, data, now, retainKey);
+    const { to, excepted } = this.sockets.split(except);
+    // The row, with its delivery count, is the publish's one write: sends leave only once
+    // it is durable (the output gate), and all of this is synchronous, so nothing comes between.
+    const event = this.events.append(type, data, now, to.length, retainKey);
+    for (const ws of to) ws.send(event.frame);
+    if (excepted.length > 0) {
+      const skip = this.frame(SKIP_FRAME, { seq: event.seq } satisfies SkipData, now);
+      for (const ws of excepted) ws.send(skip);
+    }
     this.trimmer.noteAppend(now);
-    const skip = except ? this.frame(SKIP_FRAME, { seq: event.seq } satisfies SkipData, now) : undefined;
-    this.counters.addPublished(this.sockets.broadcast(event.frame, except, skip));
+    this.counters.notePublished();
     return event;
   }
 

@@ -50,6 +50,12 @@ export class Timers {
   private armed: number | null | undefined;
 
   private readonly giveUps = new Map<string, GiveUp>();
+  /**
+   * name -> due of every row, read once per instance: "is this timer pending, and when?" is
+   * asked on every publish, and answering from memory saves statements each time. Only this
+   * class writes the table, so the copy stays exact; forget() drops it after a wipe.
+   */
+  private dueByName: Map<string, number> | undefined;
 
   /** `stored` is false while the hub has no tables (before its first write, after a wipe). */
   constructor(
@@ -63,6 +69,18 @@ export class Timers {
     this.giveUps.set(name, giveUp);
   }
 
+  /** The rows' due times; empty (and not kept) while the hub has no tables. */
+  private index(): Map<string, number> {
+    if (!this.stored()) return new Map();
+    this.dueByName ??= new Map(
+      this.sql
+        .exec<{ name: string; due: number }>("SELECT name, due FROM timers")
+        .toArray()
+        .map((row) => [row.name, row.due]),
+    );
+    return this.dueByName;
+  }
+
   set(name: string, due: number, payload?: unknown, attempts = 0): void {
     this.sql.exec(
       "INSERT INTO timers (name, due, payload, attempts) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET due = excluded.due, payload = excluded.payload, attempts = excluded.attempts",
@@ -71,6 +89,7 @@ export class Timers {
       payload === undefined ? null : JSON.stringify(payload),
       attempts,
     );
+    this.index().set(name, due);
     this.arm();
   }
 
@@ -80,17 +99,19 @@ export class Timers {
   }
 
   clear(name: string): void {
-    if (this.sql.exec("DELETE FROM timers WHERE name = ?", name).rowsWritten > 0) this.arm();
+    if (!this.index().has(name)) return;
+    this.sql.exec("DELETE FROM timers WHERE name = ?", name);
+    this.index().delete(name);
+    this.arm();
   }
 
   has(name: string): boolean {
-    return this.get(name) !== null;
+    return this.index().has(name);
   }
 
-  get<P = unknown>(name: string): Timer<P> | null {
-    if (!this.stored()) return null;
-    const row = this.sql.exec<Row>("SELECT name, due, payload, attempts FROM timers WHERE name = ?", name).toArray()[0];
-    return row ? toTimer<P>(row) : null;
+  /** When timer `name` is due (a running one: when its lease runs out), or null when none is set. */
+  dueOf(name: string): number | null {
+    return this.index().get(name) ?? null;
   }
 
   /**
@@ -113,6 +134,7 @@ export class Timers {
       ran += 1;
       const lease = { due: now + retryDelayMs(row.attempts + 1), attempts: row.attempts + 1 };
       this.sql.exec("UPDATE timers SET due = ?, attempts = ? WHERE name = ?", lease.due, lease.attempts, row.name);
+      this.index().set(row.name, lease.due);
       this.arm();
       try {
         await handle(toTimer(row));
@@ -130,7 +152,13 @@ export class Timers {
   private deleteLeased(name: string, lease: { due: number; attempts: number }): void {
     // A handler may have wiped the hub (expiry): the row went with the table.
     if (!this.stored()) return;
-    this.sql.exec("DELETE FROM timers WHERE name = ? AND due = ? AND attempts = ?", name, lease.due, lease.attempts);
+    const { rowsWritten } = this.sql.exec(
+      "DELETE FROM timers WHERE name = ? AND due = ? AND attempts = ?",
+      name,
+      lease.due,
+      lease.attempts,
+    );
+    if (rowsWritten > 0) this.index().delete(name);
   }
 
   private failed(name: string, lease: { due: number; attempts: number }, err: unknown): void {
@@ -145,7 +173,8 @@ export class Timers {
 
   /** Points the alarm at the earliest row, or removes it when there is none. */
   arm(): void {
-    const earliest = this.stored() ? this.sql.exec<{ due: number | null }>("SELECT MIN(due) AS due FROM timers").one().due : null;
+    let earliest: number | null = null;
+    for (const due of this.index().values()) if (earliest === null || due < earliest) earliest = due;
     if (earliest === this.armed) return;
     this.armed = earliest;
     const done = earliest === null ? this.storage.deleteAlarm() : this.storage.setAlarm(earliest);
@@ -155,6 +184,7 @@ export class Timers {
   /** After storage.deleteAll(): the alarm is gone with the table. */
   forget(): void {
     this.armed = null;
+    this.dueByName = undefined;
   }
 }
 

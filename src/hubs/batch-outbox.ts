@@ -5,7 +5,7 @@
 import type { EventLog } from "../hub/event-log";
 import type { Timers } from "../hub/timers";
 import { log } from "../log";
-import type { JobStatus } from "../protocol";
+import type { JobStatus, JobView } from "../protocol";
 import { JobTimer } from "./job-plan";
 
 /**
@@ -19,6 +19,11 @@ export interface MemberReport {
   status: JobStatus;
   progress: number;
   gen?: string;
+}
+
+/** What a job in state `view` as of its log's `seq` tells its batches. */
+export function memberReport(view: JobView, seq: number): MemberReport {
+  return { job_id: view.id, seq, status: view.status, progress: view.progress };
 }
 
 /** The batches a job reports to, and the last job seq each has been sent (a step of the job's schema). */
@@ -43,6 +48,8 @@ export interface OutboxContext {
 export class BatchOutbox {
   private flushing: Promise<void> | null = null;
   private flushAgain = false;
+  /** Whether the job belongs to any batch, read once: most jobs belong to none, and every change asks. */
+  private inBatches: boolean | undefined;
 
   constructor(private readonly job: OutboxContext) {}
 
@@ -54,12 +61,19 @@ export class BatchOutbox {
       seq,
       gen,
     );
+    this.inBatches = true;
+  }
+
+  /** After a wipe: the table is gone, and nothing read from it holds. */
+  forget(): void {
+    this.inBatches = undefined;
   }
 
   /** The job's status or progress changed. */
   schedule(final: boolean): void {
     const { sql, timers, events } = this.job;
-    if (sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM job_batches").one().n === 0) return;
+    this.inBatches ??= sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM job_batches").one().n > 0;
+    if (!this.inBatches) return;
     const now = this.job.now();
     if (final) {
       timers.set(JobTimer.BatchReport, now + BATCH_RETRY_MS);
@@ -105,6 +119,7 @@ export class BatchOutbox {
           } else if (outcome.error.code === "not_found") {
             // A batch that was never created (or has expired) stops hearing from us.
             sql.exec("DELETE FROM job_batches WHERE batch_id = ? AND gen IS ?", batch_id, gen);
+            this.inBatches = undefined; // it may have been the last one
           } else failed = true;
         } catch (err) {
           failed = true;

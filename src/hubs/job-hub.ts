@@ -10,7 +10,7 @@ import { CloseCode, JobEvent, type JobEvents, type JobView, type PlannedData, We
 import { CancelFrame, type JobSpec, type JobUpdate } from "../schemas";
 import { stableStringify } from "../stable-json";
 import { parseWith } from "../validation";
-import { BatchOutbox, type MemberReport } from "./batch-outbox";
+import { BatchOutbox, type MemberReport, memberReport } from "./batch-outbox";
 import { OutputLink } from "./job-output";
 import { EXPIRY_HOLD_MAX_MS, type ExpiryPlan, etaFrom, JobTimer, nextStageIndex, STAGE_GIVE_UP, type StageCursor } from "./job-plan";
 import { JOB_SCHEMA, type JobPlan, type JobRecord, JobRecords, type JobState, mayWatch, planOf, type ReportResult } from "./job-record";
@@ -41,7 +41,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     env: this.env,
     intervalMs: this.config.batchReportMs,
     now: () => this.now(),
-    current: () => (this.job ? this.memberReport(this.job) : null),
+    current: () => (this.job ? memberReport(this.job.view, this.events.lastSeq) : null),
   });
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -116,6 +116,11 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     return ok(result);
   }
 
+  /** POST /v1/jobs/events: this job's items of a bulk request, in order, each as report() answers it. */
+  reportMany(updates: JobUpdate[]): Outcome<Outcome<ReportResult>[]> {
+    return ok(updates.map((update) => this.report(update)));
+  }
+
   /** GET /v1/jobs/:id. `viewer` is null for producers, who may read any job. */
   read(viewer: Identity | null): Outcome<JobState | JobView> {
     const job = this.job;
@@ -145,7 +150,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     const job = this.job;
     if (!job) return fail("not_found", "job not found");
     this.outbox.join(batchId, gen, this.events.lastSeq);
-    return ok(this.memberReport(job));
+    return ok(memberReport(job.view, this.events.lastSeq));
   }
 
   protected admit(identity: Identity): Refusal | null {
@@ -200,6 +205,7 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
 
   protected override onWiped(): void {
     this.records.forget();
+    this.outbox.forget();
   }
 
   /** Points the stage timer at the next stage still ahead; answers the plan's eta. */
@@ -289,9 +295,5 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
   private endLifetime(): void {
     const job = this.job;
     if (job && !isFinal(job.view.status)) this.failWith(job, lifetimeExceeded(job.view, this.config.jobMaxLifetimeMs, this.nowIso()));
-  }
-
-  private memberReport(job: JobRecord): MemberReport {
-    return { job_id: job.view.id, seq: this.events.lastSeq, status: job.view.status, progress: job.view.progress };
   }
 }

@@ -41,9 +41,15 @@ export interface JobRecord {
 /** The parts of the creating body the timers read. */
 export type JobPlan = Pick<JobSpec, "stages" | "stall_timeout_s" | "ttl_s">;
 
+/** The last plan parsed: a job's creating body never changes, so each update need not parse it again. */
+let lastPlan: { spec: string; plan: JobPlan } | undefined;
+
 export function planOf(record: JobRecord): JobPlan {
-  const { stages, stall_timeout_s, ttl_s } = JSON.parse(record.spec) as JobSpec;
-  return { stages, stall_timeout_s, ttl_s };
+  if (lastPlan?.spec !== record.spec) {
+    const { stages, stall_timeout_s, ttl_s } = JSON.parse(record.spec) as JobSpec;
+    lastPlan = { spec: record.spec, plan: { stages, stall_timeout_s, ttl_s } };
+  }
+  return lastPlan.plan;
 }
 
 export class JobRecords {

@@ -1,5 +1,5 @@
 // Jobs and batches: what subscribers see, and the events that change it.
-import type { Json } from "./wire.js";
+import type { ErrorInfo, Json } from "./wire.js";
 
 export const JOB_STATUSES = ["queued", "running", "completed", "failed", "cancelled"] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -47,6 +47,14 @@ export interface JobView {
   created_at: string;
   updated_at: string;
 }
+
+/** Items one `POST /v1/jobs/events` may carry. */
+export const JOB_UPDATES_MAX_ITEMS = 100;
+
+/** One item's answer in `POST /v1/jobs/events`, in the order the items were sent. */
+export type JobUpdateResult =
+  | { index: number; ok: true; job: string; seq: number; status: JobStatus; cancel_requested: boolean; duplicate?: true }
+  | { index: number; ok: false; job?: string; error: ErrorInfo };
 
 /** A job event's data: the job after the change, plus the producer's free-form `data`. */
 export type JobEventData = JobView & { data?: Json };

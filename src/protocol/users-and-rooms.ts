@@ -1,5 +1,5 @@
 // Users and rooms: notifications, product events, chat, typing and presence.
-import type { Json, UserRef } from "./wire.js";
+import type { ErrorInfo, Json, UserRef } from "./wire.js";
 
 /** How long a receiver shows "typing" unless a fresh `typing` frame extends it. */
 export const TYPING_EXPIRES_MS = 5_000;
@@ -183,9 +183,7 @@ export interface RoomPresence {
   online: (UserRef & { connections: number })[];
 }
 
-export type PublishResult =
-  | { index: number; ok: true; seq: number; duplicate?: true }
-  | { index: number; ok: false; error: { code: string; message: string; issues?: { path?: string; message: string }[] } };
+export type PublishResult = { index: number; ok: true; seq: number; duplicate?: true } | { index: number; ok: false; error: ErrorInfo };
 
 /** The hub's own user-channel events; product events (`like:updated`, ...) are the app's. */
 export interface UserEvents {

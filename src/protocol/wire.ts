@@ -60,12 +60,16 @@ export interface AckData {
   [key: string]: unknown;
 }
 
-/** `data` of an `error` frame: the same code, message and issues as an HTTP error. */
-export interface ErrorFrameData {
-  ref?: string | number;
+/** An error as every answer carries it: HTTP bodies, bulk results, `error` frames. */
+export interface ErrorInfo {
   code: string;
   message: string;
   issues?: { path?: string; message: string }[];
+}
+
+/** `data` of an `error` frame: the frame's `ref` and the same fields as an HTTP error. */
+export interface ErrorFrameData extends ErrorInfo {
+  ref?: string | number;
 }
 
 /** Stable codes for HTTP errors and `error` frames. */

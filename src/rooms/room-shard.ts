@@ -262,7 +262,7 @@ export class RoomShard extends Hub<RoomSnapshot, RoomEvents> {
   /** Socket counts reach the root within SHARD_REPORT_MS of a change, coalesced. */
   private reportSoon(): void {
     const due = this.now() + SHARD_REPORT_MS;
-    if ((this.timers.get(REPORT_TIMER)?.due ?? Number.POSITIVE_INFINITY) > due) this.timers.set(REPORT_TIMER, due);
+    if ((this.timers.dueOf(REPORT_TIMER) ?? Number.POSITIVE_INFINITY) > due) this.timers.set(REPORT_TIMER, due);
   }
 
   protected override async onTimer(timer: Timer): Promise<void> {

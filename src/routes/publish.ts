@@ -8,6 +8,7 @@ import { log } from "../log";
 import type { PublishResult } from "../protocol";
 import { NotificationInput, type ProductEvent, ProductEventType, PublishBatch, PublishItem } from "../schemas";
 import { parseWith } from "../validation";
+import { invalidKey, runGrouped } from "./bulk";
 
 export const publishRoutes = new Hono<AppEnv>();
 
@@ -18,18 +19,15 @@ export const publishRoutes = new Hono<AppEnv>();
  */
 publishRoutes.post("/publish", producerOnly, async (c) => {
   const items = await readJson(c, PublishBatch);
-  const byChannel = new Map<string, number[]>();
-  items.forEach((item, index) => {
-    const channel = v.is(v.object({ channel: v.string() }), item) ? item.channel : "";
-    byChannel.set(channel, [...(byChannel.get(channel) ?? []), index]);
+  const channelOf = (index: number) => {
+    const item = items[index];
+    return v.is(v.object({ channel: v.string() }), item) ? item.channel : invalidKey(index);
+  };
+  const { results, failed } = await runGrouped<PublishResult>(items.length, channelOf, async (_channel, indexes) => {
+    const answers: PublishResult[] = [];
+    for (const index of indexes) answers.push(await publishOne(c.env, items[index], index));
+    return answers;
   });
-  const results: PublishResult[] = new Array(items.length);
-  await Promise.all(
-    [...byChannel.values()].map(async (indexes) => {
-      for (const index of indexes) results[index] = await publishOne(c.env, items[index], index);
-    }),
-  );
-  const failed = results.filter((r) => !r.ok).length;
   return c.json({ results, delivered: results.length - failed, failed });
 });
 

@@ -192,8 +192,8 @@ export class ChannelWebhooks {
     if (!this.outbox.head()) this.host.timers.clear(WEBHOOK_TIMER);
     if (this.outbox.givenUp(1).length > 0 && !(await this.handOver())) {
       const retry = this.host.now() + HANDOVER_RETRY_MS;
-      const timer = this.host.timers.get(WEBHOOK_TIMER);
-      if (!timer || timer.due > retry) this.host.timers.set(WEBHOOK_TIMER, retry);
+      const pending = this.host.timers.dueOf(WEBHOOK_TIMER);
+      if (pending === null || pending > retry) this.host.timers.set(WEBHOOK_TIMER, retry);
     }
   }
 

@@ -70,6 +70,32 @@ describe("the TypeScript producer SDK on a real hub", () => {
     expect(late).toMatchObject({ code: "job_finished", status: 409 });
   });
 
+  it("moves many jobs in one bulk request, with a result per item and the single route's rules", async () => {
+    const owner = unique("erin");
+    const [a, b] = [await producer.jobs.create({ owner }), await producer.jobs.create({ owner })];
+    const socket = await watch(`/v1/ws/job/${a.id}`, owner);
+    const answer = await producer.jobs.bulk([
+      { job: a.id, status: "running", progress: 30 },
+      { job: b.id, status: "completed", result: { ok: true } },
+      { job: a.id, progress: 60, event_id: "a-60" },
+      { job: b.id, progress: 10 },
+      { job: a.id, progress: 60, event_id: "a-60" },
+    ]);
+    expect(answer).toMatchObject({ applied: 4, failed: 1 });
+    expect(answer.results.map((r) => (r.ok ? [r.job, r.seq, r.status] : [r.job, r.error.code]))).toEqual([
+      [a.id, 2, "running"],
+      [b.id, 2, "completed"],
+      [a.id, 3, "running"],
+      [b.id, "job_finished"],
+      [a.id, 3, "running"],
+    ]);
+    expect(answer.results[4]).toMatchObject({ duplicate: true });
+    await socket.until(() => socket.frames.find((f) => f.type === "job:update" && f.data.progress === 60), "the bulk update");
+    expect(socket.frames.filter((f) => f.type === "job:update").map((f) => f.data.progress)).toEqual([30, 60]);
+    expect(await producer.jobs.get(b.id)).toMatchObject({ status: "completed", result: { ok: true } });
+    socket.ws.close();
+  });
+
   it("notifies a user once however often it is retried, and publishes in bulk with a result per item", async () => {
     const user = unique("bob");
     const socket = await watch("/v1/ws/user", user);

@@ -9,6 +9,10 @@ import { createJob, produceOk, uniqueId } from "./helpers";
 
 type Row = { name: string; due: number; attempts: number };
 
+/** The storage a Timers was built on, to build a second one over the same table. */
+const storageOf = (t: Timers) => (t as unknown as { storage: DurableObjectStorage }).storage;
+const sqlOf = (t: Timers) => (t as unknown as { sql: SqlStorage }).sql;
+
 /** Runs `body` against a timer table of its own, in an object no test uses otherwise. */
 function withTimers<R>(body: (timers: Timers, rows: () => Row[]) => Promise<R>): Promise<R> {
   return runInDurableObject(env.ROOM_HUB.getByName(uniqueId("timers")), async (_instance, state) => {
@@ -69,6 +73,31 @@ describe("timer leases", () => {
     expect(left.find((r) => r.name === "essential")?.attempts).toBe(5);
     expect(left.find((r) => r.name === "chained")?.attempts).toBe(0);
     expect(retryDelayMs(1)).toBe(2_000);
+  });
+
+  it("answers pending timers from memory exactly as the table holds them, and a fresh instance agrees", async () => {
+    const seen = await withTimers(async (timers, rows) => {
+      const fromMemory = (t: Timers) => Object.fromEntries(rows().map((r) => [r.name, t.dueOf(r.name)]));
+      const fromTable = () => Object.fromEntries(rows().map((r) => [r.name, r.due]));
+      timers.set("a", 100);
+      timers.set("b", 200);
+      timers.set("c", 300);
+      timers.clear("b");
+      timers.clear("never-set");
+      timers.setIfAbsent("a", 50); // pending: the earlier plan stays
+      // "a" fails (leased into the future), "c" re-plans itself: memory follows both.
+      await timers.runDue(300, (timer) => {
+        if (timer.name === "c") timers.set("c", 5_000);
+        else throw new Error("peer unavailable");
+      });
+      const states = [fromMemory(timers), fromTable(), fromMemory(new Timers(storageOf(timers), sqlOf(timers)))];
+      return { states, b: timers.dueOf("b"), has: [timers.has("a"), timers.has("b")] };
+    });
+    expect(seen.states[0]).toEqual({ a: 300 + retryDelayMs(1), c: 5_000 });
+    expect(seen.states[1]).toEqual(seen.states[0]);
+    expect(seen.states[2]).toEqual(seen.states[0]);
+    expect(seen.b).toBeNull();
+    expect(seen.has).toEqual([true, false]);
   });
 
   it("a job whose batch report dies mid-await (object reset) still reports its final state once the lease runs out", async () => {

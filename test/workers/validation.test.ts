@@ -48,6 +48,18 @@ describe("bad producer input", () => {
     });
     const res = await produce("/v1/jobs", undefined, { body: stream, headers: { "Content-Type": "application/json" } });
     await expectError(res, 413, "payload_too_large");
+    // A declared length is read in one go, and what arrived is still measured.
+    const lying = new ReadableStream({
+      start(controller) {
+        controller.enqueue(big);
+        controller.close();
+      },
+    });
+    const claimed = await produce("/v1/jobs", undefined, {
+      body: lying,
+      headers: { "Content-Type": "application/json", "Content-Length": "40" },
+    });
+    await expectError(claimed, 413, "payload_too_large");
   });
 });
 

@@ -49,6 +49,24 @@ def test_a_notification_is_delivered_once_however_often_it_is_sent(producer):
     assert producer.users.presence(user)["online"] is False
 
 
+def test_bulk_job_updates_answer_per_item(producer):
+    owner = unique("erin")
+    a, b = producer.jobs.create(owner), producer.jobs.create(owner)
+    answer = producer.jobs.bulk([
+        {"job": a["id"], "status": "running", "progress": 30},
+        {"job": b["id"], "status": "failed", "error": {"code": "oom", "message": "out of memory"}},
+        {"job": a["id"], "progress": 70, "event_id": "a-70"},
+        {"job": b["id"], "progress": 10},
+        {"job": a["id"], "progress": 70, "event_id": "a-70"},
+        {"job": "bad$id", "progress": 1},
+    ])
+    assert (answer["applied"], answer["failed"]) == (4, 2)
+    outcomes = [(r["seq"], r["status"]) if r["ok"] else r["error"]["code"] for r in answer["results"]]
+    assert outcomes == [(2, "running"), (2, "failed"), (3, "running"), "job_finished", (3, "running"), "validation_failed"]
+    assert answer["results"][4].get("duplicate") is True
+    assert producer.jobs.get(a["id"])["progress"] == 70
+
+
 def test_a_bulk_publish_answers_per_item(producer):
     user, room = unique("carol"), unique("room")
     producer.rooms.configure(room, "public")

@@ -2,7 +2,7 @@ import type { DeadLetter } from "../../../src/protocol/index.js";
 import { Streams } from "./streams.js";
 import { DEFAULT_RETRY, type RetryOptions, sendJson, type TransportOptions } from "./transport.js";
 import type {
-  BulkJobResult,
+  BulkJobAnswer,
   BulkJobUpdate,
   Delivered,
   EventOptions,
@@ -121,7 +121,7 @@ class Jobs {
   }
 
   /** Up to 100 updates for any jobs in one request, one result per item. */
-  bulk(items: BulkJobUpdate[]): Promise<{ results: BulkJobResult[] }> {
+  bulk(items: BulkJobUpdate[]): Promise<BulkJobAnswer> {
     return sendJson(this.transport, {
       method: "POST",
       path: "/v1/jobs/events",

@@ -4,6 +4,7 @@ import type {
   JobError,
   JobStage,
   JobStatus,
+  JobUpdateResult,
   JobView,
   Json,
   Notification,
@@ -56,9 +57,14 @@ export interface JobReport {
 
 /** One item of a bulk job update: the job's id and its update. */
 export type BulkJobUpdate = JobUpdate & { job: string };
-export type BulkJobResult =
-  | { index: number; ok: true; seq: number; cancel_requested: boolean; duplicate?: true }
-  | { index: number; ok: false; error: { code: string; message: string } };
+/** One item's answer: the job's seq and status after it, or the item's own error. */
+export type BulkJobResult = JobUpdateResult;
+
+export interface BulkJobAnswer {
+  results: BulkJobResult[];
+  applied: number;
+  failed: number;
+}
 
 export interface NotificationInput {
   /** Generated when omitted; the hub dedupes by it, so retries never notify twice. */
