@@ -99,9 +99,15 @@ function ensurePythonPeer() {
 }
 
 function pythonPeerVersions() {
-  const res = spawnSync("dpkg-query", ["-W", "-f", `$\{Version} `, "python3-socketio", "python3-aiohttp"], { encoding: "utf8" });
-  const [socketio, aiohttp] = (res.stdout ?? "").trim().split(" ");
-  return { "python3-socketio": socketio || null, "python3-aiohttp": aiohttp || null };
+  // dpkg-query answers in its own order, not the arguments': each line names its package.
+  const res = spawnSync("dpkg-query", ["-W", "-f", `$\{Package} $\{Version}\n`, "python3-socketio", "python3-aiohttp"], { encoding: "utf8" });
+  const versions = new Map(
+    (res.stdout ?? "")
+      .trim()
+      .split("\n")
+      .map((line) => line.split(" ")),
+  );
+  return { "python3-socketio": versions.get("python3-socketio") ?? null, "python3-aiohttp": versions.get("python3-aiohttp") ?? null };
 }
 
 function serverArgv(server, bundleDir) {
