@@ -100,7 +100,9 @@ function ensurePythonPeer() {
 
 function pythonPeerVersions() {
   // dpkg-query answers in its own order, not the arguments': each line names its package.
-  const res = spawnSync("dpkg-query", ["-W", "-f", `$\{Package} $\{Version}\n`, "python3-socketio", "python3-aiohttp"], { encoding: "utf8" });
+  const res = spawnSync("dpkg-query", ["-W", "-f", `$\{Package} $\{Version}\n`, "python3-socketio", "python3-aiohttp"], {
+    encoding: "utf8",
+  });
   const versions = new Map(
     (res.stdout ?? "")
       .trim()
