@@ -1,4 +1,4 @@
-// The scale scenario's table and targets (issue 13): the sharded room against the same
+// The scale scenario's table and targets: the sharded room against the same
 // room unsharded, the jobs, the broadcast, the reconnect of every socket, the stats shards.
 
 const f = (v, digits = 0) => (v === undefined || v === null || Number.isNaN(v) ? "–" : Number(v).toFixed(digits));
