@@ -3,6 +3,7 @@
 // a final state goes at once, with the timer kept as its retry. Each batch row remembers
 // the last job seq it was sent, so nothing is sent twice and a failure is retried.
 import type { EventLog } from "../hub/event-log";
+import { SingleFlight } from "../hub/single-flight";
 import type { Timers } from "../hub/timers";
 import { log } from "../log";
 import type { JobStatus, JobView } from "../protocol";
@@ -46,8 +47,7 @@ export interface OutboxContext {
 }
 
 export class BatchOutbox {
-  private flushing: Promise<void> | null = null;
-  private flushAgain = false;
+  private readonly reports = new SingleFlight(() => this.send());
   /** Whether the job belongs to any batch, read once: most jobs belong to none, and every change asks. */
   private inBatches: boolean | undefined;
 
@@ -86,19 +86,7 @@ export class BatchOutbox {
 
   /** One flush at a time: a call during a flush makes it go round once more instead of racing it. */
   flush(): Promise<void> {
-    if (this.flushing) {
-      this.flushAgain = true;
-      return this.flushing;
-    }
-    this.flushing = (async () => {
-      do {
-        this.flushAgain = false;
-        await this.send();
-      } while (this.flushAgain);
-    })().finally(() => {
-      this.flushing = null;
-    });
-    return this.flushing;
+    return this.reports.run();
   }
 
   private async send(): Promise<void> {

@@ -3,6 +3,7 @@ import { HubError, unwrap } from "../errors";
 import type { Attachment } from "../hub/connections";
 import { FrameRateLimiter } from "../hub/frame-rate";
 import type { ClientFrame } from "../hub/intake";
+import { SingleFlight } from "../hub/single-flight";
 import type { Timers } from "../hub/timers";
 import { log } from "../log";
 import type { WebhookData, WebhookEventType, WebhookPayload } from "../protocol";
@@ -47,8 +48,7 @@ export class ChannelWebhooks {
   readonly outbox: Outbox;
   private readonly host: WebhookHost & { config: HubConfig; timers: Timers; env: Env };
   private readonly emitRate: FrameRateLimiter;
-  private running: Promise<void> | null = null;
-  private again = false;
+  private readonly delivery = new SingleFlight(() => this.deliverDue());
 
   constructor(
     private readonly ctx: DurableObjectState,
@@ -143,21 +143,9 @@ export class ChannelWebhooks {
 
   /** Sends what is due, one delivery at a time; a call during a delivery makes it go round once more. */
   deliver(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        await this.deliverDue();
-      } while (this.again);
-    })()
-      .catch((err: unknown) => log("webhook.delivery_failed", { channel: this.host.channel(), error: String(err) }))
-      .finally(() => {
-        this.running = null;
-      });
-    return this.running;
+    return this.delivery
+      .run()
+      .catch((err: unknown) => log("webhook.delivery_failed", { channel: this.host.channel(), error: String(err) }));
   }
 
   /**
