@@ -162,11 +162,11 @@ const CLIENT_KIND = {
   "ds-ref": "ds-ref",
 };
 /**
- * Scenarios only some servers take (P1 is the hub's bulk route; the scale scenarios are the
- * hub's own sharding and broadcast), and servers that take only some.
+ * Scenarios only some servers take (P1 is the bulk route, which the floor mimics; the scale
+ * scenarios are the hub's own sharding and broadcast), and servers that take only some.
  */
-const ONLY = { p1: ["hub", "hub-mfrl"], scale: ["hub"], "scale-flat": ["hub"] };
-const SUBSET = { "hub-mfrl": ["p0", "p1", "s2"], "floor-durable": ["p0", "s2"] };
+const ONLY = { p1: ["hub", "hub-mfrl", "floor", "floor-durable"], scale: ["hub"], "scale-flat": ["hub"] };
+const SUBSET = { "hub-mfrl": ["p0", "p1", "s2"], "floor-durable": ["p0", "p1", "s2"] };
 
 function paramsFor(server, scenario) {
   const p =
