@@ -67,9 +67,14 @@ export abstract class Hub<Snapshot = unknown, Events extends object = Record<nev
   override async fetch(request: Request): Promise<Response> {
     const req = readConnectRequest(request);
     if (req instanceof HubError) return Response.json(errorBody(req), { status: req.status });
-    // The hub's own rule, then the caps and deny-list (an await: so the rule is asked again).
-    const refusal = this.admit(req.identity, req.channel) ?? (await this.session.admit(req)) ?? this.admit(req.identity, req.channel);
-    return this.acceptConnection(req, refusal);
+    // The hub's own rule, then the caps and deny-list.
+    const refusal = this.admit(req.identity, req.channel) ?? (await this.session.admit(req));
+    if (refusal) return this.acceptConnection(req, refusal);
+    // The rule is asked again after the await (a room PUT may have landed meanwhile); the
+    // registry has already counted this socket, so a late refusal must tell it.
+    const late = this.admit(req.identity, req.channel);
+    if (late) this.session.abandoned(req.identity.id, req.channel);
+    return this.acceptConnection(req, late);
   }
 
   private acceptConnection(req: ConnectRequest, refusal: Refusal | null): Response {

@@ -89,12 +89,20 @@ export class SessionControl {
 
   /** A socket left: the registry hears of it only when it was the user's last one here. */
   left(who: Attachment, channel: string): void {
-    if (this.countOf(who.user.id, who.cid) > 0) return;
+    if (this.countOf(who.user.id, who.cid) === 0) this.tellRegistryGone(who.user.id, channel);
+  }
+
+  /** The registry admitted a socket that the hub then refused: it never opened here. */
+  abandoned(userId: string, channel: string): void {
+    if (this.countOf(userId) === 0) this.tellRegistryGone(userId, channel);
+  }
+
+  private tellRegistryGone(userId: string, channel: string): void {
     this.hub.waitUntil(
       this.hub
-        .registry(who.user.id)
+        .registry(userId)
         .closeSession(channel)
-        .catch((err: unknown) => log("session.leave_failed", { channel, user: who.user.id, error: String(err) })),
+        .catch((err: unknown) => log("session.leave_failed", { channel, user: userId, error: String(err) })),
     );
   }
 

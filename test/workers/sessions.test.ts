@@ -1,12 +1,13 @@
 // Session control, the way a backend and a browser drive it: tokens that expire on open
 // sockets (and the `auth` frame that refreshes them), revocation by room PUT, by the
 // disconnect route and by the deny-list, and a user's sockets counted across channels.
-import { runDurableObjectAlarm } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { installClock } from "./clock";
+import { failRpc } from "./faults";
 import { call, connect, createJob, mintToken, produce, produceOk, uniqueId } from "./helpers";
-import { hangUpAll, join, person } from "./people";
+import { eventually, hangUpAll, join, person } from "./people";
 
 const GRACE_MS = 30_000; // TOKEN_GRACE_S default
 const INTERVAL_MS = 30_000; // HEARTBEAT_INTERVAL_S
@@ -114,6 +115,26 @@ describe("revocation by room PUT", () => {
     expect(sent?.type).toBe("ack");
     expect((await sockets[1]?.next("message"))?.data.text).toBe("still here");
     await hangUpAll([sockets[0], sockets[1]].filter((s) => s !== undefined));
+  });
+
+  it("a member removed while the registry admits them is refused, and the registry forgets the socket", async () => {
+    const alice = await person("Alice");
+    const bob = await person("Bob");
+    const room = uniqueId("room");
+    await produceOk(`/v1/rooms/${room}`, { visibility: "private", members: [alice.id, bob.id] }, { method: "PUT" });
+    const held = await failRpc(env.ROOM_HUB.getByName(room), "USER_HUB", "openSession", { target: bob.id, mode: "delay" });
+    const upgrade = connect(`/v1/ws/room/${room}`, { token: bob.token });
+    await held.parked();
+    await produceOk(`/v1/rooms/${room}`, { visibility: "private", members: [alice.id] }, { method: "PUT" });
+    held.release();
+    const socket = await upgrade;
+    expect((await socket.closed()).code).toBe(4003);
+    // Read the registry's rows as stored: GET presence would re-count and hide a stale one.
+    const counted = () =>
+      runInDurableObject(env.USER_HUB.getByName(bob.id), (_, state) =>
+        state.storage.sql.exec<{ sockets: number }>("SELECT sockets FROM sessions WHERE channel = ?", `room:${room}`).toArray(),
+      );
+    await eventually(async () => expect((await counted()).every((row) => row.sockets === 0)).toBe(true));
   });
 });
 
