@@ -11,6 +11,7 @@ import { CancelFrame, type JobSpec, type JobUpdate } from "../schemas";
 import { stableStringify } from "../stable-json";
 import { parseWith } from "../validation";
 import { BatchOutbox, type MemberReport, memberReport } from "./batch-outbox";
+import { type BulkReportResult, forBulk } from "./job-bulk";
 import { OutputLink } from "./job-output";
 import { EXPIRY_HOLD_MAX_MS, type ExpiryPlan, etaFrom, JobTimer, nextStageIndex, STAGE_GIVE_UP, type StageCursor } from "./job-plan";
 import { JOB_SCHEMA, type JobPlan, type JobRecord, JobRecords, type JobState, mayWatch, planOf, type ReportResult } from "./job-record";
@@ -116,9 +117,9 @@ export class JobHub extends Hub<JobView | null, JobEvents> {
     return ok(result);
   }
 
-  /** POST /v1/jobs/events: this job's items of a bulk request, in order, each as report() answers it. */
-  reportMany(updates: JobUpdate[]): Outcome<Outcome<ReportResult>[]> {
-    return ok(updates.map((update) => this.report(update)));
+  /** POST /v1/jobs/events: this job's items of a bulk request, in order, each as report() answers it, without the state. */
+  reportMany(updates: JobUpdate[]): Outcome<Outcome<BulkReportResult>[]> {
+    return ok(updates.map((update) => forBulk(this.report(update))));
   }
 
   /** GET /v1/jobs/:id. `viewer` is null for producers, who may read any job. */

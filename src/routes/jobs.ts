@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { asHubError, type ErrorPayload, type Outcome, unwrap } from "../errors";
 import { type AppEnv, producerOnly, producerOrUser, readJson } from "../http";
-import type { ReportResult } from "../hubs/job-record";
+import type { BulkReportResult } from "../hubs/job-bulk";
 import { newId, parseId } from "../ids";
 import { log } from "../log";
 import type { JobUpdateResult } from "../protocol";
@@ -53,17 +53,16 @@ jobRoutes.post("/jobs/events", producerOnly, async (c) => {
     });
     const outcomes = await reportAll(c.env, job, updates);
     return indexes.map((index, k): JobUpdateResult => {
-      const outcome = outcomes[k] as Outcome<ReportResult>;
+      const outcome = outcomes[k] as Outcome<BulkReportResult>;
       if (!outcome.ok) return { index, ok: false, job, error: outcome.error };
-      const { seq, state, cancel_requested, duplicate } = outcome.value;
-      return { index, ok: true, job, seq, status: state.status, cancel_requested, ...(duplicate ? { duplicate } : {}) };
+      return { index, ok: true, job, ...outcome.value };
     });
   });
   return c.json({ results, applied: results.length - failed, failed });
 });
 
 /** One call to the job's object for all its items; a failed call fails each of them. */
-async function reportAll(env: Env, job: string, updates: JobUpdate[]): Promise<Outcome<ReportResult>[]> {
+async function reportAll(env: Env, job: string, updates: JobUpdate[]): Promise<Outcome<BulkReportResult>[]> {
   try {
     const outcome = await env.JOB_HUB.getByName(job).reportMany(updates);
     return outcome.ok ? outcome.value : updates.map(() => outcome);
