@@ -1,5 +1,5 @@
 // `npm run bench [-- --quick] [--runs N] [--servers hub,floor,ws,socketio,pysocketio]
-//                 [--scenarios p0,p1,s1,s2,...,stream] [--no-proxy] [--out DIR]`
+//                 [--scenarios p0,p1,s1,s2,...,stream,scale] [--scale-size F] [--no-proxy] [--out DIR]`
 // Starts each server pinned to core 0 and a load generator pinned to core 1, runs every
 // scenario on a fresh server, prints a markdown table of medians and writes
 // <out>/latest.json and <out>/latest.md (quick mode: quick.json / quick.md).
@@ -9,7 +9,7 @@ import { createRequire } from "node:module";
 import { cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CLIENT_BOUND_PCT, CLIENT_CORE, hubVars, SCALES, SERVER_CORE, scenarioVars } from "./config.mjs";
+import { CLIENT_BOUND_PCT, CLIENT_CORE, hubVars, SCALES, SERVER_CORE, scaleSized, scenarioVars } from "./config.mjs";
 import { perfProfiler } from "./perf.mjs";
 import { machine, snapshotServer } from "./proc.mjs";
 import { pinning, runLoad, startServer, stopAll, stopServer } from "./procs.mjs";
@@ -168,10 +168,17 @@ const CLIENT_KIND = {
 const ONLY = { p1: ["hub", "hub-mfrl"], scale: ["hub"], "scale-flat": ["hub"] };
 const SUBSET = { "hub-mfrl": ["p0", "p1", "s2"], "floor-durable": ["p0", "s2"] };
 
+const scaleSize = Number(opt("scale-size", 1));
+
 function paramsFor(server, scenario) {
   const p =
-    server === "hub-wrangler" && scenario === "s1" ? scale.proxyS1 : SCALE_SCENARIOS.includes(scenario) ? scale.scale : scale[scenario];
-  return { ...p, connectConcurrency: scale.connectConcurrency, drainIdleMs: scale.drainIdleMs };
+    server === "hub-wrangler" && scenario === "s1"
+      ? scale.proxyS1
+      : SCALE_SCENARIOS.includes(scenario)
+        ? scaleSized(scale.scale, scaleSize)
+        : scale[scenario];
+  // A scenario's own connect concurrency and drain wait, where it sets them, win.
+  return { connectConcurrency: scale.connectConcurrency, drainIdleMs: scale.drainIdleMs, ...p };
 }
 
 const profiler = opt("perf") ? perfProfiler(opt("perf")) : null;
