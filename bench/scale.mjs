@@ -36,6 +36,10 @@ class Tally {
     for (const sub of channel) sub.expected++;
     return this.next++;
   }
+  /** The publish failed: no event, so nobody expects it (a timed-out one may still arrive: loss goes negative). */
+  unexpect(channel) {
+    for (const sub of channel) sub.expected--;
+  }
   expected(subs) {
     return subs.reduce((n, s) => n + (s.tally === this ? s.expected : 0), 0);
   }
@@ -150,7 +154,10 @@ function poster(base) {
           });
         },
       );
-      req.setTimeout(60_000, () => req.destroy(new Error("timeout")));
+      req.setTimeout(60_000, () => {
+        process.stderr.write(`[scale] ${method} ${path}: no answer within 60 s, counted as an error\n`);
+        req.destroy(new Error("timeout"));
+      });
       req.on("error", () => resolve({ status: 0, json: null }));
       req.end(text);
     });
@@ -279,9 +286,20 @@ export async function scaleScenario({ url, params: p, flat, mark }) {
   );
   const userSubs = userUsers.map((u) => new Sub(ctx, "/v1/ws/user", u, userTally));
   const subs = [...roomSubs, ...[...jobSubs.values()].flat(), ...userSubs];
-  const roomEvent = () =>
-    api.request("POST", `/v1/rooms/${room}/events`, { type: "bench:tick", data: payload(roomTally.expect(roomSubs)) });
-  const jobEvent = (job) => api.request("POST", `/v1/jobs/${job}/events`, { data: payload(jobTally.expect(jobSubs.get(job))) });
+  // A refused publish is no event: it is taken off what the sockets expect and counted by answer.
+  const publishFailures = new Map();
+  const publish = async (tally, channel, path, body) => {
+    const res = await api.request("POST", path, body(payload(tally.expect(channel))));
+    if (res.status < 200 || res.status > 299) {
+      tally.unexpect(channel);
+      const why = `${tally.name} HTTP ${res.status} ${res.json?.error?.code ?? ""}`.trim();
+      if (!publishFailures.has(why)) progress(`publish refused: ${why} ${JSON.stringify(res.json)?.slice(0, 200)}`);
+      publishFailures.set(why, (publishFailures.get(why) ?? 0) + 1);
+    }
+    return res;
+  };
+  const roomEvent = () => publish(roomTally, roomSubs, `/v1/rooms/${room}/events`, (data) => ({ type: "bench:tick", data }));
+  const jobEvent = (job) => publish(jobTally, jobSubs.get(job), `/v1/jobs/${job}/events`, (data) => ({ data }));
   // Like the client SDK, every socket pings (answered by the runtime, the hub stays asleep):
   // the hub reaps a socket silent for two heartbeat intervals, and a scale run is longer.
   const pinger = setInterval(() => {
@@ -342,6 +360,7 @@ export async function scaleScenario({ url, params: p, flat, mark }) {
     // 3. Broadcasts to every user socket: latency from the publish time in the data.
     const answers = [];
     progress(`broadcast: ${p.broadcasts} to ${userSubs.length} user sockets`);
+    const e = await mark("broadcast-start");
     for (let i = 0; i < p.broadcasts; i++) {
       const index = userTally.expect(userSubs);
       const res = await api.request("POST", "/v1/broadcast", {
@@ -352,7 +371,13 @@ export async function scaleScenario({ url, params: p, flat, mark }) {
       answers.push({ status: res.status, ...res.json });
       await drain([userTally], subs, { idleMs: p.drainIdleMs }, progress);
     }
-    const broadcastPhase = { users: userUsers.length, answers, ...userTally.summary(subs) };
+    const f = await mark("broadcast-end");
+    const broadcastPhase = {
+      users: userUsers.length,
+      answers,
+      ...userTally.summary(subs),
+      serverUsPerUserReached: cpuDelta(e.server, f.server).cpuUs / Math.max(1, userTally.deliveries),
+    };
 
     // 4. Every socket dropped at once while the room and the jobs keep publishing; all
     //    resume from their last seq.
@@ -372,7 +397,10 @@ export async function scaleScenario({ url, params: p, flat, mark }) {
         }
       },
     );
+    const r0 = await mark("reconnect-start");
     const reconnectFailures = await connectAll(subs, p.connectConcurrency, progress, "reconnect");
+    const r1 = await mark("reconnect-end");
+    const serverUsPerReconnect = cpuDelta(r0.server, r1.server).cpuUs / subs.length;
     await drain([roomTally, jobTally, userTally], subs, { idleMs: p.drainIdleMs }, progress);
     progress(`done; sockets closed by the server, by code: ${JSON.stringify(closes())}`);
     const stats = (await api.request("GET", "/v1/stats")).json;
@@ -384,8 +412,10 @@ export async function scaleScenario({ url, params: p, flat, mark }) {
       connectMs,
       serverUsPerConnect,
       reconnectFailures,
+      serverUsPerReconnect,
       serverCloses: closes(),
       publishErrors: roomErrors + jobErrors + stormErrors,
+      publishFailures: Object.fromEntries(publishFailures),
       room: { ...roomPhase, final: roomTally.summary(subs), statsAfterReconnect: await roomStats() },
       jobs: { ...jobsPhase, final: jobTally.summary(subs) },
       broadcast: { ...broadcastPhase, final: userTally.summary(subs) },
