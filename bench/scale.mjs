@@ -158,7 +158,8 @@ function poster(base) {
         process.stderr.write(`[scale] ${method} ${path}: no answer within 60 s, counted as an error\n`);
         req.destroy(new Error("timeout"));
       });
-      req.on("error", () => resolve({ status: 0, json: null }));
+      // No answer at all (reset, closed, timed out): status 0, and the error says which.
+      req.on("error", (err) => resolve({ status: 0, json: { error: { code: err.code ?? err.message } } }));
       req.end(text);
     });
   return { request, close: () => agent.destroy() };
