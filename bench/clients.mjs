@@ -23,9 +23,9 @@ export function payload(i) {
   return head;
 }
 
-const PING_FRAME = '{"type":"ping"}';
+export const PING_FRAME = '{"type":"ping"}';
 /** The client SDK's default ping interval. */
-const PING_EVERY_MS = 20_000;
+export const PING_EVERY_MS = 20_000;
 
 const WS_OPTIONS = { perMessageDeflate: false, skipUTF8Validation: true, handshakeTimeout: 15_000 };
 

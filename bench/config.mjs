@@ -47,6 +47,25 @@ export function scenarioVars(scenario, params) {
   return {};
 }
 
+/**
+ * The scale scenario at a fraction of its size (`--scale-size 0.2`): every count of sockets,
+ * users, channels and the shard size shrink together, so the room keeps its shape (the same
+ * number of shards) and a slow phase shows up in a shorter run.
+ */
+export function scaleSized(params, size) {
+  if (!(size > 0 && size <= 1)) throw new Error(`--scale-size must be in (0, 1], not ${size}`);
+  if (size === 1) return params;
+  const n = (v) => Math.max(1, Math.round(v * size));
+  return {
+    ...params,
+    shardSockets: n(params.shardSockets),
+    roomSockets: n(params.roomSockets),
+    roomUsers: n(params.roomUsers),
+    jobs: n(params.jobs),
+    broadcastUsers: n(params.broadcastUsers),
+  };
+}
+
 /** ~300-byte producer payload: the publish time and an index, padded. */
 export const PAYLOAD_BYTES = 300;
 

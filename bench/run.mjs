@@ -1,15 +1,16 @@
 // `npm run bench [-- --quick] [--runs N] [--servers hub,floor,ws,socketio,pysocketio]
-//                 [--scenarios p0,p1,s1,s2,...,stream] [--no-proxy] [--out DIR]`
+//                 [--scenarios p0,p1,s1,s2,...,stream,scale] [--scale-size F] [--storage disk|tmpfs]
+//                 [--no-proxy] [--out DIR]`
 // Starts each server pinned to core 0 and a load generator pinned to core 1, runs every
 // scenario on a fresh server, prints a markdown table of medians and writes
 // <out>/latest.json and <out>/latest.md (quick mode: quick.json / quick.md).
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CLIENT_BOUND_PCT, CLIENT_CORE, hubVars, SCALES, SERVER_CORE, scenarioVars } from "./config.mjs";
+import { CLIENT_BOUND_PCT, CLIENT_CORE, hubVars, SCALES, SERVER_CORE, scaleSized, scenarioVars } from "./config.mjs";
 import { cpuProfiler, INSPECTOR_PORT } from "./cpuprofile.mjs";
 import { perfProfiler } from "./perf.mjs";
 import { machine, snapshotServer } from "./proc.mjs";
@@ -169,21 +170,44 @@ const CLIENT_KIND = {
 const ONLY = { p1: ["hub", "hub-mfrl", "floor", "floor-durable"], scale: ["hub"], "scale-flat": ["hub"] };
 const SUBSET = { "hub-mfrl": ["p0", "p1", "s2"], "floor-durable": ["p0", "p1", "s2"] };
 
+const scaleSize = Number(opt("scale-size", 1));
+
 function paramsFor(server, scenario) {
   const p =
-    server === "hub-wrangler" && scenario === "s1" ? scale.proxyS1 : SCALE_SCENARIOS.includes(scenario) ? scale.scale : scale[scenario];
-  return { ...p, connectConcurrency: scale.connectConcurrency, drainIdleMs: scale.drainIdleMs };
+    server === "hub-wrangler" && scenario === "s1"
+      ? scale.proxyS1
+      : SCALE_SCENARIOS.includes(scenario)
+        ? scaleSized(scale.scale, scaleSize)
+        : scale[scenario];
+  // A scenario's own connect concurrency and drain wait, where it sets them, win.
+  return { connectConcurrency: scale.connectConcurrency, drainIdleMs: scale.drainIdleMs, ...p };
 }
 
 const profiler = opt("perf") ? perfProfiler(opt("perf")) : null;
 const cpuProfiles = opt("cpuprofile") ? cpuProfiler(opt("cpuprofile")) : null;
+
+/**
+ * Where workerd keeps the Durable Objects' SQLite files (Miniflare puts them under the OS
+ * temp dir). On this machine's virtual disk every commit's fsync blocks workerd's one
+ * thread, and the scale scenario's 12,000 connects wait on it far more than they compute:
+ * it keeps them in tmpfs unless `--storage disk`. The other scenarios keep the disk, so
+ * their figures stay comparable with earlier runs, unless `--storage tmpfs`.
+ */
+const TMPFS = "/dev/shm";
+function storageEnv(scenario) {
+  const storage = opt("storage", SCALE_SCENARIOS.includes(scenario) ? "tmpfs" : "disk");
+  if (storage === "disk") return {};
+  if (storage !== "tmpfs") throw new Error(`--storage takes disk or tmpfs, not ${storage}`);
+  if (!existsSync(TMPFS)) throw new Error(`--storage tmpfs needs ${TMPFS}`);
+  return { TMPDIR: TMPFS };
+}
 
 async function runOne(server, scenario, bundleDir) {
   const params = paramsFor(server, scenario);
   const vars = { ...hubVars(), ...scenarioVars(scenario, params), ...(server === "floor-durable" ? { FLOOR_DURABLE: "1" } : {}) };
   const env = CLIENT_KIND[server] === "hub" ? { BENCH_HUB_VARS_RESOLVED: JSON.stringify(vars) } : {};
   if (cpuProfiles && server !== "hub-wrangler" && CLIENT_KIND[server] === "hub") env.BENCH_INSPECTOR_PORT = String(INSPECTOR_PORT);
-  const started = await startServer(SERVER_CORE, serverArgv(server, bundleDir), env);
+  const started = await startServer(SERVER_CORE, serverArgv(server, bundleDir), { ...env, ...storageEnv(scenario) });
   try {
     const kind = CLIENT_KIND[server];
     const marks = [];
@@ -204,6 +228,7 @@ async function runOne(server, scenario, bundleDir) {
     result.clientBound = (result.clientCpuPct ?? 0) > CLIENT_BOUND_PCT;
     result.serverProcesses = marks[0]?.pids;
     result.params = params;
+    result.storage = storageEnv(scenario).TMPDIR ? "tmpfs" : "disk";
     return result;
   } finally {
     await stopServer(started.child);

@@ -20,19 +20,19 @@ export function scaleMarkdown({ sharded, flat }) {
   if (flat) {
     const r = flat.room;
     lines.push(
-      `| room, unsharded | ${f(r.sockets)} | ${f(r.deliveries)} | ${f(r.latency?.p50, 1)} | ${f(r.latency?.p99, 1)} | ${f(r.serverUsPerDelivery, 2)} | ${f(r.loss)} / ${f(r.duplicates)} / ${f(r.gaps)} of ${f(r.expected)} (no reconnect) | shards ${f(r.stats?.shards)} |`,
+      `| room, unsharded | ${f(r.sockets)} | ${f(r.deliveries)} | ${f(r.latency?.p50, 1)} | ${f(r.latency?.p99, 1)} | ${f(r.serverUsPerDelivery, 2)} | ${f(r.loss)} / ${f(r.duplicates)} / ${f(r.gaps)} of ${f(r.expected)} (no reconnect) | shards ${f(r.stats?.shards)}; connect ${f(flat.serverUsPerConnect)} µs/socket |`,
     );
   }
   if (sharded) {
     const { room, jobs, broadcast } = sharded;
     lines.push(
-      `| room, sharded | ${f(room.sockets)} | ${f(room.deliveries)} | ${f(room.latency?.p50, 1)} | ${f(room.latency?.p99, 1)} | ${f(room.serverUsPerDelivery, 2)} | ${lossCell(room)} | shards ${f(room.stats?.shards)} |`,
+      `| room, sharded | ${f(room.sockets)} | ${f(room.deliveries)} | ${f(room.latency?.p50, 1)} | ${f(room.latency?.p99, 1)} | ${f(room.serverUsPerDelivery, 2)} | ${lossCell(room)} | shards ${f(room.stats?.shards)} (${f(room.statsAfterReconnect?.shards)} after the reconnect) |`,
       `| jobs (${f(jobs.channels)} channels) | ${f(jobs.sockets)} | ${f(jobs.deliveries)} | ${f(jobs.latency?.p50, 1)} | ${f(jobs.latency?.p99, 1)} | | ${lossCell(jobs)} | ${f(jobs.serverUsPerPublish)} µs/publish |`,
-      `| broadcast | ${f(broadcast.users)} | ${f(broadcast.deliveries)} | ${f(broadcast.latency?.p50, 1)} | ${f(broadcast.latency?.p99, 1)} | | ${lossCell(broadcast)} | users reached ${broadcast.answers.map((a) => f(a.users_reached)).join(", ")} |`,
+      `| broadcast | ${f(broadcast.users)} | ${f(broadcast.deliveries)} | ${f(broadcast.latency?.p50, 1)} | ${f(broadcast.latency?.p99, 1)} | | ${lossCell(broadcast)} | users reached ${broadcast.answers.map((a) => f(a.users_reached)).join(", ")}; ${f(broadcast.serverUsPerUserReached)} µs/user |`,
     );
     lines.push(
       "",
-      `Connect ${f(sharded.connectMs / 1000, 1)} s, connect failures ${f(sharded.connectFailures)}, reconnect failures ${f(sharded.reconnectFailures)}, publish errors ${f(sharded.publishErrors)}; stats shard reports ${sharded.statsShards.reports.join(" ")}.`,
+      `Connect ${f(sharded.connectMs / 1000, 1)} s (${f(sharded.serverUsPerConnect)} µs of server CPU per socket), connect failures ${f(sharded.connectFailures)}, reconnect failures ${f(sharded.reconnectFailures)} (${f(sharded.serverUsPerReconnect)} µs of server CPU per socket), sockets closed by the server ${JSON.stringify(sharded.serverCloses ?? {})}, publish errors ${f(sharded.publishErrors)} ${JSON.stringify(sharded.publishFailures ?? {})} (not expected by any socket); stats shard reports ${sharded.statsShards.reports.join(" ")}.`,
     );
   }
   return lines.join("\n");

@@ -91,7 +91,8 @@ export class RoomShards {
       : [];
     const bySlot = new Map(rows.map((r) => [r.shard, r]));
     this.grants = this.grants.filter((g) => g.at > (bySlot.get(g.shard)?.reported_at ?? 0) && now - g.at < 10_000);
-    const count = Math.max(0, ...rows.map((r) => r.shard));
+    // A shard granted places but not yet reporting counts too, or each ask would open it afresh.
+    const count = Math.max(0, ...rows.map((r) => r.shard), ...this.grants.map((g) => g.shard));
     const loads: ShardLoad[] = Array.from({ length: count }, (_, i) => ({
       sockets: (bySlot.get(i + 1)?.sockets ?? 0) + this.grants.filter((g) => g.shard === i + 1).reduce((n, g) => n + g.n, 0),
     }));

@@ -12,8 +12,9 @@ export const SHARD_REPORT_MS = 250;
 
 /**
  * Free places by part: `root` in the room's own object, `shards[i - 1]` in shard i.
- * Slots are a grant, a tenth of a shard at most, so Workers that place in parallel
- * overshoot a part by at most their grants.
+ * Slots are a grant, a tenth of a shard at most; a Worker asks for one at a time per room
+ * (room-router.ts), and a part overshoots by about the sockets still on their way to it
+ * when it reports.
  */
 export interface RoomRoute {
   root: number;

@@ -93,6 +93,29 @@ describe("a room past CHANNEL_SHARD_SOCKETS", () => {
     await hangUpAll(sockets);
   });
 
+  it("opens only the shards its sockets fill when many join at once", async () => {
+    const id = await publicRoom();
+    const { sockets } = await fill(id, THRESHOLD);
+    // Two shards' worth at once: every Worker placement that finds no slot asks the root at
+    // the same moment, and each answer grants places on every open shard.
+    const people = await Promise.all(Array.from({ length: THRESHOLD }, (_, i) => person(`Rush${i}`)));
+    const rush = await Promise.all(
+      Array.from({ length: 2 * THRESHOLD }, async (_, i) => (await join(`/v1/ws/room/${id}`, people[i % THRESHOLD] as Person)).socket),
+    );
+    const stats = await eventually(async () => {
+      const s = await roomStats(id);
+      if (s.shard_sockets !== 2 * THRESHOLD) throw new Error(`not reported yet: ${JSON.stringify(s)}`);
+      return s;
+    });
+    expect(stats.open_sockets).toBe(THRESHOLD);
+    // Two are full; a third may take what they overshot by: the sockets on their way to a
+    // shard when it reports are not in its count yet.
+    const perShard = await shardSockets(id, stats.shards);
+    expect(stats.shards, `sockets per shard: ${perShard.join(" ")}`).toBeLessThanOrEqual(3);
+    for (const n of perShard) expect(n, `sockets per shard: ${perShard.join(" ")}`).toBeLessThanOrEqual(1.5 * THRESHOLD);
+    await hangUpAll([...sockets, ...rush]);
+  });
+
   it("resumes a socket on a shard from the root's log, exactly once", async () => {
     const id = await publicRoom();
     const viewer = await person("Early");
