@@ -40,6 +40,7 @@ export class RoomHub extends RoomRecords {
   }
 
   private visibilityCache: RoomVisibility | null | undefined;
+  private droppedForgotten = false;
   private readonly limits = new RoomLimits(this.config);
   private readonly shares = new MessageShares(this.sql, {
     history: this.config.roomHistory,
@@ -240,8 +241,13 @@ export class RoomHub extends RoomRecords {
 
   protected override onJoin(_ws: WebSocket, who: Attachment): void {
     // Sockets dropped without a close event (a restart) leave stale rows: forget anyone
-    // with no open socket here or on a shard besides this new one before deciding.
-    this.forgetDropped(this.sockets.attachments().filter((a) => a.cid !== who.cid));
+    // with no open socket here or on a shard besides this new one before deciding. Only a
+    // restart drops sockets that way, and this instance is what came after it, so once per
+    // instance is enough: every join reading every socket would make a full room's joins quadratic.
+    if (!this.droppedForgotten) {
+      this.droppedForgotten = true;
+      this.forgetDropped(this.sockets.attachments().filter((a) => a.cid !== who.cid));
+    }
     this.userJoined(who.user);
   }
 

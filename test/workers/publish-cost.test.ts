@@ -1,4 +1,4 @@
-// What one publish costs in storage: the statements it runs, counted inside the object.
+// What one publish (and one join) costs in storage: the statements it runs, counted inside the object.
 // Anything more than the listed statements is a regression of the publish path; what the
 // savings rely on (memory copies of small tables, old event_ids forgotten hourly) is
 // checked here too.
@@ -7,6 +7,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { installClock } from "./clock";
 import { createJob, produceOk, uniqueId } from "./helpers";
+import { count, eventually, hangUpAll, join, person, publicRoom } from "./people";
 
 const DAY = 86_400_000;
 
@@ -77,5 +78,20 @@ describe("the cost of a publish", () => {
     const again = await produceOk<any>(`/v1/jobs/${job}/events`, { progress: 3, event_id: "e-1" });
     expect(again.duplicate).toBeUndefined();
     expect(again.seq).toBe(first.seq + 2);
+  });
+});
+
+describe("the cost of a join", () => {
+  it("reads the room's announced members once per object instance, not on every join", async () => {
+    const room = await publicRoom();
+    const first = await join(`/v1/ws/room/${room}`, await person("Ann"));
+    const counted = await countStatements(env.ROOM_HUB.getByName(room));
+    const others = [];
+    for (const name of ["Ben", "Cy", "Dee"]) others.push((await join(`/v1/ws/room/${room}`, await person(name))).socket);
+    const scans = (await counted()).filter((statement) => statement === "SELECT user_id, name");
+    expect(scans).toEqual([]);
+    // Each of them was still announced once, to everyone already there.
+    await eventually(async () => expect(count(first.socket, "presence:join")).toBe(3));
+    await hangUpAll([first.socket, ...others]);
   });
 });
