@@ -13,7 +13,7 @@ const READERS = 1_000;
 /** MAX_SOCKETS_PER_CHANNEL in the test bindings: each user holds this many sockets on the stream. */
 const SOCKETS_PER_USER = 4;
 
-async function openReaders(path: string): Promise<TestSocket[]> {
+async function openReaders(path: string): Promise<{ users: string[]; sockets: TestSocket[] }> {
   const users = Array.from({ length: READERS / SOCKETS_PER_USER }, () => uniqueId("reader"));
   const sockets: TestSocket[] = [];
   // A user at a time: its sockets are admitted by its own session registry.
@@ -29,7 +29,17 @@ async function openReaders(path: string): Promise<TestSocket[]> {
     sockets.push(...batch.flat());
   }
   await Promise.all(sockets.map((s) => s.next("connected")));
-  return sockets;
+  return { users, sockets };
+}
+
+/** Sockets the users' session registries still count, everywhere. */
+async function registeredSockets(users: string[]): Promise<number> {
+  const counts = await Promise.all(
+    users.map((user) =>
+      runInDurableObject(env.USER_HUB.getByName(user), (hub) => (hub as unknown as { socketsAnywhere(): number }).socketsAnywhere()),
+    ),
+  );
+  return counts.reduce((a, b) => a + b, 0);
 }
 
 describe("an idle stream with 1,000 sockets", () => {
@@ -38,7 +48,7 @@ describe("an idle stream with 1,000 sockets", () => {
     const stub = env.STREAM_HUB.getByName(path);
     const clock = await installClock([stub]);
     await createStream(path, "text/plain", { "Dovetail-Readers": "*" });
-    const sockets = await openReaders(path);
+    const { users, sockets } = await openReaders(path);
     expect(sockets).toHaveLength(READERS);
 
     // Appends reach every socket through the in-memory coalescing timer, not the alarm.
@@ -69,6 +79,8 @@ describe("an idle stream with 1,000 sockets", () => {
     expect(after.alarm).toBe(after.beat);
     expect(after.beat).toBe(before.beat + INTERVAL_MS);
     expect(sockets.every((s) => s.close === undefined)).toBe(true);
+    // Every leave reaches its user's registry before the test ends.
     for (const s of sockets) s.hangUp();
-  }, 60_000);
+    await expect.poll(() => registeredSockets(users), { timeout: 30_000, interval: 200 }).toBe(0);
+  }, 90_000);
 });
