@@ -1,44 +1,51 @@
-// Optional: `--cpuprofile DIR` takes a V8 CPU profile of the hub's isolate (its Worker and
-// its Durable Objects share one) between each scenario's "start" and "end" marks, through
-// workerd's inspector. perf sees only "JIT code" for JavaScript; this names the functions.
-// Summarise with `node bench/cpuprofile-summary.mjs DIR/hub-p0.cpuprofile`.
+// V8 CPU profiles of the hub's isolate (its Worker and its Durable Objects share one),
+// through workerd's inspector: perf sees JavaScript only as "JIT code"; this names the
+// functions. The hub server opens the inspector when BENCH_HUB_INSPECTOR_PORT is set.
+// `npm run bench -- --cpuprofile DIR` writes DIR/<server>-<scenario>.cpuprofile between each
+// scenario's "start" and "end" marks; `node bench/cpuprofile-summary.mjs FILE` reads one.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export const INSPECTOR_PORT = 9330;
 
+/** Starts profiling the hub's isolate; `stop()` answers the profile. */
+export async function startCpuProfile(port = INSPECTOR_PORT) {
+  const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
+  // One target per worker: the hub, and the bench's rate limiter beside it.
+  const target = targets.find((t) => /core:user:hub$/.test(t.title ?? ""));
+  if (!target) throw new Error(`no hub isolate among ${targets.map((t) => t.title).join(", ")}`);
+  const session = await connect(target.webSocketDebuggerUrl);
+  await session.call("Profiler.enable");
+  await session.call("Profiler.setSamplingInterval", { interval: 200 });
+  await session.call("Profiler.start");
+  return {
+    async stop() {
+      const { profile } = await session.call("Profiler.stop");
+      session.close();
+      return profile;
+    },
+  };
+}
+
+/** For bench/run.mjs: marks are synchronous, the inspector is not, so the work queues on `pending`. */
 export function cpuProfiler(dir) {
   mkdirSync(dir, { recursive: true });
-  let session = null;
+  let running = null;
   let pending = Promise.resolve();
   return {
-    /** Marks are synchronous; the inspector is not: the work queues on `pending`. */
     onMark(label, name) {
-      if (label === "start" && !session) pending = pending.then(() => start()).then((s) => (session = s));
+      if (label === "start" && !running) pending = pending.then(async () => (running = await startCpuProfile()));
       else if (label === "end")
         pending = pending.then(async () => {
-          if (!session) return;
-          const { profile } = await session.call("Profiler.stop");
-          session.close();
-          session = null;
+          if (!running) return;
+          const profile = await running.stop();
+          running = null;
           writeFileSync(join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
         });
     },
     /** Resolves once the last profile is written; the server must stay up until then. */
     finished: () => pending,
   };
-}
-
-async function start() {
-  const targets = await (await fetch(`http://127.0.0.1:${INSPECTOR_PORT}/json/list`)).json();
-  // One target per worker: the hub, and the bench's rate limiter beside it.
-  const target = targets.find((t) => /hub/.test(`${t.title} ${t.id} ${t.url}`)) ?? targets[0];
-  if (!target) throw new Error("the workerd inspector lists no worker");
-  const session = await connect(target.webSocketDebuggerUrl);
-  await session.call("Profiler.enable");
-  await session.call("Profiler.setSamplingInterval", { interval: 100 });
-  await session.call("Profiler.start");
-  return session;
 }
 
 function connect(url) {
@@ -50,7 +57,7 @@ function connect(url) {
     const w = waiting.get(msg.id);
     if (!w) return;
     waiting.delete(msg.id);
-    if (msg.error) w.reject(new Error(`${msg.error.message}`));
+    if (msg.error) w.reject(new Error(`inspector: ${msg.error.message}`));
     else w.resolve(msg.result);
   });
   const session = {

@@ -206,7 +206,7 @@ async function runOne(server, scenario, bundleDir) {
   const params = paramsFor(server, scenario);
   const vars = { ...hubVars(), ...scenarioVars(scenario, params), ...(server === "floor-durable" ? { FLOOR_DURABLE: "1" } : {}) };
   const env = CLIENT_KIND[server] === "hub" ? { BENCH_HUB_VARS_RESOLVED: JSON.stringify(vars) } : {};
-  if (cpuProfiles && server !== "hub-wrangler" && CLIENT_KIND[server] === "hub") env.BENCH_INSPECTOR_PORT = String(INSPECTOR_PORT);
+  if (cpuProfiles && server !== "hub-wrangler" && CLIENT_KIND[server] === "hub") env.BENCH_HUB_INSPECTOR_PORT = String(INSPECTOR_PORT);
   const started = await startServer(SERVER_CORE, serverArgv(server, bundleDir), { ...env, ...storageEnv(scenario) });
   try {
     const kind = CLIENT_KIND[server];
@@ -218,13 +218,13 @@ async function runOne(server, scenario, bundleDir) {
       (label) => {
         const s = snapshotServer(started.child.pid);
         if (profiler) profiler.onMark(label, s, `${server}-${scenario}`);
-        if (env.BENCH_INSPECTOR_PORT) cpuProfiles.onMark(label, `${server}-${scenario}`);
+        if (env.BENCH_HUB_INSPECTOR_PORT) cpuProfiles.onMark(label, `${server}-${scenario}`);
         marks.push({ label, cpuUs: s.cpuUs, rssKb: s.rssKb, pssKb: s.pssKb, pids: s.pids });
         return s;
       },
       SCALE_SCENARIOS.includes(scenario) ? (quick ? 180_000 : 900_000) : quick ? 60_000 : 300_000,
     );
-    if (env.BENCH_INSPECTOR_PORT) await cpuProfiles.finished();
+    if (env.BENCH_HUB_INSPECTOR_PORT) await cpuProfiles.finished();
     result.clientBound = (result.clientCpuPct ?? 0) > CLIENT_BOUND_PCT;
     result.serverProcesses = marks[0]?.pids;
     result.params = params;

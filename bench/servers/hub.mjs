@@ -72,9 +72,9 @@ async function direct() {
     hub.serviceBindings = Object.fromEntries(Object.keys(limits).map((name) => [name, { name: "ratelimit", entrypoint: name }]));
     workers = [hub, { name: "ratelimit", modules: true, script: memoryLimiter(limits), compatibilityDate: "2026-10-01" }];
   }
-  // `--cpuprofile` (bench/cpuprofile.mjs) profiles the isolate through the inspector.
-  const inspectorPort = process.env.BENCH_INSPECTOR_PORT ? Number(process.env.BENCH_INSPECTOR_PORT) : undefined;
-  const options = convertV4MiniflareOptions({ host: "127.0.0.1", port: 0, workers, ...(inspectorPort ? { inspectorPort } : {}) });
+  // BENCH_HUB_INSPECTOR_PORT opens V8's inspector, for CPU profiles (bench/cpuprofile.mjs).
+  const inspectorPort = process.env.BENCH_HUB_INSPECTOR_PORT ? Number(process.env.BENCH_HUB_INSPECTOR_PORT) : undefined;
+  const options = convertV4MiniflareOptions({ host: "127.0.0.1", port: 0, workers, inspectorPort });
   // The hub's JSON log lines still cost workerd the console.log; here they are counted and
   // dropped instead of printed, as Workers Logs would take them off the box.
   options.handleStructuredLogs = () => {

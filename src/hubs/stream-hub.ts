@@ -17,6 +17,7 @@ import { answer, fail, missing } from "../streams/responses";
 import { openSse } from "../streams/sse-session";
 import { type AppendRow, type StreamMeta, StreamStore } from "../streams/store";
 import { StreamSockets } from "../streams/stream-sockets";
+import { WriteBatch } from "../streams/write-batch";
 import { appendToStream, createStream } from "../streams/writes";
 import { refuseSocket } from "../websocket";
 
@@ -42,6 +43,7 @@ export class StreamHub extends DurableObject<Env> implements StreamContext {
   readonly live = new LiveReaders((wake) => (wake === "gone" ? this.sockets.gone() : this.sockets.changed()));
   readonly limits: StreamLimits;
   readonly queue = new KeyedQueue();
+  readonly writes = new WriteBatch();
   private readonly timers: Timers;
   /** Readers in live mode over hibernatable sockets (GET /v1/ws/stream/<path>). */
   private readonly sockets: StreamSockets;

@@ -106,18 +106,9 @@ async function forward(c: AppContext): Promise<Response> {
     await discardBody(c.req.raw.body);
     throw err;
   }
-  const body = (op.op === "create" || op.op === "append") && c.req.raw.body ? relay(c.req.raw.body) : null;
-  const request = operationRequest(op, body?.readable ?? null);
-  const response = await c.env.STREAM_HUB.getByName(op.path).fetch(request);
-  // An append the object refused without reading (404, 409, ...) must stop pulling the
-  // client's body: the runtime may not read a request after its response has left.
-  body?.stop();
-  return response;
-}
-
-function relay(source: ReadableStream<Uint8Array>): { readable: ReadableStream<Uint8Array>; stop: () => void } {
-  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-  const abort = new AbortController();
-  source.pipeTo(writable, { signal: abort.signal }).catch(() => {});
-  return { readable, stop: () => abort.abort() };
+  // A write's body goes to the object as the client sends it (the runtime pumps it, no JS
+  // in between). The object reads every body to its end, even one it refuses unread.
+  const body = op.op === "create" || op.op === "append" ? c.req.raw.body : null;
+  const request = operationRequest(op, body);
+  return c.env.STREAM_HUB.getByName(op.path).fetch(request);
 }

@@ -3,6 +3,7 @@ import type { StreamSource } from "./forks";
 import type { LiveReaders } from "./live";
 import type { KeyedQueue } from "./producers";
 import type { StreamMeta, StreamStore } from "./store";
+import type { WriteBatch } from "./write-batch";
 
 /** What the request handlers of a StreamHub work with. */
 export interface StreamContext {
@@ -11,6 +12,8 @@ export interface StreamContext {
   readonly limits: StreamLimits;
   /** Serialises one producer's appends ("producer:<id>") and all creations ("create"). */
   readonly queue: KeyedQueue;
+  /** Appends' synchronous halves, run together so they share one commit. */
+  readonly writes: WriteBatch;
   now(): number;
   /**
    * The stream this object holds, or null. Expires it first if its time has come, so

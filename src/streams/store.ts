@@ -60,6 +60,11 @@ type DataRow = { seq: number; end_pos: number; messages: number; data: ArrayBuff
 export class StreamStore {
   private cached: StreamMeta | null | undefined;
   private tailCache: Position | undefined;
+  /**
+   * Producers' state as stored, read once each: an idempotent producer's every append asks
+   * for it. Only this class writes the table, so the copy stays exact; forget() drops it.
+   */
+  private readonly producers = new Map<string, ProducerState>();
 
   constructor(private readonly storage: DurableObjectStorage) {}
 
@@ -192,10 +197,15 @@ export class StreamStore {
   }
 
   producer(id: string): ProducerState | undefined {
+    const known = this.producers.get(id);
+    if (known) return known;
     const r = this.sql
       .exec<{ epoch: number; last_seq: number }>("SELECT epoch, last_seq FROM stream_producers WHERE id = ?", id)
       .toArray()[0];
-    return r ? { epoch: r.epoch, lastSeq: r.last_seq } : undefined;
+    if (!r) return undefined;
+    const state = { epoch: r.epoch, lastSeq: r.last_seq };
+    this.producers.set(id, state);
+    return state;
   }
 
   saveProducer(id: string, state: ProducerState, now: number): void {
@@ -206,6 +216,7 @@ export class StreamStore {
       state.lastSeq,
       now,
     );
+    this.producers.set(id, state);
   }
 
   /** Room for one more producer, forgetting those idle since `idleBefore` if that makes room. */
@@ -213,6 +224,7 @@ export class StreamStore {
     const count = () => this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM stream_producers").one().n;
     if (count() < limit) return true;
     this.sql.exec("DELETE FROM stream_producers WHERE touched_at < ?", idleBefore);
+    this.producers.clear();
     return count() < limit;
   }
 
@@ -236,11 +248,13 @@ export class StreamStore {
     this.sql.exec("DELETE FROM stream_producers");
     this.update({ gone: true });
     this.tailCache = undefined;
+    this.producers.clear();
   }
 
   /** After storage.deleteAll() or prepare(): nothing cached is true any more. */
   forget(): void {
     this.cached = undefined;
     this.tailCache = undefined;
+    this.producers.clear();
   }
 }

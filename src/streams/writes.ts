@@ -1,7 +1,8 @@
 // PUT (create, idempotently) and POST (append, close) for streams that are not forks.
 // Each request reads its body first; everything after that is synchronous SQL, so the
 // checks (closed? Stream-Seq? producer epoch and seq?) and the write commit together,
-// and the 2xx leaves only once the write is durable (output gate).
+// and the 2xx leaves only once the write is durable (output gate). Appends share their
+// commits (WriteBatch).
 import { HubError } from "../errors";
 import { readBytes } from "../http";
 import type { StreamContext } from "./context";
@@ -153,6 +154,12 @@ function commitAppend(ctx: StreamContext, spec: AppendSpec, body: StoredBody): R
 export async function appendToStream(ctx: StreamContext, request: Request, spec: AppendSpec): Promise<Response> {
   const meta = ctx.current();
   if (!meta || meta.gone) return missing(meta);
-  const run = async () => commitAppend(ctx, spec, await readAppendBody(ctx, request, meta.json, false));
-  return spec.producer ? ctx.queue.run(`producer:${spec.producer.id}`, run) : run();
+  // A producer's appends take their places in the batch in seq order (the queue holds the
+  // next one until this one's body is in); the commit itself is shared with the batch.
+  const place = async () => {
+    const body = await readAppendBody(ctx, request, meta.json, false);
+    return { committed: ctx.writes.add(() => commitAppend(ctx, spec, body)) };
+  };
+  const { committed } = spec.producer ? await ctx.queue.run(`producer:${spec.producer.id}`, place) : await place();
+  return committed;
 }
