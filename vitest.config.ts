@@ -4,7 +4,13 @@ import { defineConfig } from "vitest/config";
 // Test secrets: production-shaped (DEV_MODE off), never used anywhere else.
 export const TEST_BINDINGS = {
   DEV_MODE: "0",
-  PRODUCER_KEYS: "test_producer_key_primary_0123456789,test_producer_key_rotated_0123456789,test_producer_key_limits_01234567890",
+  // The last eight: one per chunk of the batch interleavings, each under its own edge budget.
+  PRODUCER_KEYS: [
+    "test_producer_key_primary_0123456789",
+    "test_producer_key_rotated_0123456789",
+    "test_producer_key_limits_01234567890",
+    ...Array.from({ length: 8 }, (_, chunk) => `test_producer_key_interleavings_${chunk}_0123`),
+  ].join(","),
   JWT_SECRET: "test_jwt_secret_0123456789abcdef0123456789",
   JWT_AUDIENCE: "dovetail-test",
   ALLOWED_ORIGINS: "https://app.example.com,https://*.example.org",

@@ -7,7 +7,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { installClock, type TestClock } from "./clock";
 import { failRpc, storedRows } from "./faults";
-import { produce, uniqueId } from "./helpers";
+import { interleavingsProducerKey, produce, uniqueId } from "./helpers";
 
 const RUNS = 200;
 const CHUNK = 25;
@@ -40,6 +40,8 @@ interface World {
   /** The counts the batch showed the first time every member was final. */
   completed?: Record<string, number>;
   trace: string[];
+  /** The chunk's producer key: the edge limits requests per key, and all chunks together post more than one budget. */
+  key: string;
 }
 
 const pick = <T>(w: World, items: readonly T[]): T => items[Math.floor(w.random() * items.length)] as T;
@@ -57,7 +59,7 @@ async function runAlarms(w: World): Promise<void> {
 }
 
 async function createBatch(w: World): Promise<number> {
-  const res = await produce("/v1/batches", { id: w.batch, owner: w.owner, jobs: w.jobs });
+  const res = await produce("/v1/batches", { id: w.batch, owner: w.owner, jobs: w.jobs }, { key: w.key });
   await res.body?.cancel();
   if (res.status === 200 || res.status === 201) w.created = true;
   w.trace.push(`create ${res.status}`);
@@ -65,7 +67,7 @@ async function createBatch(w: World): Promise<number> {
 }
 
 async function report(w: World, job: string, body: Record<string, unknown>): Promise<number> {
-  const res = await produce(`/v1/jobs/${job}/events`, body);
+  const res = await produce(`/v1/jobs/${job}/events`, body, { key: w.key });
   await res.body?.cancel();
   w.trace.push(`report ${w.jobs.indexOf(job)} ${JSON.stringify(body)} ${res.status}`);
   return res.status;
@@ -115,13 +117,13 @@ async function step(w: World): Promise<boolean> {
 
 /** Reads the batch as a producer would, noting the first time it shows every member final. */
 async function watch(w: World): Promise<number> {
-  const res = await produce(`/v1/batches/${w.batch}`, undefined, { method: "GET" });
+  const res = await produce(`/v1/batches/${w.batch}`, undefined, { method: "GET", key: w.key });
   const body = await res.json<Record<string, number>>();
   if (res.status === 200 && !w.completed && body.completed + body.failed + body.cancelled === body.total) w.completed = body;
   return res.status;
 }
 
-async function runOnce(seed: number): Promise<void> {
+async function runOnce(seed: number, key: string): Promise<void> {
   const random = prng(seed);
   const w: World = {
     seed,
@@ -133,12 +135,13 @@ async function runOnce(seed: number): Promise<void> {
     outcome: new Map(),
     created: false,
     trace: [],
+    key,
   };
   w.clock = await installClock(stubs(w) as DurableObjectStub<Rpc.DurableObjectBranded>[]);
   const start = w.clock.now;
   for (const job of w.jobs) {
     const ttl = pick(w, [1, 60, 3_600, undefined]);
-    const res = await produce("/v1/jobs", { id: job, owner: w.owner, ...(ttl === undefined ? {} : { ttl_s: ttl }) });
+    const res = await produce("/v1/jobs", { id: job, owner: w.owner, ...(ttl === undefined ? {} : { ttl_s: ttl }) }, { key: w.key });
     await res.body?.cancel();
   }
   const why = () => `seed ${seed}: ${w.trace.join("; ")}`;
@@ -192,7 +195,7 @@ describe("batches under random interleavings of faults", () => {
     it(`seeds ${chunk * CHUNK} to ${(chunk + 1) * CHUNK - 1}: complete with exact counts, or gone after their lifetime`, async () => {
       // Seeds touch disjoint objects, so a few run at once: their awaits overlap.
       for (let seed = chunk * CHUNK; seed < (chunk + 1) * CHUNK; seed += PARALLEL) {
-        await Promise.all(Array.from({ length: PARALLEL }, (_, i) => runOnce(seed + i)));
+        await Promise.all(Array.from({ length: PARALLEL }, (_, i) => runOnce(seed + i, interleavingsProducerKey(chunk))));
       }
     }, 120_000);
   }

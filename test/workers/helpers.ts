@@ -8,6 +8,8 @@ export const PRODUCER_KEY = "test_producer_key_primary_0123456789";
 export const ROTATED_PRODUCER_KEY = "test_producer_key_rotated_0123456789";
 /** Used only by the producer rate-limit test, so its budget is its own. */
 export const LIMITS_PRODUCER_KEY = "test_producer_key_limits_01234567890";
+/** Used only by the batch interleavings, one per chunk of seeds: together they post more than one key's edge budget. */
+export const interleavingsProducerKey = (chunk: number): string => `test_producer_key_interleavings_${chunk}_0123`;
 export const BASE = "https://hub.test";
 
 let counter = 0;
