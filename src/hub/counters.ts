@@ -123,12 +123,14 @@ export class ChannelCounters {
   decide(channel: string, openSockets: () => number, now: number, force: boolean): ReportDecision {
     const kind = splitChannel(channel)?.spec.kind;
     if (!kind) return null;
-    const sockets = openSockets();
-    if (!force && !this.hasPending() && sockets === this.lastSockets && now - this.lastReport < QUIET_REPORT_MS) return null;
+    // Counting walks every socket: a publish, which is pending and seldom reports, skips it.
+    let sockets: number | undefined;
+    const count = () => (sockets ??= openSockets());
+    if (!force && !this.hasPending() && now - this.lastReport < QUIET_REPORT_MS && count() === this.lastSockets) return null;
     const delta = this.takeReport(now, force);
     if (!delta) return this.inFlight || this.hasPending() ? { laterAt: Math.max(this.nextReportAt(), now + 1) } : null;
-    this.lastSockets = sockets;
-    return { report: { channel, kind, openSockets: sockets, delta, at: now } };
+    this.lastSockets = count();
+    return { report: { channel, kind, openSockets: this.lastSockets, delta, at: now } };
   }
 
   /** The deltas to report now, or null while the last report is recent (and `force` is off) or on its way. */

@@ -95,3 +95,27 @@ describe("the cost of a join", () => {
     await hangUpAll([first.socket, ...others]);
   });
 });
+
+describe("the cost of a publish to sockets", () => {
+  it("walks the room's sockets once per event, not again for its stats", async () => {
+    const room = await publicRoom();
+    const ann = (await join(`/v1/ws/room/${room}`, await person("Ann"))).socket;
+    const ben = (await join(`/v1/ws/room/${room}`, await person("Ben"))).socket;
+    await produceOk(`/v1/rooms/${room}/events`, { type: "like:updated", data: { likes: 1 } }); // the first stats report
+    const stub = env.ROOM_HUB.getByName(room);
+    await runInDurableObject(stub, (_instance, state) => {
+      const walks = state as DurableObjectState & { walks?: number };
+      const getWebSockets = state.getWebSockets.bind(state);
+      walks.walks = 0;
+      state.getWebSockets = (tag?: string) => {
+        walks.walks = (walks.walks ?? 0) + 1;
+        return getWebSockets(tag);
+      };
+    });
+    for (let likes = 2; likes <= 4; likes++) await produceOk(`/v1/rooms/${room}/events`, { type: "like:updated", data: { likes } });
+    const walks = await runInDurableObject(stub, (_instance, state) => (state as DurableObjectState & { walks?: number }).walks);
+    expect(walks).toBe(3);
+    await eventually(async () => expect(count(ben, "like:updated")).toBe(4));
+    await hangUpAll([ann, ben]);
+  });
+});
