@@ -98,6 +98,8 @@ export const SCALES = {
       stormEvents: 30,
       stormRate: 3,
       settleMs: 3000,
+      // One heartbeat interval with every socket open and nothing published.
+      idleMs: 30_000,
       connectConcurrency: 50,
       drainIdleMs: 8000,
     },
@@ -132,6 +134,7 @@ export const SCALES = {
       stormEvents: 15,
       stormRate: 10,
       settleMs: 500,
+      idleMs: 1000,
       connectConcurrency: 25,
       drainIdleMs: 3000,
     },

@@ -2,7 +2,8 @@
 // through workerd's inspector: perf sees JavaScript only as "JIT code"; this names the
 // functions. The hub server opens the inspector when BENCH_HUB_INSPECTOR_PORT is set.
 // `npm run bench -- --cpuprofile DIR` writes DIR/<server>-<scenario>.cpuprofile between each
-// scenario's "start" and "end" marks; `node bench/cpuprofile-summary.mjs FILE` reads one.
+// scenario's "start" and "end" marks (with `--cpuprofile-phase room`, a scale part's own);
+// `node bench/cpuprofile-summary.mjs FILE` reads one.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -27,15 +28,19 @@ export async function startCpuProfile(port = INSPECTOR_PORT) {
   };
 }
 
-/** For bench/run.mjs: marks are synchronous, the inspector is not, so the work queues on `pending`. */
-export function cpuProfiler(dir) {
+/**
+ * For bench/run.mjs: marks are synchronous, the inspector is not, so the work queues on
+ * `pending`. `phase` picks a scale scenario's part (its `<phase>-start` and `-end` marks).
+ */
+export function cpuProfiler(dir, phase) {
+  const [startLabel, endLabel] = phase ? [`${phase}-start`, `${phase}-end`] : ["start", "end"];
   mkdirSync(dir, { recursive: true });
   let running = null;
   let pending = Promise.resolve();
   return {
     onMark(label, name) {
-      if (label === "start" && !running) pending = pending.then(async () => (running = await startCpuProfile()));
-      else if (label === "end")
+      if (label === startLabel && !running) pending = pending.then(async () => (running = await startCpuProfile()));
+      else if (label === endLabel)
         pending = pending.then(async () => {
           if (!running) return;
           const profile = await running.stop();

@@ -1,6 +1,6 @@
 // `npm run bench [-- --quick] [--runs N] [--servers hub,floor,ws,socketio,pysocketio]
 //                 [--scenarios p0,p1,s1,s2,...,stream,scale] [--scale-size F] [--storage disk|tmpfs]
-//                 [--no-proxy] [--out DIR]`
+//                 [--no-proxy] [--out DIR] [--cpuprofile DIR [--cpuprofile-phase room]]`
 // Starts each server pinned to core 0 and a load generator pinned to core 1, runs every
 // scenario on a fresh server, prints a markdown table of medians and writes
 // <out>/latest.json and <out>/latest.md (quick mode: quick.json / quick.md).
@@ -184,7 +184,7 @@ function paramsFor(server, scenario) {
 }
 
 const profiler = opt("perf") ? perfProfiler(opt("perf")) : null;
-const cpuProfiles = opt("cpuprofile") ? cpuProfiler(opt("cpuprofile")) : null;
+const cpuProfiles = opt("cpuprofile") ? cpuProfiler(opt("cpuprofile"), opt("cpuprofile-phase")) : null;
 
 /**
  * Where workerd keeps the Durable Objects' SQLite files (Miniflare puts them under the OS

@@ -32,7 +32,7 @@ export function scaleMarkdown({ sharded, flat }) {
     );
     lines.push(
       "",
-      `Connect ${f(sharded.connectMs / 1000, 1)} s (${f(sharded.serverUsPerConnect)} µs of server CPU per socket), connect failures ${f(sharded.connectFailures)}, reconnect failures ${f(sharded.reconnectFailures)} (${f(sharded.serverUsPerReconnect)} µs of server CPU per socket), sockets closed by the server ${JSON.stringify(sharded.serverCloses ?? {})}, publish errors ${f(sharded.publishErrors)} ${JSON.stringify(sharded.publishFailures ?? {})} (not expected by any socket); stats shard reports ${sharded.statsShards.reports.join(" ")}.`,
+      `Connect ${f(sharded.connectMs / 1000, 1)} s (${f(sharded.serverUsPerConnect)} µs of server CPU per socket), ${f(sharded.idleServerCpuPerS, 1)} ms of server CPU a second with every socket open and nothing published, connect failures ${f(sharded.connectFailures)}, reconnect failures ${f(sharded.reconnectFailures)} (${f(sharded.serverUsPerReconnect)} µs of server CPU per socket), sockets closed by the server ${JSON.stringify(sharded.serverCloses ?? {})}, publish errors ${f(sharded.publishErrors)} ${JSON.stringify(sharded.publishFailures ?? {})} (not expected by any socket); stats shard reports ${sharded.statsShards.reports.join(" ")}.`,
     );
   }
   return lines.join("\n");
