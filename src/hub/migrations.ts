@@ -14,22 +14,35 @@ export interface ComponentSchema {
 /**
  * Forward-only schema migrations, one list per component ("hub", "job", ...). Entry i
  * brings the component from version i to i+1. SQL here is synchronous and runs inside
- * one transaction, so a crash mid-migration leaves the previous version intact.
+ * one transaction, so a crash mid-migration leaves the previous versions intact.
+ * An object runs this on every wake, so an up-to-date one pays two statements.
  */
-export function migrate(storage: DurableObjectStorage, component: string, steps: readonly string[]): void {
+export function migrateAll(storage: DurableObjectStorage, schemas: readonly ComponentSchema[]): void {
   const sql = storage.sql;
   sql.exec("CREATE TABLE IF NOT EXISTS schema_version (component TEXT PRIMARY KEY, version INTEGER NOT NULL)");
-  const row = sql.exec<{ version: number }>("SELECT version FROM schema_version WHERE component = ?", component).toArray()[0];
-  const current = row?.version ?? 0;
-  if (current >= steps.length) return;
+  const versions = new Map(
+    sql
+      .exec<{ component: string; version: number }>("SELECT component, version FROM schema_version")
+      .toArray()
+      .map((r) => [r.component, r.version]),
+  );
+  const behind = schemas.filter(({ component, steps }) => (versions.get(component) ?? 0) < steps.length);
+  if (behind.length === 0) return;
   storage.transactionSync(() => {
-    for (let version = current; version < steps.length; version++) sql.exec(steps[version] as string);
-    sql.exec(
-      "INSERT INTO schema_version (component, version) VALUES (?, ?) ON CONFLICT(component) DO UPDATE SET version = excluded.version",
-      component,
-      steps.length,
-    );
+    for (const { component, steps } of behind) {
+      for (let version = versions.get(component) ?? 0; version < steps.length; version++) sql.exec(steps[version] as string);
+      sql.exec(
+        "INSERT INTO schema_version (component, version) VALUES (?, ?) ON CONFLICT(component) DO UPDATE SET version = excluded.version",
+        component,
+        steps.length,
+      );
+    }
   });
+}
+
+/** One component's migrations (see migrateAll). */
+export function migrate(storage: DurableObjectStorage, component: string, steps: readonly string[]): void {
+  migrateAll(storage, [{ component, steps }]);
 }
 
 /** The tables of the components every hub has; a subclass adds its own (Hub.schema()). */
@@ -79,5 +92,5 @@ export class LazySchema {
 
 /** Every component of a hub, base first, then the hub's own. */
 export function migrateHub(storage: DurableObjectStorage, own: ComponentSchema): void {
-  for (const { component, steps } of [...BASE_SCHEMAS, own]) migrate(storage, component, steps);
+  migrateAll(storage, [...BASE_SCHEMAS, own]);
 }

@@ -1,7 +1,7 @@
 // A stream's storage in its object's SQLite: one metadata row, one row per append, the
 // idempotent producers' state and the forks that still reference this stream. Tables are
 // created by the first PUT, so a read or write of an unknown path stores nothing.
-import { migrate } from "../hub/migrations";
+import { migrateAll } from "../hub/migrations";
 import { TIMERS_SCHEMA } from "../hub/timers";
 import { isJsonType } from "./headers";
 import type { Position } from "./offsets";
@@ -110,8 +110,10 @@ export class StreamStore {
 
   /** Prepares empty tables: a creation that died half-way (a fork's copy) leaves rows behind. */
   prepare(): void {
-    migrate(this.storage, "stream", STREAM_SCHEMA);
-    migrate(this.storage, "timers", TIMERS_SCHEMA);
+    migrateAll(this.storage, [
+      { component: "stream", steps: STREAM_SCHEMA },
+      { component: "timers", steps: TIMERS_SCHEMA },
+    ]);
     for (const table of TABLES) this.sql.exec(`DELETE FROM ${table}`);
     this.forget();
   }

@@ -119,3 +119,18 @@ describe("the cost of a publish to sockets", () => {
     await hangUpAll([ann, ben]);
   });
 });
+
+describe("the cost of a wake", () => {
+  it("brings an up-to-date object's schema up with two statements, however many components it has", async () => {
+    const job = await createJob(uniqueId("alice"));
+    const stub = env.JOB_HUB.getByName(job);
+    const counted = await countStatements(stub);
+    // A new instance on the same storage: what a wake from hibernation or an eviction runs.
+    await runInDurableObject(stub, (instance, state) => {
+      const Hub = instance.constructor as new (ctx: DurableObjectState, env: Env) => unknown;
+      new Hub(state, env);
+    });
+    // Is it stored; the schema's versions, all components at once; the log's epoch.
+    expect(await counted()).toEqual(["SELECT 1 FROM", "CREATE TABLE IF", "SELECT component, version", "SELECT value FROM"]);
+  });
+});
