@@ -94,6 +94,24 @@ describe("a stream across evictions and restarts of its object", () => {
     expect(await retried.text()).toBe("written while no one listened");
   });
 
+  it("an append whose body is still arriving when its stream is deleted answers 404 and stores nothing", async () => {
+    const path = streamPath("delete-mid-append");
+    await createStream(path, "text/plain", {}, "before ");
+    const { body, controller } = manualBody();
+    controller.enqueue(encode("late "));
+    const pending = streamCall(path, { method: "POST", headers: { "Content-Type": "text/plain", ...producer(0) }, body });
+    const stub = env.STREAM_HUB.getByName(path);
+    await expect.poll(() => runInDurableObject(stub, (hub: StreamHub) => hub.queue.busy)).toBe(1);
+    expect((await streamCall(path, { method: "DELETE" })).status).toBe(204);
+    controller.enqueue(encode("append"));
+    controller.close();
+    // Its checks and write run after the delete: they find no stream, and write nothing.
+    expect((await pending).status).toBe(404);
+    expect((await streamCall(path, { method: "HEAD" })).status).toBe(404);
+    await createStream(path, "text/plain", {}, "again");
+    expect(await (await readStream(path)).text()).toBe("again");
+  });
+
   it("expires on its alarm once idle for its TTL, and the path can be created again", async () => {
     const path = streamPath("ttl");
     await createStream(path, "text/plain", { "Stream-TTL": "60" }, "short-lived");
